@@ -1,0 +1,59 @@
+//! The command line (DESIGN §5). Only implemented commands are registered.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::ConfigSource;
+use crate::domain::ServiceName;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "bgctl",
+    version,
+    about = "Zero-downtime blue-green deploys of a Docker container on a systemd host",
+    long_about = "bgctl generates blue/green systemd template units for a Docker container, \
+drives systemd over D-Bus, gates traffic on container health, records the live color \
+in etcd and switches nginx to it.\n\n\
+The service's config is --config FILE (or $BGCTL_CONFIG), else /etc/bgctl/NAME.toml \
+for -s NAME, else the only *.toml in /etc/bgctl.\n\n\
+Exit codes: 0 ok, 1 failed (nothing changed or rolled back), 2 usage or config error, \
+3 new color never healthy, 4 another deploy holds the lock, 5 systemd, dockerd or etcd unreachable."
+)]
+pub struct Cli {
+    /// The service's config file
+    #[arg(long, global = true, env = "BGCTL_CONFIG", value_name = "FILE", conflicts_with = "service")]
+    pub config: Option<PathBuf>,
+
+    /// Use /etc/bgctl/NAME.toml
+    #[arg(short = 's', long = "service", global = true, value_name = "NAME")]
+    pub service: Option<ServiceName>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print what `install` would write (units, image drop-ins, nginx site); touches nothing
+    #[command(long_about = "Print what `install` would write: both color template units, \
+their image drop-ins and the nginx site, each under a `# ==> PATH <==` header. \
+With --out DIR, write them under DIR at their install paths instead \
+(DIR/etc/systemd/system/..., as a DESTDIR), and touch nothing else. \
+The config is validated first: a bad config writes nothing and exits 2.")]
+    Render {
+        /// Write the files under DIR (as a DESTDIR) instead of printing them
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+}
+
+impl Cli {
+    pub fn config_source(&self) -> ConfigSource {
+        match (&self.config, &self.service) {
+            (Some(path), _) => ConfigSource::File(path.clone()),
+            (None, Some(name)) => ConfigSource::Service(name.clone()),
+            (None, None) => ConfigSource::Only,
+        }
+    }
+}

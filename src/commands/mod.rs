@@ -1,0 +1,33 @@
+//! One file per subcommand; `execute` loads the config and dispatches.
+
+mod render;
+
+use std::path::Path;
+
+use crate::cli::{Cli, Command};
+use crate::config::{CONFIG_DIR, Config, ConfigError, ConfigSource, locate};
+use crate::error::Error;
+
+pub fn execute(cli: Cli) -> Result<(), Error> {
+    let source = cli.config_source();
+    let config = load_config(&source, Path::new(CONFIG_DIR))?;
+    match cli.command {
+        Command::Render { out } => render::run(&config, out.as_deref()),
+    }
+}
+
+/// Finds and loads the config; with `-s NAME` the file must name that service.
+fn load_config(source: &ConfigSource, dir: &Path) -> Result<Config, ConfigError> {
+    let path = locate(source, dir)?;
+    let config = Config::load(&path)?;
+    if let ConfigSource::Service(asked) = source
+        && *asked != config.name
+    {
+        return Err(ConfigError::NameMismatch {
+            path,
+            asked: asked.clone(),
+            found: config.name,
+        });
+    }
+    Ok(config)
+}

@@ -1,0 +1,174 @@
+//! A service's configuration (DESIGN §2): one TOML file, unknown keys
+//! refused with their line, every value validated while it is parsed, and
+//! the checks that span fields done once after.
+
+mod locate;
+mod sections;
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub use locate::{CONFIG_DIR, ConfigSource, locate};
+pub use sections::*;
+
+use crate::domain::{AbsPath, Color, ImageRef, KeyPrefix, Port, ServiceName};
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub name: ServiceName,
+    pub image: ImageRef,
+    #[serde(default = "default_container_port")]
+    pub container_port: Port,
+    #[serde(default)]
+    pub colors: Colors,
+    #[serde(default)]
+    pub container: Container,
+    #[serde(default)]
+    pub health: Health,
+    #[serde(default)]
+    pub proxy: Proxy,
+    #[serde(default)]
+    pub state: State,
+    #[serde(default)]
+    pub systemd: Systemd,
+    #[serde(default)]
+    pub docker: Docker,
+}
+
+fn default_container_port() -> Port {
+    DEFAULT_CONTAINER_PORT
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("config {path}: {problem}")]
+    Invalid { path: PathBuf, problem: Problem },
+    #[error("no config in {dir}: create {dir}/<name>.toml, or pass --config FILE or -s NAME")]
+    NotFound { dir: PathBuf },
+    #[error("{dir} holds several configs ({names}): pick one with -s NAME or --config FILE")]
+    Ambiguous { dir: PathBuf, names: String },
+    #[error("config {path} names service {found:?}, but -s asked for {asked:?}: fix `name` or the file name")]
+    NameMismatch {
+        path: PathBuf,
+        asked: ServiceName,
+        found: ServiceName,
+    },
+}
+
+/// A config whose keys each parse but do not fit together.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    #[error("colors.blue and colors.green are both {0}: give each color its own host port")]
+    ColorPortClash(Port),
+    #[error("proxy.listen {0} is also a color's port: nginx and the app cannot share it")]
+    ListenClash(Port),
+    #[error("{key} is 0: it must be longer than that")]
+    ZeroDuration { key: &'static str },
+    #[error("state.cert and state.key go together: set both or neither")]
+    TlsPairIncomplete,
+    #[error("state.password is set without state.user")]
+    PasswordWithoutUser,
+    #[error("state.endpoints is empty: list at least one etcd URL")]
+    NoEndpoints,
+}
+
+impl Config {
+    /// Reads and validates `path`. Nothing else is touched.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::parse(&text).map_err(|e| match e {
+            ParseError::Toml(message) => ConfigError::Parse {
+                path: path.to_owned(),
+                message,
+            },
+            ParseError::Invalid(problem) => ConfigError::Invalid {
+                path: path.to_owned(),
+                problem,
+            },
+        })
+    }
+
+    /// Parses TOML text: syntax, keys and values, then the cross-field rules.
+    pub fn parse(text: &str) -> Result<Config, ParseError> {
+        let config: Config = toml::from_str(text).map_err(|e| ParseError::Toml(e.to_string().trim_end().to_owned()))?;
+        config.check().map_err(ParseError::Invalid)?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), Problem> {
+        let Colors { blue, green } = self.colors;
+        if blue == green {
+            return Err(Problem::ColorPortClash(blue));
+        }
+        if self.proxy.listen == blue || self.proxy.listen == green {
+            return Err(Problem::ListenClash(self.proxy.listen));
+        }
+        let durations = [("health.timeout", self.health.timeout), ("health.interval", self.health.interval)];
+        if let Some((key, _)) = durations.iter().find(|(_, d)| d.get().is_zero()) {
+            return Err(Problem::ZeroDuration { key });
+        }
+        let state = &self.state;
+        if state.cert.is_some() != state.key.is_some() {
+            return Err(Problem::TlsPairIncomplete);
+        }
+        if state.password.is_some() && state.user.is_none() {
+            return Err(Problem::PasswordWithoutUser);
+        }
+        if state.backend == Backend::Etcd && state.endpoints.is_empty() {
+            return Err(Problem::NoEndpoints);
+        }
+        Ok(())
+    }
+
+    pub fn port(&self, color: Color) -> Port {
+        match color {
+            Color::Blue => self.colors.blue,
+            Color::Green => self.colors.green,
+        }
+    }
+
+    /// `[proxy] site`, or `/etc/nginx/sites-enabled/<name>.conf`.
+    pub fn site(&self) -> AbsPath {
+        self.proxy.site.clone().unwrap_or_else(|| {
+            AbsPath::parse(DEFAULT_SITE_DIR)
+                .and_then(|dir| dir.join(&format!("{}.conf", self.name)))
+                .expect("a service name is a valid file name")
+        })
+    }
+
+    /// `[state] prefix`, or `/<name>` with `_` as `-` (`/bdd-assistant`).
+    pub fn prefix(&self) -> KeyPrefix {
+        self.state.prefix.clone().unwrap_or_else(|| {
+            KeyPrefix::parse(&format!("/{}", self.name.as_str().replace('_', "-")))
+                .expect("a service name is a valid key")
+        })
+    }
+
+    /// `[state] path`, or `/var/lib/bgctl/<name>.json`.
+    pub fn state_path(&self) -> AbsPath {
+        self.state.path.clone().unwrap_or_else(|| {
+            AbsPath::parse(DEFAULT_STATE_DIR)
+                .and_then(|dir| dir.join(&format!("{}.json", self.name)))
+                .expect("a service name is a valid file name")
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseError {
+    /// Syntax, an unknown key or a bad value: toml's message names the line.
+    Toml(String),
+    Invalid(Problem),
+}
+
+#[cfg(test)]
+mod tests;

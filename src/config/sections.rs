@@ -1,0 +1,224 @@
+//! The sections of a service's TOML file (DESIGN §2), with their defaults.
+//! Defaults are named constants so the CLI, docs and tests share them.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+
+use serde::{Deserialize, Deserializer};
+
+use crate::domain::{
+    AbsPath, DockerHost, Endpoint, EnvName, HealthPath, HostName, HumanDuration, KeyPrefix, Port, PrintableText, ServerName,
+    UnitName,
+};
+
+pub const DEFAULT_CONTAINER_PORT: Port = port(9000);
+pub const DEFAULT_BLUE_PORT: Port = port(9001);
+pub const DEFAULT_GREEN_PORT: Port = port(9002);
+pub const DEFAULT_STOP_TIMEOUT: HumanDuration = HumanDuration::from_millis(10_000);
+pub const DEFAULT_PUBLISH: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+pub const DEFAULT_HEALTH_TIMEOUT: HumanDuration = HumanDuration::from_millis(60_000);
+pub const DEFAULT_HEALTH_PATH: &str = "/";
+pub const DEFAULT_HEALTH_INTERVAL: HumanDuration = HumanDuration::from_millis(250);
+pub const DEFAULT_LISTEN: Port = port(80);
+pub const DEFAULT_SERVER_NAME: &str = "_";
+pub const DEFAULT_SITE_DIR: &str = "/etc/nginx/sites-enabled";
+pub const DEFAULT_NGINX_CONF: &str = "/etc/nginx/nginx.conf";
+pub const DEFAULT_NGINX_BIN: &str = "/usr/sbin/nginx";
+pub const DEFAULT_NGINX_UNIT: &str = "nginx.service";
+pub const DEFAULT_DRAIN: HumanDuration = HumanDuration::from_millis(5_000);
+pub const DEFAULT_ETCD_ENDPOINT: &str = "http://127.0.0.1:2379";
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/bgctl";
+pub const DEFAULT_UNIT_DIR: &str = "/etc/systemd/system";
+pub const DEFAULT_DOCKER_UNIT: &str = "docker.service";
+pub const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
+pub const DEFAULT_DOCKER_CLI: &str = "/usr/bin/docker";
+
+const fn port(n: u16) -> Port {
+    match Port::new(n) {
+        Some(p) => p,
+        None => panic!("a default port is 0"),
+    }
+}
+
+fn parsed<T: std::str::FromStr>(s: &str) -> T
+where
+    T::Err: std::fmt::Debug,
+{
+    s.parse().expect("a default value is valid")
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Colors {
+    pub blue: Port,
+    pub green: Port,
+}
+
+impl Default for Colors {
+    fn default() -> Self {
+        Self {
+            blue: DEFAULT_BLUE_PORT,
+            green: DEFAULT_GREEN_PORT,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Container {
+    pub env: BTreeMap<EnvName, PrintableText>,
+    pub args: Vec<PrintableText>,
+    pub pull: bool,
+    pub stop_timeout: HumanDuration,
+    pub publish: IpAddr,
+    /// Host in the stored url; `None` ("" in the file) means derive it.
+    #[serde(deserialize_with = "empty_is_none")]
+    pub advertise: Option<HostName>,
+}
+
+impl Default for Container {
+    fn default() -> Self {
+        Self {
+            env: BTreeMap::new(),
+            args: Vec::new(),
+            pull: true,
+            stop_timeout: DEFAULT_STOP_TIMEOUT,
+            publish: DEFAULT_PUBLISH,
+            advertise: None,
+        }
+    }
+}
+
+/// `""` → `None`; anything else must parse.
+fn empty_is_none<'de, D: Deserializer<'de>, T: TryFrom<String>>(d: D) -> Result<Option<T>, D::Error>
+where
+    T::Error: std::fmt::Display,
+{
+    let s = String::deserialize(d)?;
+    if s.is_empty() {
+        return Ok(None);
+    }
+    T::try_from(s).map(Some).map_err(serde::de::Error::custom)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Health {
+    pub timeout: HumanDuration,
+    pub path: HealthPath,
+    pub interval: HumanDuration,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Self {
+            timeout: DEFAULT_HEALTH_TIMEOUT,
+            path: parsed(DEFAULT_HEALTH_PATH),
+            interval: DEFAULT_HEALTH_INTERVAL,
+        }
+    }
+}
+
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Proxy {
+    pub listen: Port,
+    pub server_name: ServerName,
+    pub default_server: bool,
+    /// `None` means `/etc/nginx/sites-enabled/<name>.conf`.
+    pub site: Option<AbsPath>,
+    pub nginx_conf: AbsPath,
+    pub nginx_bin: AbsPath,
+    pub unit: UnitName,
+    pub drain: HumanDuration,
+}
+
+impl Default for Proxy {
+    fn default() -> Self {
+        Self {
+            listen: DEFAULT_LISTEN,
+            server_name: parsed(DEFAULT_SERVER_NAME),
+            default_server: false,
+            site: None,
+            nginx_conf: parsed(DEFAULT_NGINX_CONF),
+            nginx_bin: parsed(DEFAULT_NGINX_BIN),
+            unit: parsed(DEFAULT_NGINX_UNIT),
+            drain: DEFAULT_DRAIN,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    #[default]
+    Etcd,
+    File,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct State {
+    pub backend: Backend,
+    pub endpoints: Vec<Endpoint>,
+    /// `None` means `/<name>` with `_` as `-` (the classic recipe's keys).
+    pub prefix: Option<KeyPrefix>,
+    pub user: Option<PrintableText>,
+    pub password: Option<PrintableText>,
+    pub ca: Option<AbsPath>,
+    pub cert: Option<AbsPath>,
+    pub key: Option<AbsPath>,
+    /// File backend; `None` means `/var/lib/bgctl/<name>.json`.
+    pub path: Option<AbsPath>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self {
+            backend: Backend::Etcd,
+            endpoints: vec![parsed(DEFAULT_ETCD_ENDPOINT)],
+            prefix: None,
+            user: None,
+            password: None,
+            ca: None,
+            cert: None,
+            key: None,
+            path: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Systemd {
+    pub unit_dir: AbsPath,
+    /// `None` ("" in the file) leaves After=/Wants= out of the units.
+    #[serde(deserialize_with = "empty_is_none")]
+    pub docker_unit: Option<UnitName>,
+}
+
+impl Default for Systemd {
+    fn default() -> Self {
+        Self {
+            unit_dir: parsed(DEFAULT_UNIT_DIR),
+            docker_unit: Some(parsed(DEFAULT_DOCKER_UNIT)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Docker {
+    pub host: DockerHost,
+    pub cli: AbsPath,
+}
+
+impl Default for Docker {
+    fn default() -> Self {
+        Self {
+            host: parsed(DEFAULT_DOCKER_HOST),
+            cli: parsed(DEFAULT_DOCKER_CLI),
+        }
+    }
+}

@@ -1,0 +1,119 @@
+use std::path::Path;
+
+use super::*;
+
+const MINIMAL: &str = "name = \"bdd_assistant\"\nimage = \"vfarcic/technologyconversationsbdd\"\n";
+
+fn with(extra: &str) -> Result<Config, ParseError> {
+    Config::parse(&format!("{MINIMAL}{extra}"))
+}
+
+fn fixture(name: &str) -> Config {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/configs").join(name);
+    Config::load(&path).unwrap()
+}
+
+#[test]
+fn the_design_example_spells_out_exactly_the_defaults() {
+    let explicit = fixture("bdd_assistant.toml");
+    let mut minimal = fixture("minimal.toml");
+    // The example sets the values that default from the name; spell them out.
+    minimal.proxy.site = Some(minimal.site());
+    minimal.state.prefix = Some(minimal.prefix());
+    minimal.container.env = explicit.container.env.clone();
+    assert_eq!(explicit, minimal);
+}
+
+#[test]
+fn name_dependent_defaults_follow_the_classic_recipe() {
+    let c = with("").unwrap();
+    assert_eq!(c.site().as_str(), "/etc/nginx/sites-enabled/bdd_assistant.conf");
+    assert_eq!(c.prefix().as_str(), "/bdd-assistant");
+    assert_eq!(c.state_path().as_str(), "/var/lib/bgctl/bdd_assistant.json");
+    assert_eq!((c.port(Color::Blue).get(), c.port(Color::Green).get()), (9001, 9002));
+    assert_eq!(c.container.stop_timeout.ceil_secs(), 10);
+    assert_eq!(c.systemd.docker_unit.as_ref().map(|u| u.as_str()), Some("docker.service"));
+}
+
+#[test]
+fn empty_strings_mean_none_for_advertise_and_docker_unit() {
+    let c = with("[container]\nadvertise = \"\"\n[systemd]\ndocker_unit = \"\"\n").unwrap();
+    assert_eq!((c.container.advertise, c.systemd.docker_unit), (None, None));
+}
+
+#[test]
+fn unknown_keys_are_refused_naming_the_key_and_line() {
+    let Err(ParseError::Toml(msg)) = with("\n[proxy]\nlisten = 80\nlsiten = 81\n") else {
+        panic!("an unknown key parsed");
+    };
+    assert!(msg.contains("line 6"), "{msg}");
+    assert!(msg.contains("lsiten"), "{msg}");
+    let Err(ParseError::Toml(msg)) = with("colour = \"blue\"\n") else {
+        panic!("an unknown top-level key parsed");
+    };
+    assert!(msg.contains("line 3") && msg.contains("colour"), "{msg}");
+}
+
+#[test]
+fn bad_values_are_refused_with_their_line() {
+    for (extra, needle) in [
+        ("[container]\nenv = { A = \"x\\ny\" }\n", "control character"),
+        ("[container]\nenv = { \"A-B\" = \"x\" }\n", "environment variable name"),
+        ("[container]\nargs = [\"a\\u0000\"]\n", "control character"),
+        ("[colors]\nblue = 0\n", "between 1 and 65535"),
+        ("[colors]\nblue = 70000\n", "between 1 and 65535"),
+        ("[health]\ntimeout = \"sixty\"\n", "duration"),
+        ("[health]\ntimeout = 60\n", "string"),
+        ("[systemd]\nunit_dir = \"etc/systemd\"\n", "absolute"),
+        ("[systemd]\nunit_dir = \"/etc/../tmp\"\n", "'..'"),
+        ("[proxy]\nserver_name = \"a; return 200\"\n", "server_name"),
+        ("[docker]\nhost = \"/var/run/docker.sock\"\n", "docker host"),
+    ] {
+        match with(extra) {
+            Err(ParseError::Toml(msg)) => {
+                assert!(msg.contains(needle), "{extra:?}: {msg}");
+                assert!(msg.contains("line "), "{extra:?}: {msg}");
+            }
+            other => panic!("{extra:?} gave {other:?}"),
+        }
+    }
+    assert!(matches!(Config::parse("name = \"Bad\"\nimage = \"x\"\n"), Err(ParseError::Toml(_))));
+    assert!(matches!(Config::parse("name = \"ok\"\nimage = \"x y\"\n"), Err(ParseError::Toml(_))));
+    assert!(matches!(Config::parse("name = \"ok\"\n"), Err(ParseError::Toml(m)) if m.contains("image")));
+}
+
+#[test]
+fn fields_that_do_not_fit_together_are_refused() {
+    let port = |n| Port::new(n).unwrap();
+    for (extra, problem) in [
+        ("[colors]\nblue = 9002\n", Problem::ColorPortClash(port(9002))),
+        ("[proxy]\nlisten = 9001\n", Problem::ListenClash(port(9001))),
+        ("[health]\ninterval = \"0s\"\n", Problem::ZeroDuration { key: "health.interval" }),
+        ("[state]\ncert = \"/c.pem\"\n", Problem::TlsPairIncomplete),
+        ("[state]\npassword = \"p\"\n", Problem::PasswordWithoutUser),
+        ("[state]\nendpoints = []\n", Problem::NoEndpoints),
+    ] {
+        assert_eq!(with(extra), Err(ParseError::Invalid(problem)), "{extra}");
+    }
+    assert!(with("[state]\nbackend = \"file\"\nendpoints = []\n").is_ok());
+}
+
+#[test]
+fn locate_follows_config_then_service_then_the_only_file() {
+    let dir = std::env::temp_dir().join(format!("bgctl-locate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let explicit = ConfigSource::File("/x/y.toml".into());
+    assert_eq!(locate(&explicit, &dir).unwrap(), Path::new("/x/y.toml"));
+    let named = ConfigSource::Service(ServiceName::parse("web").unwrap());
+    assert_eq!(locate(&named, &dir).unwrap(), dir.join("web.toml"));
+    assert!(matches!(locate(&ConfigSource::Only, &dir), Err(ConfigError::NotFound { .. })));
+    std::fs::write(dir.join("a.toml"), MINIMAL).unwrap();
+    std::fs::write(dir.join("notes.txt"), "").unwrap();
+    assert_eq!(locate(&ConfigSource::Only, &dir).unwrap(), dir.join("a.toml"));
+    std::fs::write(dir.join("b.toml"), MINIMAL).unwrap();
+    match locate(&ConfigSource::Only, &dir) {
+        Err(ConfigError::Ambiguous { names, .. }) => assert_eq!(names, "a, b"),
+        other => panic!("{other:?}"),
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

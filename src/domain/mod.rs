@@ -1,0 +1,96 @@
+//! Validated domain values. Each type can only be built valid (through
+//! `FromStr`/`TryFrom`, which serde uses too), so the rest of bgctl never
+//! re-checks: a `ServiceName` is always safe in a unit-file name, an
+//! `ImageRef` is always one word, a `PrintableText` never holds a newline.
+
+mod abs_path;
+mod color;
+mod docker_host;
+mod duration;
+mod endpoint;
+mod env_name;
+mod health_path;
+mod host_name;
+mod image_ref;
+mod key_prefix;
+mod port;
+mod printable_text;
+mod server_name;
+mod service_name;
+mod unit_name;
+
+pub use abs_path::AbsPath;
+pub use color::Color;
+pub use docker_host::DockerHost;
+pub use duration::HumanDuration;
+pub use endpoint::Endpoint;
+pub use env_name::EnvName;
+pub use health_path::HealthPath;
+pub use host_name::HostName;
+pub use image_ref::ImageRef;
+pub use key_prefix::KeyPrefix;
+pub use port::Port;
+pub use printable_text::PrintableText;
+pub use server_name::ServerName;
+pub use service_name::ServiceName;
+pub use unit_name::UnitName;
+
+/// A value that does not fit its type: what it was meant to be, the value,
+/// and why it was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {what} {value:?}: {reason}")]
+pub struct InvalidValue {
+    pub what: &'static str,
+    pub value: String,
+    pub reason: String,
+}
+
+impl InvalidValue {
+    pub fn new(what: &'static str, value: &str, reason: impl Into<String>) -> Self {
+        Self {
+            what,
+            value: value.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Implements the string plumbing every validated string type shares:
+/// `Display`, `AsRef<str>`, `TryFrom<String>` (used by serde) and `FromStr`,
+/// all through the type's `fn parse(&str) -> Result<Self, InvalidValue>`.
+macro_rules! validated_string {
+    ($ty:ident) => {
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $ty {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::str::FromStr for $ty {
+            type Err = $crate::domain::InvalidValue;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::parse(s)
+            }
+        }
+
+        impl TryFrom<String> for $ty {
+            type Error = $crate::domain::InvalidValue;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                Self::parse(&s)
+            }
+        }
+
+        impl $ty {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+pub(crate) use validated_string;

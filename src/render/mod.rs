@@ -2,6 +2,8 @@
 //! memory. Pure: no file is read or written here.
 
 pub mod escape;
+#[cfg(test)]
+pub(crate) mod systemd_syntax;
 
 use std::net::IpAddr;
 

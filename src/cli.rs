@@ -22,7 +22,13 @@ Exit codes: 0 ok, 1 failed (nothing changed or rolled back), 2 usage or config e
 )]
 pub struct Cli {
     /// The service's config file
-    #[arg(long, global = true, env = "BGCTL_CONFIG", value_name = "FILE", conflicts_with = "service")]
+    #[arg(
+        long,
+        global = true,
+        env = "BGCTL_CONFIG",
+        value_name = "FILE",
+        conflicts_with = "service"
+    )]
     pub config: Option<PathBuf>,
 
     /// Use /etc/bgctl/NAME.toml
@@ -36,11 +42,13 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print what `install` would write (units, image drop-ins, nginx site); touches nothing
-    #[command(long_about = "Print what `install` would write: both color template units, \
+    #[command(
+        long_about = "Print what `install` would write: both color template units, \
 their image drop-ins and the nginx site, each under a `# ==> PATH <==` header. \
 With --out DIR, write them under DIR at their install paths instead \
 (DIR/etc/systemd/system/..., as a DESTDIR), and touch nothing else. \
-The config is validated first: a bad config writes nothing and exits 2.")]
+The config is validated first: a bad config writes nothing and exits 2."
+    )]
     Render {
         /// Write the files under DIR (as a DESTDIR) instead of printing them
         #[arg(long, value_name = "DIR")]

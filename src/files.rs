@@ -12,9 +12,15 @@ pub const FILE_MODE: u32 = 0o644;
 #[derive(Debug, thiserror::Error)]
 pub enum FilesError {
     #[error("cannot create directory {path}: {source}")]
-    CreateDir { path: PathBuf, source: std::io::Error },
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot write {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Atomically replaces `path` with `contents` (mode 0644), creating parent
@@ -29,7 +35,10 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), FilesError> {
         path: path.to_owned(),
         source,
     };
-    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.bgctl-{}.tmp", std::process::id()));
     let result = (|| {
         let mut file = OpenOptions::new()
@@ -63,7 +72,10 @@ mod tests {
         write_atomic(&path, b"one").unwrap();
         write_atomic(&path, b"two").unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "two");
-        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o644);
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
         assert_eq!(fs::read_dir(dir.join("sub")).unwrap().count(), 1);
         fs::remove_dir_all(&dir).unwrap();
     }

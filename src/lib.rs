@@ -19,7 +19,11 @@ pub fn run() -> i32 {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { error::ExitCode::Usage.code() } else { 0 };
+            return if e.use_stderr() {
+                error::ExitCode::Usage.code()
+            } else {
+                0
+            };
         }
     };
     match commands::execute(cli) {

@@ -13,7 +13,13 @@ fn render_into(tmp: &TempDir, config: &str) -> (std::process::Output, std::path:
     let file = tmp.path().join("config.toml");
     std::fs::write(&file, config).unwrap();
     let out = tmp.path().join("out");
-    let o = bgctl(&["--config", file.to_str().unwrap(), "render", "--out", out.to_str().unwrap()]);
+    let o = bgctl(&[
+        "--config",
+        file.to_str().unwrap(),
+        "render",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     (o, out)
 }
 
@@ -22,7 +28,10 @@ fn render_out_writes_exactly_the_install_files_under_the_destdir() {
     let tmp = TempDir::new("render-out");
     let (o, out) = render_into(&tmp, GOOD);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let mut written: Vec<String> = walk(&out).iter().map(|p| p.strip_prefix(&out).unwrap().display().to_string()).collect();
+    let mut written: Vec<String> = walk(&out)
+        .iter()
+        .map(|p| p.strip_prefix(&out).unwrap().display().to_string())
+        .collect();
     written.sort();
     assert_eq!(
         written,
@@ -35,26 +44,55 @@ fn render_out_writes_exactly_the_install_files_under_the_destdir() {
         ]
     );
     // The files are what `render` prints.
-    let printed = stdout(&bgctl(&["--config", tmp.path().join("config.toml").to_str().unwrap(), "render"]));
+    let printed = stdout(&bgctl(&[
+        "--config",
+        tmp.path().join("config.toml").to_str().unwrap(),
+        "render",
+    ]));
     let unit = std::fs::read_to_string(out.join("etc/systemd/system/web_blue@.service")).unwrap();
-    assert!(printed.contains(&format!("# ==> /etc/systemd/system/web_blue@.service <==\n{unit}")));
+    assert!(printed.contains(&format!(
+        "# ==> /etc/systemd/system/web_blue@.service <==\n{unit}"
+    )));
 }
 
 #[test]
 fn bad_configs_exit_2_naming_the_problem_and_write_nothing() {
     let cases = [
-        ("invalid name", "name = \"Web-1\"\nimage = \"x\"\n", "invalid service name \"Web-1\""),
-        ("port clash", "[colors]\nblue = 9005\ngreen = 9005\n", "colors.blue and colors.green are both 9005"),
-        ("unknown key", "[proxy]\nlisten = 80\nlisen = 81\n", "unknown field `lisen`"),
-        ("newline in env", "[container]\nenv = { A = \"1\\nExecStartPre=/bin/sh\" }\n", "control character"),
+        (
+            "invalid name",
+            "name = \"Web-1\"\nimage = \"x\"\n",
+            "invalid service name \"Web-1\"",
+        ),
+        (
+            "port clash",
+            "[colors]\nblue = 9005\ngreen = 9005\n",
+            "colors.blue and colors.green are both 9005",
+        ),
+        (
+            "unknown key",
+            "[proxy]\nlisten = 80\nlisen = 81\n",
+            "unknown field `lisen`",
+        ),
+        (
+            "newline in env",
+            "[container]\nenv = { A = \"1\\nExecStartPre=/bin/sh\" }\n",
+            "control character",
+        ),
     ];
     for (what, toml, needle) in cases {
         let tmp = TempDir::new("render-bad");
-        let config = if toml.starts_with("name") { toml.to_owned() } else { format!("{GOOD}{toml}") };
+        let config = if toml.starts_with("name") {
+            toml.to_owned()
+        } else {
+            format!("{GOOD}{toml}")
+        };
         let (o, out) = render_into(&tmp, &config);
         assert_eq!(o.status.code(), Some(2), "{what}: {}", stderr(&o));
         assert!(stderr(&o).contains(needle), "{what}: {}", stderr(&o));
-        assert!(!stderr(&o).contains("panicked") && !stderr(&o).contains("backtrace"), "{what}");
+        assert!(
+            !stderr(&o).contains("panicked") && !stderr(&o).contains("backtrace"),
+            "{what}"
+        );
         assert!(!out.exists(), "{what}: render wrote {:?}", walk(&out));
         assert!(stdout(&o).is_empty(), "{what}: printed {}", stdout(&o));
     }
@@ -63,7 +101,10 @@ fn bad_configs_exit_2_naming_the_problem_and_write_nothing() {
 #[test]
 fn unknown_key_errors_name_the_line() {
     let tmp = TempDir::new("render-line");
-    let (o, _) = render_into(&tmp, &format!("{GOOD}\n[health]\ntimeout = \"5s\"\ntimout = \"6s\"\n"));
+    let (o, _) = render_into(
+        &tmp,
+        &format!("{GOOD}\n[health]\ntimeout = \"5s\"\ntimout = \"6s\"\n"),
+    );
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("line 6"), "{}", stderr(&o));
 }
@@ -75,7 +116,13 @@ fn out_that_is_a_file_is_a_usage_error() {
     std::fs::write(&file, GOOD).unwrap();
     let not_dir = tmp.path().join("plain");
     std::fs::write(&not_dir, "keep").unwrap();
-    let o = bgctl(&["--config", file.to_str().unwrap(), "render", "--out", not_dir.to_str().unwrap()]);
+    let o = bgctl(&[
+        "--config",
+        file.to_str().unwrap(),
+        "render",
+        "--out",
+        not_dir.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("not a directory"), "{}", stderr(&o));
     assert_eq!(std::fs::read_to_string(&not_dir).unwrap(), "keep");
@@ -85,10 +132,18 @@ fn out_that_is_a_file_is_a_usage_error() {
 fn a_missing_config_says_how_to_give_one() {
     let o = bgctl(&["--config", "/nonexistent/bgctl.toml", "render"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("cannot read config /nonexistent/bgctl.toml"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cannot read config /nonexistent/bgctl.toml"),
+        "{}",
+        stderr(&o)
+    );
     let o = bgctl(&["-s", "../etc/passwd", "render"]);
     assert_eq!(o.status.code(), Some(2), "a path in -s must be refused");
-    assert!(stderr(&o).contains("invalid service name"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("invalid service name"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -96,7 +151,10 @@ fn help_lists_only_implemented_commands_and_the_exit_codes() {
     let o = bgctl(&["--help"]);
     assert_eq!(o.status.code(), Some(0));
     let help = stdout(&o);
-    assert!(help.contains("render") && help.contains("--config") && help.contains("-s, --service"), "{help}");
+    assert!(
+        help.contains("render") && help.contains("--config") && help.contains("-s, --service"),
+        "{help}"
+    );
     assert!(help.contains("2 usage or config error"), "{help}");
     let commands: Vec<&str> = help
         .split("Commands:")
@@ -116,7 +174,9 @@ fn help_lists_only_implemented_commands_and_the_exit_codes() {
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
     entries
         .flat_map(|e| {
             let p = e.unwrap().path();

@@ -11,15 +11,23 @@ use std::path::Path;
 use std::time::Duration;
 
 use support::{TestEnv, bgctl, http_get, stderr, wait_for};
-use zbus::zvariant::OwnedObjectPath;
+use zbus::OwnedObjectPath;
 
-const MANAGER: (&str, &str, &str) = ("org.freedesktop.systemd1", "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager");
+const MANAGER: (&str, &str, &str) = (
+    "org.freedesktop.systemd1",
+    "/org/freedesktop/systemd1",
+    "org.freedesktop.systemd1.Manager",
+);
 
 async fn manager() -> zbus::Proxy<'static> {
     // Production's call: it honours DBUS_SYSTEM_BUS_ADDRESS, which the test
     // command sets from the environment's env file.
-    let conn = zbus::Connection::system().await.expect("the sandbox's system bus");
-    zbus::Proxy::new_owned(conn, MANAGER.0, MANAGER.1, MANAGER.2).await.unwrap()
+    let conn = zbus::Connection::system()
+        .await
+        .expect("the sandbox's system bus");
+    zbus::Proxy::new_owned(conn, MANAGER.0, MANAGER.1, MANAGER.2)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -33,7 +41,11 @@ async fn systemd_answers_over_the_system_bus() {
     );
     let version: String = manager().await.get_property("Version").await.unwrap();
     let systemctl = env.in_sandbox(&["systemctl", "--version"]);
-    let first_line = String::from_utf8_lossy(&systemctl.stdout).lines().next().unwrap_or_default().to_owned();
+    let first_line = String::from_utf8_lossy(&systemctl.stdout)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
     // systemctl prints "systemd 252 (252.38-1~deb12u1)"; D-Bus gives the part in parentheses.
     assert!(
         first_line.starts_with("systemd ") && first_line.contains(&format!("({version})")),
@@ -46,7 +58,13 @@ async fn systemd_answers_over_the_system_bus() {
 fn render_for(env: &TestEnv, config: &Path, stage: &str) -> std::path::PathBuf {
     let out = env.dir().join("stage").join(stage);
     let _ = std::fs::remove_dir_all(&out);
-    let o = bgctl(&["--config", config.to_str().unwrap(), "render", "--out", out.to_str().unwrap()]);
+    let o = bgctl(&[
+        "--config",
+        config.to_str().unwrap(),
+        "render",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     out
 }
@@ -71,10 +89,15 @@ fn rendered_units_and_site_pass_systemd_analyze_verify_and_nginx_t() {
         let err = stderr(&o);
         assert!(o.status.success(), "verify {color}: {err}");
         let ours: Vec<&str> = err.lines().filter(|l| l.contains("verifyme")).collect();
-        assert!(ours.is_empty(), "systemd complained about our unit: {ours:?}");
+        assert!(
+            ours.is_empty(),
+            "systemd complained about our unit: {ours:?}"
+        );
     }
     // The site, included by a minimal nginx.conf, passes `nginx -t`.
-    let site = out.join(env.var("BGCTL_TEST_NGINX_SITES").trim_start_matches('/')).join("verifyme.conf");
+    let site = out
+        .join(env.var("BGCTL_TEST_NGINX_SITES").trim_start_matches('/'))
+        .join("verifyme.conf");
     let conf = out.join("nginx-t.conf");
     std::fs::write(
         &conf,
@@ -85,7 +108,10 @@ fn rendered_units_and_site_pass_systemd_analyze_verify_and_nginx_t() {
         ),
     )
     .unwrap();
-    let o = std::process::Command::new("/usr/sbin/nginx").args(["-t", "-q", "-c", conf.to_str().unwrap()]).output().unwrap();
+    let o = std::process::Command::new("/usr/sbin/nginx")
+        .args(["-t", "-q", "-c", conf.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(o.status.success(), "nginx -t: {}", stderr(&o));
 }
 
@@ -112,43 +138,90 @@ async fn a_rendered_unit_runs_the_fixture_container_journals_it_and_stops_it() {
     let config = env.config("envtest", (19101, 19102, 19180), HOSTILE_ENV);
     let out = render_for(&env, &config, "envtest");
     let unit_dir = env.unit_dir();
-    let mut installed = Installed { env: &env, unit: "envtest_blue@19101.service".into(), files: Vec::new() };
-    for name in ["envtest_blue@.service", "envtest_blue@.service.d/50-bgctl-image.conf"] {
+    let mut installed = Installed {
+        env: &env,
+        unit: "envtest_blue@19101.service".into(),
+        files: Vec::new(),
+    };
+    for name in [
+        "envtest_blue@.service",
+        "envtest_blue@.service.d/50-bgctl-image.conf",
+    ] {
         let target = unit_dir.join(name);
         std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-        std::fs::copy(out.join(unit_dir.strip_prefix("/").unwrap()).join(name), &target).unwrap();
+        std::fs::copy(
+            out.join(unit_dir.strip_prefix("/").unwrap()).join(name),
+            &target,
+        )
+        .unwrap();
         installed.files.push(target);
     }
     let manager = manager().await;
     manager.call_method("Reload", &()).await.unwrap();
-    let _job: OwnedObjectPath = manager.call("StartUnit", &(installed.unit.as_str(), "replace")).await.unwrap();
+    let _job: OwnedObjectPath = manager
+        .call("StartUnit", &(installed.unit.as_str(), "replace"))
+        .await
+        .unwrap();
 
     // The container answers on the host's loopback.
-    let answer = wait_for(Duration::from_secs(30), || http_get(19101, "/").filter(|(s, _)| s.contains("200")));
+    let answer = wait_for(Duration::from_secs(30), || {
+        http_get(19101, "/").filter(|(s, _)| s.contains("200"))
+    });
     let (_, body) = answer.expect("the container never answered on 127.0.0.1:19101");
-    assert!(body.contains("X-Demo-Version: v1") && body.contains("demo-app v1"), "{body}");
+    assert!(
+        body.contains("X-Demo-Version: v1") && body.contains("demo-app v1"),
+        "{body}"
+    );
 
     // Hostile values reached the container as the config wrote them.
     let inspect = env.docker(&["inspect", "envtest_blue"]);
-    let inspect: serde_json::Value = serde_json::from_slice(&inspect.stdout).expect("docker inspect JSON");
+    let inspect: serde_json::Value =
+        serde_json::from_slice(&inspect.stdout).expect("docker inspect JSON");
     let container = &inspect[0];
-    let container_env: Vec<&str> = container["Config"]["Env"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-    for expected in ["V_SPEC=%n %i %%", "V_VARS=$HOME ${PATH} $$", "V_QUOTES=\"dq\" 'sq'", "V_BACKSLASH=a\\b\\", "V_UNICODE=é 日本 🙂", "V_DIRECTIVE=x ExecStartPre=/bin/false"] {
-        assert!(container_env.contains(&expected), "{expected:?} not in {container_env:?}");
+    let container_env: Vec<&str> = container["Config"]["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    for expected in [
+        "V_SPEC=%n %i %%",
+        "V_VARS=$HOME ${PATH} $$",
+        "V_QUOTES=\"dq\" 'sq'",
+        "V_BACKSLASH=a\\b\\",
+        "V_UNICODE=é 日本 🙂",
+        "V_DIRECTIVE=x ExecStartPre=/bin/false",
+    ] {
+        assert!(
+            container_env.contains(&expected),
+            "{expected:?} not in {container_env:?}"
+        );
     }
-    assert_eq!(container["Args"], serde_json::json!(["%n", "$HOME", "a \"b\" c", "tail\\"]));
+    assert_eq!(
+        container["Args"],
+        serde_json::json!(["%n", "$HOME", "a \"b\" c", "tail\\"])
+    );
     assert_eq!(container["Config"]["Labels"]["bgctl.color"], "blue");
     assert_eq!(container["Config"]["Labels"]["bgctl.service"], "envtest");
 
     // Its output is in the unit's journal.
     let logged = wait_for(Duration::from_secs(10), || {
         let o = env.in_sandbox(&["journalctl", "--no-pager", "-u", &installed.unit]);
-        String::from_utf8_lossy(&o.stdout).contains("demo-app v1 listening on port 9000").then_some(())
+        String::from_utf8_lossy(&o.stdout)
+            .contains("demo-app v1 listening on port 9000")
+            .then_some(())
     });
-    assert!(logged.is_some(), "the app's output is not in journalctl -u {}", installed.unit);
+    assert!(
+        logged.is_some(),
+        "the app's output is not in journalctl -u {}",
+        installed.unit
+    );
 
     // Stopping runs ExecStop: the container is gone.
-    let _job: OwnedObjectPath = manager.call("StopUnit", &(installed.unit.as_str(), "replace")).await.unwrap();
+    let _job: OwnedObjectPath = manager
+        .call("StopUnit", &(installed.unit.as_str(), "replace"))
+        .await
+        .unwrap();
     let gone = wait_for(Duration::from_secs(30), || {
         let o = env.docker(&["ps", "-aq", "--filter", "name=^envtest_blue$"]);
         o.stdout.is_empty().then_some(())

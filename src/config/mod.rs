@@ -44,7 +44,10 @@ fn default_container_port() -> Port {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("config {path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("config {path}: {problem}")]
@@ -53,7 +56,9 @@ pub enum ConfigError {
     NotFound { dir: PathBuf },
     #[error("{dir} holds several configs ({names}): pick one with -s NAME or --config FILE")]
     Ambiguous { dir: PathBuf, names: String },
-    #[error("config {path} names service {found:?}, but -s asked for {asked:?}: fix `name` or the file name")]
+    #[error(
+        "config {path} names service {found:?}, but -s asked for {asked:?}: fix `name` or the file name"
+    )]
     NameMismatch {
         path: PathBuf,
         asked: ServiceName,
@@ -99,7 +104,8 @@ impl Config {
 
     /// Parses TOML text: syntax, keys and values, then the cross-field rules.
     pub fn parse(text: &str) -> Result<Config, ParseError> {
-        let config: Config = toml::from_str(text).map_err(|e| ParseError::Toml(e.to_string().trim_end().to_owned()))?;
+        let config: Config = toml::from_str(text)
+            .map_err(|e| ParseError::Toml(e.to_string().trim_end().to_owned()))?;
         config.check().map_err(ParseError::Invalid)?;
         Ok(config)
     }
@@ -112,7 +118,10 @@ impl Config {
         if self.proxy.listen == blue || self.proxy.listen == green {
             return Err(Problem::ListenClash(self.proxy.listen));
         }
-        let durations = [("health.timeout", self.health.timeout), ("health.interval", self.health.interval)];
+        let durations = [
+            ("health.timeout", self.health.timeout),
+            ("health.interval", self.health.interval),
+        ];
         if let Some((key, _)) = durations.iter().find(|(_, d)| d.get().is_zero()) {
             return Err(Problem::ZeroDuration { key });
         }

@@ -9,7 +9,9 @@ fn with(extra: &str) -> Result<Config, ParseError> {
 }
 
 fn fixture(name: &str) -> Config {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/configs").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/configs")
+        .join(name);
     Config::load(&path).unwrap()
 }
 
@@ -27,12 +29,21 @@ fn the_design_example_spells_out_exactly_the_defaults() {
 #[test]
 fn name_dependent_defaults_follow_the_classic_recipe() {
     let c = with("").unwrap();
-    assert_eq!(c.site().as_str(), "/etc/nginx/sites-enabled/bdd_assistant.conf");
+    assert_eq!(
+        c.site().as_str(),
+        "/etc/nginx/sites-enabled/bdd_assistant.conf"
+    );
     assert_eq!(c.prefix().as_str(), "/bdd-assistant");
     assert_eq!(c.state_path().as_str(), "/var/lib/bgctl/bdd_assistant.json");
-    assert_eq!((c.port(Color::Blue).get(), c.port(Color::Green).get()), (9001, 9002));
+    assert_eq!(
+        (c.port(Color::Blue).get(), c.port(Color::Green).get()),
+        (9001, 9002)
+    );
     assert_eq!(c.container.stop_timeout.ceil_secs(), 10);
-    assert_eq!(c.systemd.docker_unit.as_ref().map(|u| u.as_str()), Some("docker.service"));
+    assert_eq!(
+        c.systemd.docker_unit.as_ref().map(|u| u.as_str()),
+        Some("docker.service")
+    );
 }
 
 #[test]
@@ -57,8 +68,14 @@ fn unknown_keys_are_refused_naming_the_key_and_line() {
 #[test]
 fn bad_values_are_refused_with_their_line() {
     for (extra, needle) in [
-        ("[container]\nenv = { A = \"x\\ny\" }\n", "control character"),
-        ("[container]\nenv = { \"A-B\" = \"x\" }\n", "environment variable name"),
+        (
+            "[container]\nenv = { A = \"x\\ny\" }\n",
+            "control character",
+        ),
+        (
+            "[container]\nenv = { \"A-B\" = \"x\" }\n",
+            "environment variable name",
+        ),
         ("[container]\nargs = [\"a\\u0000\"]\n", "control character"),
         ("[colors]\nblue = 0\n", "between 1 and 65535"),
         ("[colors]\nblue = 70000\n", "between 1 and 65535"),
@@ -77,18 +94,34 @@ fn bad_values_are_refused_with_their_line() {
             other => panic!("{extra:?} gave {other:?}"),
         }
     }
-    assert!(matches!(Config::parse("name = \"Bad\"\nimage = \"x\"\n"), Err(ParseError::Toml(_))));
-    assert!(matches!(Config::parse("name = \"ok\"\nimage = \"x y\"\n"), Err(ParseError::Toml(_))));
-    assert!(matches!(Config::parse("name = \"ok\"\n"), Err(ParseError::Toml(m)) if m.contains("image")));
+    assert!(matches!(
+        Config::parse("name = \"Bad\"\nimage = \"x\"\n"),
+        Err(ParseError::Toml(_))
+    ));
+    assert!(matches!(
+        Config::parse("name = \"ok\"\nimage = \"x y\"\n"),
+        Err(ParseError::Toml(_))
+    ));
+    assert!(
+        matches!(Config::parse("name = \"ok\"\n"), Err(ParseError::Toml(m)) if m.contains("image"))
+    );
 }
 
 #[test]
 fn fields_that_do_not_fit_together_are_refused() {
     let port = |n| Port::new(n).unwrap();
     for (extra, problem) in [
-        ("[colors]\nblue = 9002\n", Problem::ColorPortClash(port(9002))),
+        (
+            "[colors]\nblue = 9002\n",
+            Problem::ColorPortClash(port(9002)),
+        ),
         ("[proxy]\nlisten = 9001\n", Problem::ListenClash(port(9001))),
-        ("[health]\ninterval = \"0s\"\n", Problem::ZeroDuration { key: "health.interval" }),
+        (
+            "[health]\ninterval = \"0s\"\n",
+            Problem::ZeroDuration {
+                key: "health.interval",
+            },
+        ),
         ("[state]\ncert = \"/c.pem\"\n", Problem::TlsPairIncomplete),
         ("[state]\npassword = \"p\"\n", Problem::PasswordWithoutUser),
         ("[state]\nendpoints = []\n", Problem::NoEndpoints),
@@ -106,10 +139,16 @@ fn locate_follows_config_then_service_then_the_only_file() {
     assert_eq!(locate(&explicit, &dir).unwrap(), Path::new("/x/y.toml"));
     let named = ConfigSource::Service(ServiceName::parse("web").unwrap());
     assert_eq!(locate(&named, &dir).unwrap(), dir.join("web.toml"));
-    assert!(matches!(locate(&ConfigSource::Only, &dir), Err(ConfigError::NotFound { .. })));
+    assert!(matches!(
+        locate(&ConfigSource::Only, &dir),
+        Err(ConfigError::NotFound { .. })
+    ));
     std::fs::write(dir.join("a.toml"), MINIMAL).unwrap();
     std::fs::write(dir.join("notes.txt"), "").unwrap();
-    assert_eq!(locate(&ConfigSource::Only, &dir).unwrap(), dir.join("a.toml"));
+    assert_eq!(
+        locate(&ConfigSource::Only, &dir).unwrap(),
+        dir.join("a.toml")
+    );
     std::fs::write(dir.join("b.toml"), MINIMAL).unwrap();
     match locate(&ConfigSource::Only, &dir) {
         Err(ConfigError::Ambiguous { names, .. }) => assert_eq!(names, "a, b"),

@@ -40,7 +40,11 @@ impl AbsPath {
     /// `self/name`, where `name` is one plain file name.
     pub fn join(&self, name: &str) -> Result<AbsPath, InvalidValue> {
         if name.is_empty() || name.contains('/') {
-            return Err(InvalidValue::new("file name", name, "it must be one path component"));
+            return Err(InvalidValue::new(
+                "file name",
+                name,
+                "it must be one path component",
+            ));
         }
         AbsPath::parse(&format!("{}/{name}", self.0.trim_end_matches('/')))
     }
@@ -66,7 +70,16 @@ mod tests {
 
     #[test]
     fn abs_path_refuses_relative_dotted_and_control_paths() {
-        for bad in ["", "etc", "./etc", "/etc/../root", "/etc/./x", "/etc//x", "/etc/", "/a\nb"] {
+        for bad in [
+            "",
+            "etc",
+            "./etc",
+            "/etc/../root",
+            "/etc/./x",
+            "/etc//x",
+            "/etc/",
+            "/a\nb",
+        ] {
             assert!(AbsPath::parse(bad).is_err(), "{bad:?}");
         }
     }
@@ -74,8 +87,14 @@ mod tests {
     #[test]
     fn join_refuses_anything_but_one_component() {
         let dir = AbsPath::parse("/etc/systemd/system").unwrap();
-        assert_eq!(dir.join("a@.service").unwrap().as_str(), "/etc/systemd/system/a@.service");
-        assert_eq!(AbsPath::parse("/").unwrap().join("x").unwrap().as_str(), "/x");
+        assert_eq!(
+            dir.join("a@.service").unwrap().as_str(),
+            "/etc/systemd/system/a@.service"
+        );
+        assert_eq!(
+            AbsPath::parse("/").unwrap().join("x").unwrap().as_str(),
+            "/x"
+        );
         for bad in ["", "../x", "a/b", ".."] {
             assert!(dir.join(bad).is_err(), "{bad}");
         }

@@ -14,7 +14,9 @@ impl DockerHost {
         } else if let Some(addr) = s.strip_prefix("tcp://") {
             addr.rsplit_once(':').is_some_and(|(host, port)| {
                 !host.is_empty()
-                    && host.bytes().all(|b| b.is_ascii_alphanumeric() || b".-[]:".contains(&b))
+                    && host
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b".-[]:".contains(&b))
                     && port.parse::<u16>().is_ok_and(|p| p > 0)
             })
         } else {
@@ -48,7 +50,15 @@ mod tests {
         let unix = DockerHost::parse("unix:///var/run/docker.sock").unwrap();
         assert_eq!(unix.unix_socket(), Some("/var/run/docker.sock"));
         assert!(DockerHost::parse("tcp://127.0.0.1:2375").is_ok());
-        for bad in ["", "/var/run/docker.sock", "unix://rel", "unix:///a b", "tcp://h", "tcp://h:0", "http://h:1"] {
+        for bad in [
+            "",
+            "/var/run/docker.sock",
+            "unix://rel",
+            "unix:///a b",
+            "tcp://h",
+            "tcp://h:0",
+            "http://h:1",
+        ] {
             assert!(DockerHost::parse(bad).is_err(), "{bad:?}");
         }
     }

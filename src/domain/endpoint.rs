@@ -9,16 +9,26 @@ pub struct Endpoint(String);
 
 impl Endpoint {
     pub fn parse(s: &str) -> Result<Self, InvalidValue> {
-        let addr = s.strip_prefix("http://").or_else(|| s.strip_prefix("https://"));
-        let ok = addr.and_then(|a| a.rsplit_once(':')).is_some_and(|(host, port)| {
-            !host.is_empty()
-                && host.bytes().all(|b| b.is_ascii_alphanumeric() || b".-[]:".contains(&b))
-                && port.parse::<u16>().is_ok_and(|p| p > 0)
-        });
+        let addr = s
+            .strip_prefix("http://")
+            .or_else(|| s.strip_prefix("https://"));
+        let ok = addr
+            .and_then(|a| a.rsplit_once(':'))
+            .is_some_and(|(host, port)| {
+                !host.is_empty()
+                    && host
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b".-[]:".contains(&b))
+                    && port.parse::<u16>().is_ok_and(|p| p > 0)
+            });
         if ok {
             Ok(Self(s.to_owned()))
         } else {
-            Err(InvalidValue::new("etcd endpoint", s, "expected http://host:port or https://host:port"))
+            Err(InvalidValue::new(
+                "etcd endpoint",
+                s,
+                "expected http://host:port or https://host:port",
+            ))
         }
     }
 }
@@ -31,10 +41,21 @@ mod tests {
 
     #[test]
     fn endpoint_needs_scheme_host_and_port() {
-        for ok in ["http://127.0.0.1:2379", "https://etcd-1.example:2379", "http://[::1]:2379"] {
+        for ok in [
+            "http://127.0.0.1:2379",
+            "https://etcd-1.example:2379",
+            "http://[::1]:2379",
+        ] {
             assert!(Endpoint::parse(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "127.0.0.1:2379", "http://h", "http://h:x", "ftp://h:1", "http://h :1"] {
+        for bad in [
+            "",
+            "127.0.0.1:2379",
+            "http://h",
+            "http://h:x",
+            "ftp://h:1",
+            "http://h :1",
+        ] {
             assert!(Endpoint::parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -21,7 +21,11 @@ impl HostName {
         if s.parse::<IpAddr>().is_ok() || (s.len() <= 253 && s.split('.').all(label_ok)) {
             Ok(Self(s.to_owned()))
         } else {
-            Err(InvalidValue::new("host name", s, "expected a DNS name or an IP address"))
+            Err(InvalidValue::new(
+                "host name",
+                s,
+                "expected a DNS name or an IP address",
+            ))
         }
     }
 }

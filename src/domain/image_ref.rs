@@ -47,7 +47,11 @@ fn check(s: &str) -> Result<(), String> {
     }
     let mut parts: Vec<&str> = name.split('/').collect();
     // The first part is a registry when it looks like a host (Docker's rule).
-    if parts.len() > 1 && (parts[0].contains(['.', ':']) || parts[0] == "localhost" || parts[0].chars().any(|c| c.is_ascii_uppercase())) {
+    if parts.len() > 1
+        && (parts[0].contains(['.', ':'])
+            || parts[0] == "localhost"
+            || parts[0].chars().any(|c| c.is_ascii_uppercase()))
+    {
         check_registry(parts.remove(0))?;
     }
     parts.into_iter().try_for_each(check_path_component)
@@ -78,7 +82,11 @@ fn check_registry(host: &str) -> Result<(), String> {
 
 /// `[a-z0-9]+` groups joined by `.`, `_`, `__` or any run of `-`.
 fn check_path_component(part: &str) -> Result<(), String> {
-    let bad = || Err(format!("path component {part:?}: use lowercase letters, digits and single separators (. _ __ -)"));
+    let bad = || {
+        Err(format!(
+            "path component {part:?}: use lowercase letters, digits and single separators (. _ __ -)"
+        ))
+    };
     let bytes = part.as_bytes();
     let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
     if bytes.is_empty() || !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) {
@@ -105,21 +113,32 @@ fn check_path_component(part: &str) -> Result<(), String> {
 fn check_tag(tag: &str) -> Result<(), String> {
     let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
     let b = tag.as_bytes();
-    if !b.is_empty() && b.len() <= 128 && word(b[0]) && b.iter().all(|&c| word(c) || c == b'.' || c == b'-') {
+    if !b.is_empty()
+        && b.len() <= 128
+        && word(b[0])
+        && b.iter().all(|&c| word(c) || c == b'.' || c == b'-')
+    {
         Ok(())
     } else {
-        Err(format!("tag {tag:?}: use up to 128 of A-Z a-z 0-9 _ . -, not starting with . or -"))
+        Err(format!(
+            "tag {tag:?}: use up to 128 of A-Z a-z 0-9 _ . -, not starting with . or -"
+        ))
     }
 }
 
 fn check_digest(digest: &str) -> Result<(), String> {
-    let bad = || Err(format!("digest {digest:?}: expected algorithm:hex, e.g. sha256:<64 hex digits>"));
+    let bad = || {
+        Err(format!(
+            "digest {digest:?}: expected algorithm:hex, e.g. sha256:<64 hex digits>"
+        ))
+    };
     let Some((algo, hex)) = digest.split_once(':') else {
         return bad();
     };
-    let algo_ok = algo
-        .split(['+', '.', '-', '_'])
-        .all(|c| c.starts_with(|ch: char| ch.is_ascii_alphabetic()) && c.bytes().all(|b| b.is_ascii_alphanumeric()));
+    let algo_ok = algo.split(['+', '.', '-', '_']).all(|c| {
+        c.starts_with(|ch: char| ch.is_ascii_alphabetic())
+            && c.bytes().all(|b| b.is_ascii_alphanumeric())
+    });
     if algo_ok && hex.len() >= 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         Ok(())
     } else {

@@ -11,7 +11,9 @@ pub struct ServerName(String);
 impl ServerName {
     pub fn parse(s: &str) -> Result<Self, InvalidValue> {
         let name_ok = |n: &str| {
-            !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'*' | b'_'))
+            !n.is_empty()
+                && n.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'*' | b'_'))
         };
         if s.split(' ').all(name_ok) {
             Ok(Self(s.to_owned()))

@@ -16,7 +16,9 @@ impl ServiceName {
         let mut chars = s.chars();
         match chars.next() {
             None => return bad("it is empty"),
-            Some(c) if !c.is_ascii_lowercase() => return bad("it must start with a lowercase letter a-z"),
+            Some(c) if !c.is_ascii_lowercase() => {
+                return bad("it must start with a lowercase letter a-z");
+            }
             Some(_) => {}
         }
         if s.len() > Self::MAX_LEN {
@@ -44,7 +46,18 @@ mod tests {
 
     #[test]
     fn service_name_rejects_everything_else() {
-        for bad in ["", "9a", "_a", "Abc", "a-b", "a b", "a\nb", "a.service", "ä", &"a".repeat(49)] {
+        for bad in [
+            "",
+            "9a",
+            "_a",
+            "Abc",
+            "a-b",
+            "a b",
+            "a\nb",
+            "a.service",
+            "ä",
+            &"a".repeat(49),
+        ] {
             assert!(ServiceName::parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -39,7 +39,11 @@ pub struct Nginx;
 impl askama::filters::Escaper for Nginx {
     fn write_escaped_str<W: Write>(&self, mut dest: W, s: &str) -> fmt::Result {
         let allowed = |c: char| c.is_ascii_alphanumeric() || "._-:*[]/ ".contains(c);
-        if s.chars().all(allowed) { dest.write_str(s) } else { Err(fmt::Error) }
+        if s.chars().all(allowed) {
+            dest.write_str(s)
+        } else {
+            Err(fmt::Error)
+        }
     }
 }
 
@@ -89,7 +93,11 @@ pub mod filters {
     }
 
     #[askama::filter_fn]
-    pub fn env_assignment(value: impl ToString, _: &dyn Values, name: &str) -> Result<Safe<String>> {
+    pub fn env_assignment(
+        value: impl ToString,
+        _: &dyn Values,
+        name: &str,
+    ) -> Result<Safe<String>> {
         Ok(Safe(super::env_assignment(name, &value.to_string())))
     }
 }

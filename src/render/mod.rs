@@ -25,7 +25,9 @@ pub struct RenderedFile {
 pub enum RenderError {
     /// Every value is validated before it gets here, so this is a bug: the
     /// escaper refused a value rather than write it unsafely.
-    #[error("refused to write {file}: a value could not be written safely ({source}); please report this")]
+    #[error(
+        "refused to write {file}: a value could not be written safely ({source}); please report this"
+    )]
     Unsafe { file: String, source: askama::Error },
 }
 
@@ -73,7 +75,10 @@ struct Live {
 
 /// Everything `install` writes, given the live color (None before the first
 /// deploy: the site then answers 503). Both drop-ins carry the config's image.
-pub fn install_files(config: &Config, live: Option<Color>) -> Result<Vec<RenderedFile>, RenderError> {
+pub fn install_files(
+    config: &Config,
+    live: Option<Color>,
+) -> Result<Vec<RenderedFile>, RenderError> {
     let mut files = Vec::with_capacity(5);
     for color in Color::ALL {
         files.push(color_unit(config, color)?);
@@ -100,16 +105,29 @@ pub fn color_unit(config: &Config, color: Color) -> Result<RenderedFile, RenderE
         pull: config.container.pull,
         publish: publish_address(config.container.publish),
         container_port: config.container_port.get(),
-        env: config.container.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        env: config
+            .container
+            .env
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect(),
         args: &config.container.args,
         stop_timeout: config.container.stop_timeout.ceil_secs(),
     };
-    let path = config.systemd.unit_dir.join(&file).expect("a unit name is one file name");
+    let path = config
+        .systemd
+        .unit_dir
+        .join(&file)
+        .expect("a unit name is one file name");
     finish(path, &file, unit.render())
 }
 
 /// `<unit_dir>/<name>_<color>@.service.d/50-bgctl-image.conf`.
-pub fn image_dropin(config: &Config, color: Color, image: &ImageRef) -> Result<RenderedFile, RenderError> {
+pub fn image_dropin(
+    config: &Config,
+    color: Color,
+    image: &ImageRef,
+) -> Result<RenderedFile, RenderError> {
     let dir = naming::dropin_dir(&config.name, color);
     let path = (config.systemd.unit_dir.join(&dir))
         .and_then(|d| d.join(naming::IMAGE_DROPIN))
@@ -131,13 +149,21 @@ pub fn site(config: &Config, live: Option<Color>) -> Result<RenderedFile, Render
         server_name: config.proxy.server_name.as_str(),
         live: live.map(|color| Live {
             color,
-            upstream: format!("{}:{}", upstream_address(config.container.publish), config.port(color)),
+            upstream: format!(
+                "{}:{}",
+                upstream_address(config.container.publish),
+                config.port(color)
+            ),
         }),
     };
     finish(config.site(), "the nginx site", site.render())
 }
 
-fn finish(path: AbsPath, what: &str, rendered: askama::Result<String>) -> Result<RenderedFile, RenderError> {
+fn finish(
+    path: AbsPath,
+    what: &str,
+    rendered: askama::Result<String>,
+) -> Result<RenderedFile, RenderError> {
     let mut contents = rendered.map_err(|source| RenderError::Unsafe {
         file: what.to_owned(),
         source,

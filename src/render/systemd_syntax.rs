@@ -10,7 +10,9 @@ pub fn logical_lines(text: &str) -> Vec<String> {
     let mut lines = Vec::new();
     let mut current = String::new();
     for raw in text.lines() {
-        if current.is_empty() && (raw.starts_with('#') || raw.starts_with(';') || raw.trim().is_empty()) {
+        if current.is_empty()
+            && (raw.starts_with('#') || raw.starts_with(';') || raw.trim().is_empty())
+        {
             continue;
         }
         match raw.strip_suffix('\\') {
@@ -36,7 +38,9 @@ pub fn directives(text: &str) -> Vec<(String, String)> {
             if line.starts_with('[') {
                 return (line.trim().to_owned(), String::new());
             }
-            let (k, v) = line.split_once('=').unwrap_or_else(|| panic!("not a directive: {line:?}"));
+            let (k, v) = line
+                .split_once('=')
+                .unwrap_or_else(|| panic!("not a directive: {line:?}"));
             (k.trim().to_owned(), v.trim().to_owned())
         })
         .collect()
@@ -72,7 +76,12 @@ pub fn words(line: &str, dollars: bool) -> Vec<String> {
     words
 }
 
-fn push_expanded(word: &mut String, c: char, chars: &mut std::iter::Peekable<std::str::Chars<'_>>, dollars: bool) {
+fn push_expanded(
+    word: &mut String,
+    c: char,
+    chars: &mut std::iter::Peekable<std::str::Chars<'_>>,
+    dollars: bool,
+) {
     // `%%` and `$$` are one literal character; a single one is kept as
     // written (a specifier or variable the template put there on purpose).
     if (c == '%' || (c == '$' && dollars)) && chars.peek() == Some(&c) {

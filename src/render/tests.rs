@@ -5,11 +5,18 @@ use super::*;
 use crate::domain::PrintableText;
 
 fn fixture(name: &str) -> Config {
-    Config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/configs").join(name)).unwrap()
+    Config::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/configs")
+            .join(name),
+    )
+    .unwrap()
 }
 
 fn golden_dir(case: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/golden").join(case)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/golden")
+        .join(case)
 }
 
 /// Compares each file with `fixtures/golden/<case>/<install path>`;
@@ -22,19 +29,30 @@ fn assert_golden(case: &str, files: &[RenderedFile]) {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(&path, &file.contents).unwrap();
         }
-        let golden = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert_eq!(file.contents, golden, "{} differs from its golden file", file.path);
+        let golden =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(
+            file.contents, golden,
+            "{} differs from its golden file",
+            file.path
+        );
     }
 }
 
 #[test]
 fn install_files_match_their_golden_files_for_the_design_example() {
-    assert_golden("bdd_assistant", &install_files(&fixture("bdd_assistant.toml"), None).unwrap());
+    assert_golden(
+        "bdd_assistant",
+        &install_files(&fixture("bdd_assistant.toml"), None).unwrap(),
+    );
 }
 
 #[test]
 fn install_files_match_their_golden_files_with_every_option_set() {
-    assert_golden("full", &install_files(&fixture("full.toml"), Some(Color::Green)).unwrap());
+    assert_golden(
+        "full",
+        &install_files(&fixture("full.toml"), Some(Color::Green)).unwrap(),
+    );
 }
 
 #[test]
@@ -58,28 +76,61 @@ fn the_site_proxies_to_the_live_colors_port_and_names_it() {
     let config = fixture("bdd_assistant.toml");
     let blue = site(&config, Some(Color::Blue)).unwrap().contents;
     assert!(blue.contains("proxy_pass http://127.0.0.1:9001;"), "{blue}");
-    assert!(blue.contains("add_header X-Bgctl-Color blue always;"), "{blue}");
+    assert!(
+        blue.contains("add_header X-Bgctl-Color blue always;"),
+        "{blue}"
+    );
     assert!(blue.contains("proxy_next_upstream off;"), "{blue}");
     let green = site(&config, Some(Color::Green)).unwrap().contents;
-    assert!(green.contains("proxy_pass http://127.0.0.1:9002;"), "{green}");
+    assert!(
+        green.contains("proxy_pass http://127.0.0.1:9002;"),
+        "{green}"
+    );
     let none = site(&config, None).unwrap().contents;
-    assert!(none.contains("return 503") && !none.contains("proxy_pass"), "{none}");
+    assert!(
+        none.contains("return 503") && !none.contains("proxy_pass"),
+        "{none}"
+    );
 }
 
 #[test]
 fn the_unit_runs_the_container_in_the_foreground_as_designed() {
-    let unit = color_unit(&fixture("bdd_assistant.toml"), Color::Blue).unwrap().contents;
+    let unit = color_unit(&fixture("bdd_assistant.toml"), Color::Blue)
+        .unwrap()
+        .contents;
     let d = directives(&unit);
-    let get = |key: &str| d.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect::<Vec<_>>();
+    let get = |key: &str| {
+        d.iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect::<Vec<_>>()
+    };
     let start = words(get("ExecStart")[0], true);
     assert_eq!(
         start[..10],
-        ["/usr/bin/docker", "run", "--rm", "--name", "bdd_assistant_blue", "-p", "127.0.0.1:%i:9000", "--label", "bgctl.service=bdd_assistant", "--label"]
+        [
+            "/usr/bin/docker",
+            "run",
+            "--rm",
+            "--name",
+            "bdd_assistant_blue",
+            "-p",
+            "127.0.0.1:%i:9000",
+            "--label",
+            "bgctl.service=bdd_assistant",
+            "--label"
+        ]
     );
     assert_eq!(start.last().unwrap(), "${BGCTL_IMAGE}");
     assert_eq!(get("ExecStartPre").len(), 2, "pull and rm");
-    assert_eq!(words(get("ExecStartPre")[1], true), ["-/usr/bin/docker", "rm", "-f", "bdd_assistant_blue"]);
-    assert_eq!(words(get("ExecStop")[0], true), ["/usr/bin/docker", "stop", "-t", "10", "bdd_assistant_blue"]);
+    assert_eq!(
+        words(get("ExecStartPre")[1], true),
+        ["-/usr/bin/docker", "rm", "-f", "bdd_assistant_blue"]
+    );
+    assert_eq!(
+        words(get("ExecStop")[0], true),
+        ["/usr/bin/docker", "stop", "-t", "10", "bdd_assistant_blue"]
+    );
     assert_eq!(get("SyslogIdentifier"), ["bdd_assistant_blue"]);
     assert_eq!(get("WantedBy"), ["multi-user.target"]);
     assert_eq!(get("After"), ["docker.service"]);
@@ -103,17 +154,36 @@ fn hostile_env_values_and_args_come_out_as_single_unchanged_words() {
     config.container.env = HOSTILE
         .iter()
         .enumerate()
-        .map(|(i, v)| (format!("V{i}").parse().unwrap(), PrintableText::parse(v).unwrap()))
+        .map(|(i, v)| {
+            (
+                format!("V{i}").parse().unwrap(),
+                PrintableText::parse(v).unwrap(),
+            )
+        })
         .collect();
-    config.container.args = HOSTILE.iter().map(|v| PrintableText::parse(v).unwrap()).collect();
-    let plain = color_unit(&fixture("bdd_assistant.toml"), Color::Blue).unwrap().contents;
+    config.container.args = HOSTILE
+        .iter()
+        .map(|v| PrintableText::parse(v).unwrap())
+        .collect();
+    let plain = color_unit(&fixture("bdd_assistant.toml"), Color::Blue)
+        .unwrap()
+        .contents;
     let hostile = color_unit(&config, Color::Blue).unwrap().contents;
 
     // Same directives, in the same order: nothing added, nothing lost.
-    let keys = |text: &str| directives(text).into_iter().map(|(k, _)| k).collect::<Vec<_>>();
+    let keys = |text: &str| {
+        directives(text)
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect::<Vec<_>>()
+    };
     assert_eq!(keys(&hostile), keys(&plain));
 
-    let start = directives(&hostile).into_iter().find(|(k, _)| k == "ExecStart").unwrap().1;
+    let start = directives(&hostile)
+        .into_iter()
+        .find(|(k, _)| k == "ExecStart")
+        .unwrap()
+        .1;
     let words = words(&start, true);
     let image_at = words.iter().position(|w| w == "${BGCTL_IMAGE}").unwrap();
     let expected_env: Vec<String> = HOSTILE
@@ -121,6 +191,9 @@ fn hostile_env_values_and_args_come_out_as_single_unchanged_words() {
         .enumerate()
         .flat_map(|(i, v)| ["-e".to_owned(), format!("V{i}={v}")])
         .collect();
-    assert_eq!(words[image_at - expected_env.len()..image_at], expected_env[..]);
+    assert_eq!(
+        words[image_at - expected_env.len()..image_at],
+        expected_env[..]
+    );
     assert_eq!(words[image_at + 1..], HOSTILE[..]);
 }

@@ -79,7 +79,9 @@ impl TestEnv {
     }
 
     pub fn var(&self, key: &str) -> &str {
-        self.vars.get(key).unwrap_or_else(|| panic!("{key} missing from the test env file"))
+        self.vars
+            .get(key)
+            .unwrap_or_else(|| panic!("{key} missing from the test env file"))
     }
 
     pub fn dir(&self) -> &Path {

@@ -1,6 +1,6 @@
 use serde::Deserialize;
 
-use super::{AbsPath, InvalidValue, validated_string};
+use super::{AbsPath, InvalidValue, accept, is_host_port, validated_string};
 
 /// Where dockerd listens: `unix:///absolute/path` or `tcp://host:port`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
@@ -12,25 +12,17 @@ impl DockerHost {
         let ok = if let Some(path) = s.strip_prefix("unix://") {
             AbsPath::parse(path).is_ok() && !path.contains(char::is_whitespace)
         } else if let Some(addr) = s.strip_prefix("tcp://") {
-            addr.rsplit_once(':').is_some_and(|(host, port)| {
-                !host.is_empty()
-                    && host
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b".-[]:".contains(&b))
-                    && port.parse::<u16>().is_ok_and(|p| p > 0)
-            })
+            is_host_port(addr)
         } else {
             false
         };
-        if ok {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(InvalidValue::new(
-                "docker host",
-                s,
-                "expected unix:///path/to/docker.sock or tcp://host:port",
-            ))
-        }
+        accept(
+            ok,
+            "docker host",
+            s,
+            "expected unix:///path/to/docker.sock or tcp://host:port",
+        )
+        .map(Self)
     }
 
     /// The socket path of a `unix://` host.

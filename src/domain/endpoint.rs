@@ -1,6 +1,6 @@
 use serde::Deserialize;
 
-use super::{InvalidValue, validated_string};
+use super::{InvalidValue, accept, is_host_port, validated_string};
 
 /// An etcd client URL: `http://host:port` or `https://host:port`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
@@ -12,24 +12,14 @@ impl Endpoint {
         let addr = s
             .strip_prefix("http://")
             .or_else(|| s.strip_prefix("https://"));
-        let ok = addr
-            .and_then(|a| a.rsplit_once(':'))
-            .is_some_and(|(host, port)| {
-                !host.is_empty()
-                    && host
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b".-[]:".contains(&b))
-                    && port.parse::<u16>().is_ok_and(|p| p > 0)
-            });
-        if ok {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(InvalidValue::new(
-                "etcd endpoint",
-                s,
-                "expected http://host:port or https://host:port",
-            ))
-        }
+        let ok = addr.is_some_and(is_host_port);
+        accept(
+            ok,
+            "etcd endpoint",
+            s,
+            "expected http://host:port or https://host:port",
+        )
+        .map(Self)
     }
 }
 

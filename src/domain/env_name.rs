@@ -1,6 +1,6 @@
 use serde::Deserialize;
 
-use super::{InvalidValue, validated_string};
+use super::{InvalidValue, accept, validated_string};
 
 /// An environment variable name: `[A-Za-z_][A-Za-z0-9_]*`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
@@ -10,15 +10,13 @@ pub struct EnvName(String);
 impl EnvName {
     pub fn parse(s: &str) -> Result<Self, InvalidValue> {
         let valid_start = s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
-        if valid_start && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(InvalidValue::new(
-                "environment variable name",
-                s,
-                "use letters, digits and '_', not starting with a digit",
-            ))
-        }
+        accept(
+            valid_start && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "environment variable name",
+            s,
+            "use letters, digits and '_', not starting with a digit",
+        )
+        .map(Self)
     }
 }
 

@@ -1,6 +1,6 @@
 use serde::Deserialize;
 
-use super::{InvalidValue, validated_string};
+use super::{InvalidValue, accept, validated_string};
 
 /// The HTTP path the health probe GETs: starts with `/`, visible ASCII only,
 /// so it is one token on a request line.
@@ -10,15 +10,13 @@ pub struct HealthPath(String);
 
 impl HealthPath {
     pub fn parse(s: &str) -> Result<Self, InvalidValue> {
-        if s.starts_with('/') && s.bytes().all(|b| b.is_ascii_graphic()) {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(InvalidValue::new(
-                "health path",
-                s,
-                "it must start with '/' and hold no spaces or non-ASCII characters",
-            ))
-        }
+        accept(
+            s.starts_with('/') && s.bytes().all(|b| b.is_ascii_graphic()),
+            "health path",
+            s,
+            "it must start with '/' and hold no spaces or non-ASCII characters",
+        )
+        .map(Self)
     }
 }
 

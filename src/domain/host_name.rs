@@ -2,7 +2,7 @@ use std::net::IpAddr;
 
 use serde::Deserialize;
 
-use super::{InvalidValue, validated_string};
+use super::{InvalidValue, accept, validated_string};
 
 /// A DNS host name or an IP address (for the advertised url).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
@@ -18,15 +18,13 @@ impl HostName {
                 && !l.starts_with('-')
                 && !l.ends_with('-')
         };
-        if s.parse::<IpAddr>().is_ok() || (s.len() <= 253 && s.split('.').all(label_ok)) {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(InvalidValue::new(
-                "host name",
-                s,
-                "expected a DNS name or an IP address",
-            ))
-        }
+        accept(
+            s.parse::<IpAddr>().is_ok() || (s.len() <= 253 && s.split('.').all(label_ok)),
+            "host name",
+            s,
+            "expected a DNS name or an IP address",
+        )
+        .map(Self)
     }
 }
 

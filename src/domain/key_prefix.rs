@@ -1,6 +1,6 @@
 use serde::Deserialize;
 
-use super::{InvalidValue, validated_string};
+use super::{InvalidValue, accept, validated_string};
 
 /// The etcd key prefix bgctl's keys live under: `/` then `A-Za-z0-9/_.-`,
 /// no trailing `/` (keys are `<prefix>/<key>`).
@@ -13,15 +13,13 @@ impl KeyPrefix {
         let chars_ok = s
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"/_.-".contains(&b));
-        if s.starts_with('/') && s.len() > 1 && !s.ends_with('/') && chars_ok {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(InvalidValue::new(
-                "etcd prefix",
-                s,
-                "it must start with '/', not end with '/', and use A-Z a-z 0-9 / _ . -",
-            ))
-        }
+        accept(
+            s.starts_with('/') && s.len() > 1 && !s.ends_with('/') && chars_ok,
+            "etcd prefix",
+            s,
+            "it must start with '/', not end with '/', and use A-Z a-z 0-9 / _ . -",
+        )
+        .map(Self)
     }
 }
 

@@ -55,6 +55,28 @@ impl InvalidValue {
     }
 }
 
+/// `s` as an owned string when `ok`, else why it was refused: the common
+/// tail of the validated string types' `parse`.
+fn accept(ok: bool, what: &'static str, s: &str, reason: &str) -> Result<String, InvalidValue> {
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err(InvalidValue::new(what, s, reason))
+    }
+}
+
+/// `host:port` with a non-zero port; the host may be a name, an IPv4
+/// address or a bracketed IPv6 one.
+fn is_host_port(addr: &str) -> bool {
+    addr.rsplit_once(':').is_some_and(|(host, port)| {
+        !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-[]:".contains(&b))
+            && port.parse::<u16>().is_ok_and(|p| p > 0)
+    })
+}
+
 /// Implements the string plumbing every validated string type shares:
 /// `Display`, `AsRef<str>`, `TryFrom<String>` (used by serde) and `FromStr`,
 /// all through the type's `fn parse(&str) -> Result<Self, InvalidValue>`.

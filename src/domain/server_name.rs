@@ -1,6 +1,6 @@
 use serde::Deserialize;
 
-use super::{InvalidValue, validated_string};
+use super::{InvalidValue, accept, validated_string};
 
 /// nginx `server_name`: one or more names separated by single spaces, each
 /// `_` or made of `A-Za-z0-9 . - *`. Nothing that could end the directive.
@@ -15,15 +15,13 @@ impl ServerName {
                 && n.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'*' | b'_'))
         };
-        if s.split(' ').all(name_ok) {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(InvalidValue::new(
-                "server_name",
-                s,
-                "use host names (letters, digits, '.', '-', '*') or '_', separated by single spaces",
-            ))
-        }
+        accept(
+            s.split(' ').all(name_ok),
+            "server_name",
+            s,
+            "use host names (letters, digits, '.', '-', '*') or '_', separated by single spaces",
+        )
+        .map(Self)
     }
 }
 

@@ -41,6 +41,29 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write the units, image drop-ins and nginx site, then daemon-reload (idempotent)
+    #[command(
+        long_about = "Write both color template units, their image drop-ins and the nginx \
+site, atomically and only where they changed, then reload systemd once over D-Bus. \
+A second run writes nothing and says so. The units follow the config; drop-ins and the site \
+are only created when missing, since deploys own them afterwards. \
+Exits 2 when unit_dir (or the site's directory) is not a directory, 5 when systemd cannot be reached."
+    )]
+    Install {
+        /// Show what would change, as a diff, and touch nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+
+    /// Stop both colors, disable them, remove what install wrote, daemon-reload
+    #[command(
+        long_about = "Stop every instance of both colors (waiting for each stop job), \
+disable them, remove the units, drop-ins and the site that install wrote, and reload systemd \
+(and nginx, when it is running, so it forgets the site). The state store is left as it is: \
+it holds the deploy history."
+    )]
+    Uninstall,
+
     /// Print what `install` would write (units, image drop-ins, nginx site); touches nothing
     #[command(
         long_about = "Print what `install` would write: both color template units, \

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use crate::config::ConfigError;
 use crate::files::FilesError;
 use crate::render::RenderError;
+use crate::systemd::SystemdError;
 
 /// bgctl's exit statuses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,15 +45,22 @@ pub enum Error {
     Render(#[from] RenderError),
     #[error(transparent)]
     Files(#[from] FilesError),
+    #[error(transparent)]
+    Systemd(#[from] SystemdError),
     #[error("--out {0}: not a directory; pass a directory (created when missing)")]
     OutNotADirectory(PathBuf),
+    #[error("{key} {path} is not a directory: create it, or fix {key} in the config")]
+    NotADirectory { key: &'static str, path: PathBuf },
 }
 
 impl Error {
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Error::Config(_) | Error::OutNotADirectory(_) => ExitCode::Usage,
-            Error::Render(_) | Error::Files(_) => ExitCode::Failed,
+            Error::Config(_) | Error::OutNotADirectory(_) | Error::NotADirectory { .. } => {
+                ExitCode::Usage
+            }
+            Error::Systemd(SystemdError::Unreachable { .. }) => ExitCode::Unreachable,
+            Error::Render(_) | Error::Files(_) | Error::Systemd(_) => ExitCode::Failed,
         }
     }
 }

@@ -21,6 +21,40 @@ pub enum FilesError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot remove {path}: {source}")]
+    Remove {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The file's contents, or `None` when it does not exist.
+pub fn read_if_exists(path: &Path) -> Result<Option<String>, FilesError> {
+    match fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(FilesError::Read {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// Removes a file; one already gone is fine. Says whether it was there.
+pub fn remove_if_exists(path: &Path) -> Result<bool, FilesError> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(source) => Err(FilesError::Remove {
+            path: path.to_owned(),
+            source,
+        }),
+    }
 }
 
 /// Atomically replaces `path` with `contents` (mode 0644), creating parent

@@ -8,7 +8,9 @@ pub mod domain;
 pub mod error;
 pub mod files;
 pub mod naming;
+pub mod plan;
 pub mod render;
+pub mod systemd;
 
 use clap::Parser;
 
@@ -26,7 +28,17 @@ pub fn run() -> i32 {
             };
         }
     };
-    match commands::execute(cli) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("bgctl: cannot start the async runtime: {e}");
+            return error::ExitCode::Failed.code();
+        }
+    };
+    match runtime.block_on(commands::execute(cli)) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("bgctl: {e}");

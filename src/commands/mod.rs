@@ -1,6 +1,8 @@
 //! One file per subcommand; `execute` loads the config and dispatches.
 
+mod install;
 mod render;
+mod uninstall;
 
 use std::path::Path;
 
@@ -8,10 +10,12 @@ use crate::cli::{Cli, Command};
 use crate::config::{CONFIG_DIR, Config, ConfigError, ConfigSource, locate};
 use crate::error::Error;
 
-pub fn execute(cli: Cli) -> Result<(), Error> {
+pub async fn execute(cli: Cli) -> Result<(), Error> {
     let source = cli.config_source();
     let config = load_config(&source, Path::new(CONFIG_DIR))?;
     match cli.command {
+        Command::Install { dry_run } => install::run(&config, dry_run).await,
+        Command::Uninstall => uninstall::run(&config).await,
         Command::Render { out } => render::run(&config, out.as_deref()),
     }
 }

@@ -197,3 +197,13 @@ fn hostile_env_values_and_args_come_out_as_single_unchanged_words() {
     );
     assert_eq!(words[image_at + 1..], HOSTILE[..]);
 }
+
+#[test]
+fn every_generated_file_carries_the_mark_uninstall_looks_for() {
+    for config in ["bdd_assistant.toml", "full.toml"] {
+        for file in install_files(&fixture(config), Some(Color::Blue)).unwrap() {
+            assert!(is_generated(&file.contents), "{}", file.path);
+        }
+    }
+    assert!(!is_generated("server { listen 80; }\n"));
+}

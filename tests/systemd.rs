@@ -1,0 +1,420 @@
+//! The systemd boundary against the real systemd of the test environment:
+//! install/uninstall through the binary, tracked jobs and enablement through
+//! the library's D-Bus client.
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use bgctl::domain::UnitName;
+use bgctl::systemd::{ActiveState, DbusSystemd, JobResult, Systemd, SystemdError, enable_only};
+use support::{TestEnv, bgctl, http_get, stderr, stdout, wait_for};
+
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+const SETTLE: Duration = Duration::from_secs(2);
+
+/// A service installed in the sandbox for one test; uninstalled on drop so
+/// a failing test leaves nothing running.
+struct Service<'a> {
+    env: &'a TestEnv,
+    name: String,
+    config: PathBuf,
+    ports: (u16, u16),
+}
+
+impl<'a> Service<'a> {
+    fn new(env: &'a TestEnv, name: &str, ports: (u16, u16, u16), extra: &str) -> Service<'a> {
+        let config = env.config(name, ports, &format!("[container]\npull = false\n{extra}"));
+        Service {
+            env,
+            name: name.into(),
+            config,
+            ports: (ports.0, ports.1),
+        }
+    }
+
+    fn bgctl(&self, args: &[&str]) -> std::process::Output {
+        let mut all = vec!["--config", self.config.to_str().unwrap()];
+        all.extend_from_slice(args);
+        bgctl(&all)
+    }
+
+    fn install(&self) {
+        let o = self.bgctl(&["install"]);
+        assert_eq!(o.status.code(), Some(0), "install: {}", stderr(&o));
+    }
+
+    fn unit(&self, color: &str) -> UnitName {
+        let port = if color == "blue" {
+            self.ports.0
+        } else {
+            self.ports.1
+        };
+        UnitName::parse(&format!("{}_{color}@{port}.service", self.name)).unwrap()
+    }
+
+    fn installed_files(&self) -> Vec<PathBuf> {
+        let dir = self.env.unit_dir();
+        let mut files: Vec<PathBuf> = ["blue", "green"]
+            .iter()
+            .flat_map(|c| {
+                [
+                    dir.join(format!("{}_{c}@.service", self.name)),
+                    dir.join(format!("{}_{c}@.service.d/50-bgctl-image.conf", self.name)),
+                ]
+            })
+            .collect();
+        files.push(
+            Path::new(self.env.var("BGCTL_TEST_NGINX_SITES")).join(format!("{}.conf", self.name)),
+        );
+        files
+    }
+
+    fn wants_link(&self, color: &str) -> PathBuf {
+        self.env
+            .unit_dir()
+            .join("multi-user.target.wants")
+            .join(self.unit(color).as_str())
+    }
+
+    fn container_exists(&self, color: &str) -> bool {
+        let o = self.env.docker(&[
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("name=^{}_{color}$", self.name),
+        ]);
+        !o.stdout.is_empty()
+    }
+}
+
+impl Drop for Service<'_> {
+    fn drop(&mut self) {
+        let _ = self.bgctl(&["uninstall"]);
+    }
+}
+
+#[test]
+fn install_writes_once_then_nothing_and_systemd_loads_the_units() {
+    let env = TestEnv::get();
+    let svc = Service::new(&env, "inst_twice", (19301, 19302, 19380), "");
+    let o = svc.bgctl(&["install"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o).matches("install: wrote ").count(),
+        5,
+        "{}",
+        stderr(&o)
+    );
+    for f in svc.installed_files() {
+        let meta = std::fs::metadata(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        assert_eq!(meta.permissions().mode() & 0o777, 0o644, "{}", f.display());
+    }
+    let o = env.in_sandbox(&[
+        "systemctl",
+        "show",
+        "-p",
+        "LoadState",
+        "-p",
+        "FragmentPath",
+        svc.unit("blue").as_str(),
+    ]);
+    let shown = stdout(&o);
+    assert!(
+        shown.contains("LoadState=loaded") && shown.contains("inst_twice_blue@.service"),
+        "{shown}"
+    );
+
+    let mtimes = |files: &[PathBuf]| {
+        files
+            .iter()
+            .map(|f| std::fs::metadata(f).unwrap().modified().unwrap())
+            .collect::<Vec<_>>()
+    };
+    let before = mtimes(&svc.installed_files());
+    let o = svc.bgctl(&["install"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("nothing to do: all 5 files are up to date"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        mtimes(&svc.installed_files()),
+        before,
+        "the second install rewrote files"
+    );
+}
+
+#[test]
+fn install_dry_run_shows_a_diff_and_touches_nothing() {
+    let env = TestEnv::get();
+    let svc = Service::new(&env, "inst_dry", (19311, 19312, 19390), "");
+    let o = svc.bgctl(&["install", "--dry-run"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("+ExecStart=\"/usr/bin/docker\" run --rm --name inst_dry_blue"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stderr(&o).contains("would write 5 of 5 files"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        svc.installed_files().iter().all(|f| !f.exists()),
+        "dry run wrote files"
+    );
+
+    // After an install, a config change shows as a diff of the unit only.
+    svc.install();
+    let changed = env.config(
+        "inst_dry",
+        (19311, 19312, 19390),
+        "[container]\npull = false\nstop_timeout = \"30s\"\n",
+    );
+    let o = bgctl(&[
+        "--config",
+        changed.to_str().unwrap(),
+        "install",
+        "--dry-run",
+    ]);
+    assert!(
+        stdout(&o).contains("-ExecStop=\"/usr/bin/docker\" stop -t 10 inst_dry_blue"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stdout(&o).contains("+ExecStop=\"/usr/bin/docker\" stop -t 30 inst_dry_blue"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stderr(&o).contains("would write 2 of 5 files"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn install_refuses_a_unit_dir_that_is_not_a_directory() {
+    let env = TestEnv::get();
+    let file = env.dir().join("not-a-dir");
+    std::fs::write(&file, "").unwrap();
+    let config = env.config("inst_nodir", (19321, 19322, 19395), "");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let unit_dir_line = format!("unit_dir = \"{}\"", env.unit_dir().display());
+    std::fs::write(
+        &config,
+        text.replace(
+            &unit_dir_line,
+            &format!("unit_dir = \"{}\"", file.display()),
+        ),
+    )
+    .unwrap();
+    let o = bgctl(&["--config", config.to_str().unwrap(), "install"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("systemd.unit_dir") && stderr(&o).contains("is not a directory"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[tokio::test]
+async fn start_and_stop_run_the_container_and_report_their_jobs() {
+    let env = TestEnv::get();
+    let svc = Service::new(&env, "jobs", (19331, 19332, 19396), "");
+    svc.install();
+    let systemd = DbusSystemd::connect().await.unwrap();
+    let unit = svc.unit("blue");
+
+    let state = systemd.start(&unit, SETTLE, START_TIMEOUT).await.unwrap();
+    assert!(state.is_running(), "{state}");
+    assert_eq!(state.invocation_id.len(), 32, "{state:?}");
+    let answer = wait_for(Duration::from_secs(30), || {
+        http_get(19331, "/").filter(|(s, _)| s.contains("200"))
+    });
+    assert!(answer.is_some(), "the container never answered");
+    // Reading the state again gives the same run.
+    assert_eq!(
+        systemd.state(&unit).await.unwrap().invocation_id,
+        state.invocation_id
+    );
+
+    let stopped = systemd.stop(&unit, STOP_TIMEOUT).await.unwrap();
+    assert_eq!(stopped.active_state, ActiveState::Inactive, "{stopped}");
+    assert_eq!(stopped.result, "success", "{stopped}");
+    assert!(!svc.container_exists("blue"), "ExecStop left the container");
+    // Stopping what is stopped is fine.
+    assert_eq!(
+        systemd
+            .stop(&unit, STOP_TIMEOUT)
+            .await
+            .unwrap()
+            .active_state,
+        ActiveState::Inactive
+    );
+}
+
+#[tokio::test]
+async fn a_container_that_exits_at_once_is_reported_failed_with_the_units_result() {
+    let env = TestEnv::get();
+    let svc = Service::new(
+        &env,
+        "exits",
+        (19341, 19342, 19397),
+        "env = { DEMO_EXIT_AFTER = \"0\" }\n",
+    );
+    svc.install();
+    let systemd = DbusSystemd::connect().await.unwrap();
+    let unit = svc.unit("blue");
+    match systemd
+        .start(&unit, Duration::from_secs(5), START_TIMEOUT)
+        .await
+    {
+        Err(SystemdError::FailedAfterStart { state, .. }) => {
+            assert_eq!(state.result, "exit-code", "{state}");
+            assert_eq!(state.exec_main_status, 1, "{state}");
+            assert!(state.has_failed(), "{state}");
+        }
+        other => panic!("expected a failed start, got {other:?}"),
+    }
+    systemd.stop(&unit, STOP_TIMEOUT).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_start_job_that_fails_reports_its_job_result() {
+    let env = TestEnv::get();
+    // A docker CLI path that does not exist: the exec of ExecStartPre's `-`
+    // is forgiven, ExecStart's is not, so the job itself fails.
+    let svc = Service::new(&env, "badexec", (19351, 19352, 19398), "");
+    let text = std::fs::read_to_string(&svc.config)
+        .unwrap()
+        .replace("[docker]\n", "[docker]\ncli = \"/nonexistent/docker\"\n");
+    std::fs::write(&svc.config, text).unwrap();
+    svc.install();
+    let systemd = DbusSystemd::connect().await.unwrap();
+    match systemd
+        .start(&svc.unit("blue"), SETTLE, START_TIMEOUT)
+        .await
+    {
+        Err(SystemdError::JobFailed { result, state, .. }) => {
+            assert_eq!(result, JobResult::Failed);
+            // 203 is systemd's EXIT_EXEC; Restart=on-failure queues a retry.
+            assert!(
+                state.has_failed() && state.exec_main_status == 203,
+                "{state}"
+            );
+        }
+        other => panic!("expected a failed job, got {other:?}"),
+    }
+    systemd.stop(&svc.unit("blue"), STOP_TIMEOUT).await.unwrap();
+}
+
+#[tokio::test]
+async fn enable_only_leaves_exactly_the_active_instance_enabled() {
+    let env = TestEnv::get();
+    let svc = Service::new(&env, "enable", (19361, 19362, 19399), "");
+    svc.install();
+    let systemd = DbusSystemd::connect().await.unwrap();
+    let (blue, green) = (svc.unit("blue"), svc.unit("green"));
+
+    enable_only(&systemd, &blue, &green).await.unwrap();
+    assert!(svc.wants_link("blue").is_symlink() && !svc.wants_link("green").exists());
+    let target = std::fs::read_link(svc.wants_link("blue")).unwrap();
+    assert!(
+        target.ends_with("enable_blue@.service"),
+        "{}",
+        target.display()
+    );
+
+    enable_only(&systemd, &green, &blue).await.unwrap();
+    assert!(svc.wants_link("green").is_symlink() && !svc.wants_link("blue").exists());
+    // Idempotent: asking again changes nothing.
+    assert!(
+        enable_only(&systemd, &green, &blue)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn uninstall_stops_disables_and_removes_everything_install_wrote() {
+    let env = TestEnv::get();
+    let svc = Service::new(&env, "uninst", (19371, 19372, 19379), "");
+    svc.install();
+    let systemd = DbusSystemd::connect().await.unwrap();
+    systemd
+        .start(&svc.unit("green"), SETTLE, START_TIMEOUT)
+        .await
+        .unwrap();
+    enable_only(&systemd, &svc.unit("green"), &svc.unit("blue"))
+        .await
+        .unwrap();
+    assert!(svc.container_exists("green"));
+
+    let o = svc.bgctl(&["uninstall"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("uninstall: stopped uninst_green@19372.service"),
+        "{}",
+        stderr(&o)
+    );
+    for f in svc.installed_files() {
+        assert!(!f.exists(), "{} is left", f.display());
+    }
+    for color in ["blue", "green"] {
+        assert!(
+            !env.unit_dir()
+                .join(format!("uninst_{color}@.service.d"))
+                .exists()
+        );
+        assert!(!svc.wants_link(color).exists(), "{color} is still enabled");
+        assert!(!svc.container_exists(color), "{color}'s container is left");
+        let state = systemd.state(&svc.unit(color)).await.unwrap();
+        assert_eq!(
+            state.active_state,
+            ActiveState::Inactive,
+            "{color}: {state}"
+        );
+        assert_eq!(state.load_state, "not-found", "{color}: {state}");
+    }
+    // Again: nothing left to do is still success.
+    assert_eq!(svc.bgctl(&["uninstall"]).status.code(), Some(0));
+}
+
+#[test]
+fn systemd_unreachable_exits_5_quickly_and_touches_nothing() {
+    let env = TestEnv::get();
+    let config = env.config(
+        "unreach",
+        (19381, 19382, 19378),
+        "[container]\npull = false\n",
+    );
+    let started = Instant::now();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_bgctl"))
+        .args(["--config", config.to_str().unwrap(), "install"])
+        .env(
+            "DBUS_SYSTEM_BUS_ADDRESS",
+            format!("unix:path={}/no-such-bus", env.dir().display()),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(
+        stderr(&o).contains("cannot reach systemd"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        !env.unit_dir().join("unreach_blue@.service").exists(),
+        "wrote a unit without systemd"
+    );
+}

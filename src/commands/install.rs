@@ -1,6 +1,7 @@
 //! `bgctl install [--dry-run]`: write what render shows, where it changed,
 //! then one daemon-reload over D-Bus.
 
+use std::io::Write;
 use std::path::Path;
 
 use similar::TextDiff;
@@ -87,6 +88,7 @@ async fn stale_units(config: &Config, systemd: &impl Systemd) -> Result<bool, Er
 
 /// The plan as a unified diff on stdout, and a summary on stderr.
 fn print_diff(plan: &[(&RenderedFile, FileAction)]) {
+    let mut stdout = std::io::stdout().lock();
     let mut changes = 0;
     for (file, action) in plan {
         let old = match action {
@@ -101,11 +103,9 @@ fn print_diff(plan: &[(&RenderedFile, FileAction)]) {
         changes += 1;
         let path = file.path.as_str();
         let diff = TextDiff::from_lines(old, &file.contents);
-        print!(
-            "{}",
-            diff.unified_diff()
-                .header(if old.is_empty() { "/dev/null" } else { path }, path)
-        );
+        let from = if old.is_empty() { "/dev/null" } else { path };
+        // A closed pipe (`| head`) ends the output, not the command.
+        let _ = write!(stdout, "{}", diff.unified_diff().header(from, path));
     }
     match changes {
         0 => eprintln!(

@@ -18,11 +18,8 @@ const CLI: &str = "systemctl";
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let mut args = std::env::args().skip(1);
-    let unit = UnitName::parse(&args.next().expect("usage: bench_systemd UNIT [ROUNDS]"))
-        .expect("a unit name");
-    let rounds: usize = args
-        .next()
-        .map_or(30, |r| r.parse().expect("ROUNDS is a number"));
+    let unit = UnitName::parse(&args.next().expect("usage: bench_systemd UNIT [ROUNDS]")).expect("a unit name");
+    let rounds: usize = args.next().map_or(30, |r| r.parse().expect("ROUNDS is a number"));
     let systemd = DbusSystemd::connect().await.expect("systemd over D-Bus");
     let cli = |verb: &str, extra: &[&str]| {
         let ok = Command::new(CLI)
@@ -40,10 +37,7 @@ async fn main() {
     let mut cli_start = Vec::new();
     for _ in 0..rounds {
         let t = Instant::now();
-        systemd
-            .start(&unit, Duration::ZERO, TIMEOUT)
-            .await
-            .expect("start");
+        systemd.start(&unit, Duration::ZERO, TIMEOUT).await.expect("start");
         dbus_start.push(t.elapsed());
         systemd.stop(&unit, TIMEOUT).await.expect("stop");
 
@@ -53,10 +47,7 @@ async fn main() {
         cli("stop", &[]);
     }
 
-    systemd
-        .start(&unit, Duration::ZERO, TIMEOUT)
-        .await
-        .expect("start");
+    systemd.start(&unit, Duration::ZERO, TIMEOUT).await.expect("start");
     let mut dbus_state = Vec::new();
     let mut cli_state = Vec::new();
     let props = "ActiveState,SubState,LoadState,Result,ExecMainStatus,NRestarts,InvocationID,NeedDaemonReload";
@@ -70,10 +61,7 @@ async fn main() {
     }
     systemd.stop(&unit, TIMEOUT).await.expect("stop");
 
-    println!(
-        "{:<44} {:>9} {:>9} {:>6}",
-        "operation", "median", "p90", "runs"
-    );
+    println!("{:<44} {:>9} {:>9} {:>6}", "operation", "median", "p90", "runs");
     report("tracked StartUnit over D-Bus (bgctl)", dbus_start);
     report(&format!("`{CLI} start` as a process"), cli_start);
     report("unit state over D-Bus (bgctl, 8 values)", dbus_state);
@@ -84,10 +72,5 @@ fn report(what: &str, mut samples: Vec<Duration>) {
     samples.sort();
     let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
     let ms = |d: Duration| format!("{:.2} ms", d.as_secs_f64() * 1000.0);
-    println!(
-        "{what:<44} {:>9} {:>9} {:>6}",
-        ms(at(0.5)),
-        ms(at(0.9)),
-        samples.len()
-    );
+    println!("{what:<44} {:>9} {:>9} {:>6}", ms(at(0.5)), ms(at(0.9)), samples.len());
 }

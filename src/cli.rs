@@ -15,20 +15,14 @@ use crate::domain::ServiceName;
     long_about = "bgctl generates blue/green systemd template units for a Docker container, \
 drives systemd over D-Bus, gates traffic on container health, records the live color \
 in etcd and switches nginx to it.\n\n\
-The service's config is --config FILE (or $BGCTL_CONFIG), else /etc/bgctl/NAME.toml \
-for -s NAME, else the only *.toml in /etc/bgctl.\n\n\
+The service's config is --config FILE, else /etc/bgctl/NAME.toml for -s NAME, \
+else $BGCTL_CONFIG, else the only *.toml in /etc/bgctl.\n\n\
 Exit codes: 0 ok, 1 failed (nothing changed or rolled back), 2 usage or config error, \
 3 new color never healthy, 4 another deploy holds the lock, 5 systemd, dockerd or etcd unreachable."
 )]
 pub struct Cli {
-    /// The service's config file
-    #[arg(
-        long,
-        global = true,
-        env = "BGCTL_CONFIG",
-        value_name = "FILE",
-        conflicts_with = "service"
-    )]
+    /// The service's config file [default: $BGCTL_CONFIG, unless -s is given]
+    #[arg(long, global = true, value_name = "FILE", conflicts_with = "service")]
     pub config: Option<PathBuf>,
 
     /// Use /etc/bgctl/NAME.toml
@@ -42,13 +36,11 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Write the units, image drop-ins and nginx site, then daemon-reload (idempotent)
-    #[command(
-        long_about = "Write both color template units, their image drop-ins and the nginx \
+    #[command(long_about = "Write both color template units, their image drop-ins and the nginx \
 site, atomically and only where they changed, then reload systemd once over D-Bus. \
 A second run writes nothing and says so. The units follow the config; drop-ins and the site \
 are only created when missing, since deploys own them afterwards. \
-Exits 2 when unit_dir (or the site's directory) is not a directory, 5 when systemd cannot be reached."
-    )]
+Exits 2 when unit_dir (or the site's directory) is not a directory, 5 when systemd cannot be reached.")]
     Install {
         /// Show what would change, as a diff, and touch nothing
         #[arg(long)]
@@ -56,22 +48,18 @@ Exits 2 when unit_dir (or the site's directory) is not a directory, 5 when syste
     },
 
     /// Stop both colors, disable them, remove what install wrote, daemon-reload
-    #[command(
-        long_about = "Stop every instance of both colors (waiting for each stop job), \
+    #[command(long_about = "Stop every instance of both colors (waiting for each stop job), \
 disable them, remove the units, drop-ins and the site that install wrote, and reload systemd \
 (and nginx, when it is running, so it forgets the site). The state store is left as it is: \
-it holds the deploy history."
-    )]
+it holds the deploy history.")]
     Uninstall,
 
     /// Print what `install` would write (units, image drop-ins, nginx site); touches nothing
-    #[command(
-        long_about = "Print what `install` would write: both color template units, \
+    #[command(long_about = "Print what `install` would write: both color template units, \
 their image drop-ins and the nginx site, each under a `# ==> PATH <==` header. \
 With --out DIR, write them under DIR at their install paths instead \
 (DIR/etc/systemd/system/..., as a DESTDIR), and touch nothing else. \
-The config is validated first: a bad config writes nothing and exits 2."
-    )]
+The config is validated first: a bad config writes nothing and exits 2.")]
     Render {
         /// Write the files under DIR (as a DESTDIR) instead of printing them
         #[arg(long, value_name = "DIR")]
@@ -80,11 +68,38 @@ The config is validated first: a bad config writes nothing and exits 2."
 }
 
 impl Cli {
-    pub fn config_source(&self) -> ConfigSource {
-        match (&self.config, &self.service) {
-            (Some(path), _) => ConfigSource::File(path.clone()),
-            (None, Some(name)) => ConfigSource::Service(name.clone()),
-            (None, None) => ConfigSource::Only,
+    /// `--config`, then `-s`, then `$BGCTL_CONFIG` (given as `env`), then
+    /// the only file: what is said on the command line wins over the
+    /// environment.
+    pub fn config_source(&self, env: Option<PathBuf>) -> ConfigSource {
+        match (&self.config, &self.service, env) {
+            (Some(path), _, _) => ConfigSource::File(path.clone()),
+            (None, Some(name), _) => ConfigSource::Service(name.clone()),
+            (None, None, Some(path)) => ConfigSource::File(path),
+            (None, None, None) => ConfigSource::Only,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(args: &[&str], env: Option<&str>) -> ConfigSource {
+        let cli = Cli::try_parse_from([&["bgctl"], args, &["render"]].concat()).unwrap();
+        cli.config_source(env.map(PathBuf::from))
+    }
+
+    #[test]
+    fn the_command_line_wins_over_bgctl_config() {
+        let web = ConfigSource::Service("web".parse().unwrap());
+        assert_eq!(source(&["-s", "web"], Some("/env.toml")), web);
+        assert_eq!(
+            source(&["--config", "/a.toml"], Some("/env.toml")),
+            ConfigSource::File("/a.toml".into())
+        );
+        assert_eq!(source(&[], Some("/env.toml")), ConfigSource::File("/env.toml".into()));
+        assert_eq!(source(&[], None), ConfigSource::Only);
+        assert!(Cli::try_parse_from(["bgctl", "--config", "/a", "-s", "web", "render"]).is_err());
     }
 }

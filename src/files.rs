@@ -12,25 +12,13 @@ pub const FILE_MODE: u32 = 0o644;
 #[derive(Debug, thiserror::Error)]
 pub enum FilesError {
     #[error("cannot create directory {path}: {source}")]
-    CreateDir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    CreateDir { path: PathBuf, source: std::io::Error },
     #[error("cannot write {path}: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Write { path: PathBuf, source: std::io::Error },
     #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("cannot remove {path}: {source}")]
-    Remove {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Remove { path: PathBuf, source: std::io::Error },
 }
 
 /// The file's contents, or `None` when it does not exist.
@@ -69,16 +57,17 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), FilesError> {
         path: path.to_owned(),
         source,
     };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.bgctl-{}.tmp", std::process::id()));
+    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    // A fresh name, created exclusively: O_EXCL refuses an existing file or a
+    // planted symlink, so the write lands nowhere but in our own temp file.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let tmp = dir.join(format!(".{name}.bgctl-{}-{nanos:x}.tmp", std::process::id()));
     let result = (|| {
         let mut file = OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .mode(FILE_MODE)
             .open(&tmp)?;
         file.write_all(contents)?;
@@ -106,10 +95,7 @@ mod tests {
         write_atomic(&path, b"one").unwrap();
         write_atomic(&path, b"two").unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "two");
-        assert_eq!(
-            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o644
-        );
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o644);
         assert_eq!(fs::read_dir(dir.join("sub")).unwrap().count(), 1);
         fs::remove_dir_all(&dir).unwrap();
     }

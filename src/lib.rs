@@ -4,12 +4,17 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod docker;
 pub mod domain;
 pub mod error;
 pub mod files;
+pub mod health;
+pub mod http_probe;
 pub mod naming;
 pub mod plan;
+pub mod proxy;
 pub mod render;
+pub mod state;
 pub mod systemd;
 
 use clap::Parser;
@@ -28,10 +33,7 @@ pub fn run() -> i32 {
             };
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("bgctl: cannot start the async runtime: {e}");

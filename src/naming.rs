@@ -19,8 +19,7 @@ pub fn template_unit(name: &ServiceName, color: Color) -> String {
 
 /// `<name>_<color>@<port>.service`: the unit that runs.
 pub fn instance_unit(name: &ServiceName, color: Color, port: Port) -> UnitName {
-    UnitName::parse(&format!("{}@{port}.service", instance(name, color)))
-        .expect("built from validated parts")
+    UnitName::parse(&format!("{}@{port}.service", instance(name, color))).expect("built from validated parts")
 }
 
 /// `<name>_<color>@.service.d`: the template's drop-in directory.
@@ -36,18 +35,12 @@ mod tests {
     fn names_follow_the_classic_recipe() {
         let name = ServiceName::parse("bdd_assistant").unwrap();
         assert_eq!(instance(&name, Color::Blue), "bdd_assistant_blue");
-        assert_eq!(
-            template_unit(&name, Color::Green),
-            "bdd_assistant_green@.service"
-        );
+        assert_eq!(template_unit(&name, Color::Green), "bdd_assistant_green@.service");
         let port = Port::new(9001).unwrap();
         assert_eq!(
             instance_unit(&name, Color::Blue, port).as_str(),
             "bdd_assistant_blue@9001.service"
         );
-        assert_eq!(
-            dropin_dir(&name, Color::Blue),
-            "bdd_assistant_blue@.service.d"
-        );
+        assert_eq!(dropin_dir(&name, Color::Blue), "bdd_assistant_blue@.service.d");
     }
 }

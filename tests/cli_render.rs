@@ -50,9 +50,7 @@ fn render_out_writes_exactly_the_install_files_under_the_destdir() {
         "render",
     ]));
     let unit = std::fs::read_to_string(out.join("etc/systemd/system/web_blue@.service")).unwrap();
-    assert!(printed.contains(&format!(
-        "# ==> /etc/systemd/system/web_blue@.service <==\n{unit}"
-    )));
+    assert!(printed.contains(&format!("# ==> /etc/systemd/system/web_blue@.service <==\n{unit}")));
 }
 
 #[test]
@@ -101,10 +99,7 @@ fn bad_configs_exit_2_naming_the_problem_and_write_nothing() {
 #[test]
 fn unknown_key_errors_name_the_line() {
     let tmp = TempDir::new("render-line");
-    let (o, _) = render_into(
-        &tmp,
-        &format!("{GOOD}\n[health]\ntimeout = \"5s\"\ntimout = \"6s\"\n"),
-    );
+    let (o, _) = render_into(&tmp, &format!("{GOOD}\n[health]\ntimeout = \"5s\"\ntimout = \"6s\"\n"));
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("line 6"), "{}", stderr(&o));
 }
@@ -139,11 +134,7 @@ fn a_missing_config_says_how_to_give_one() {
     );
     let o = bgctl(&["-s", "../etc/passwd", "render"]);
     assert_eq!(o.status.code(), Some(2), "a path in -s must be refused");
-    assert!(
-        stderr(&o).contains("invalid service name"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("invalid service name"), "{}", stderr(&o));
 }
 
 #[test]

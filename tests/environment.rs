@@ -22,9 +22,7 @@ const MANAGER: (&str, &str, &str) = (
 async fn manager() -> zbus::Proxy<'static> {
     // Production's call: it honours DBUS_SYSTEM_BUS_ADDRESS, which the test
     // command sets from the environment's env file.
-    let conn = zbus::Connection::system()
-        .await
-        .expect("the sandbox's system bus");
+    let conn = zbus::Connection::system().await.expect("the sandbox's system bus");
     zbus::Proxy::new_owned(conn, MANAGER.0, MANAGER.1, MANAGER.2)
         .await
         .unwrap()
@@ -89,10 +87,7 @@ fn rendered_units_and_site_pass_systemd_analyze_verify_and_nginx_t() {
         let err = stderr(&o);
         assert!(o.status.success(), "verify {color}: {err}");
         let ours: Vec<&str> = err.lines().filter(|l| l.contains("verifyme")).collect();
-        assert!(
-            ours.is_empty(),
-            "systemd complained about our unit: {ours:?}"
-        );
+        assert!(ours.is_empty(), "systemd complained about our unit: {ours:?}");
     }
     // The site, included by a minimal nginx.conf, passes `nginx -t`.
     let site = out
@@ -143,17 +138,10 @@ async fn a_rendered_unit_runs_the_fixture_container_journals_it_and_stops_it() {
         unit: "envtest_blue@19101.service".into(),
         files: Vec::new(),
     };
-    for name in [
-        "envtest_blue@.service",
-        "envtest_blue@.service.d/50-bgctl-image.conf",
-    ] {
+    for name in ["envtest_blue@.service", "envtest_blue@.service.d/50-bgctl-image.conf"] {
         let target = unit_dir.join(name);
         std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-        std::fs::copy(
-            out.join(unit_dir.strip_prefix("/").unwrap()).join(name),
-            &target,
-        )
-        .unwrap();
+        std::fs::copy(out.join(unit_dir.strip_prefix("/").unwrap()).join(name), &target).unwrap();
         installed.files.push(target);
     }
     let manager = manager().await;
@@ -175,8 +163,7 @@ async fn a_rendered_unit_runs_the_fixture_container_journals_it_and_stops_it() {
 
     // Hostile values reached the container as the config wrote them.
     let inspect = env.docker(&["inspect", "envtest_blue"]);
-    let inspect: serde_json::Value =
-        serde_json::from_slice(&inspect.stdout).expect("docker inspect JSON");
+    let inspect: serde_json::Value = serde_json::from_slice(&inspect.stdout).expect("docker inspect JSON");
     let container = &inspect[0];
     let container_env: Vec<&str> = container["Config"]["Env"]
         .as_array()

@@ -48,11 +48,7 @@ impl<'a> Service<'a> {
     }
 
     fn unit(&self, color: &str) -> UnitName {
-        let port = if color == "blue" {
-            self.ports.0
-        } else {
-            self.ports.1
-        };
+        let port = if color == "blue" { self.ports.0 } else { self.ports.1 };
         UnitName::parse(&format!("{}_{color}@{port}.service", self.name)).unwrap()
     }
 
@@ -67,9 +63,7 @@ impl<'a> Service<'a> {
                 ]
             })
             .collect();
-        files.push(
-            Path::new(self.env.var("BGCTL_TEST_NGINX_SITES")).join(format!("{}.conf", self.name)),
-        );
+        files.push(Path::new(self.env.var("BGCTL_TEST_NGINX_SITES")).join(format!("{}.conf", self.name)));
         files
     }
 
@@ -81,12 +75,9 @@ impl<'a> Service<'a> {
     }
 
     fn container_exists(&self, color: &str) -> bool {
-        let o = self.env.docker(&[
-            "ps",
-            "-aq",
-            "--filter",
-            &format!("name=^{}_{color}$", self.name),
-        ]);
+        let o = self
+            .env
+            .docker(&["ps", "-aq", "--filter", &format!("name=^{}_{color}$", self.name)]);
         !o.stdout.is_empty()
     }
 }
@@ -103,12 +94,7 @@ fn install_writes_once_then_nothing_and_systemd_loads_the_units() {
     let svc = Service::new(&env, "inst_twice", (19301, 19302, 19380), "");
     let o = svc.bgctl(&["install"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(
-        stderr(&o).matches("install: wrote ").count(),
-        5,
-        "{}",
-        stderr(&o)
-    );
+    assert_eq!(stderr(&o).matches("install: wrote ").count(), 5, "{}", stderr(&o));
     for f in svc.installed_files() {
         let meta = std::fs::metadata(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         assert_eq!(meta.permissions().mode() & 0o777, 0o644, "{}", f.display());
@@ -160,15 +146,8 @@ fn install_dry_run_shows_a_diff_and_touches_nothing() {
         "{}",
         stdout(&o)
     );
-    assert!(
-        stderr(&o).contains("would write 5 of 5 files"),
-        "{}",
-        stderr(&o)
-    );
-    assert!(
-        svc.installed_files().iter().all(|f| !f.exists()),
-        "dry run wrote files"
-    );
+    assert!(stderr(&o).contains("would write 5 of 5 files"), "{}", stderr(&o));
+    assert!(svc.installed_files().iter().all(|f| !f.exists()), "dry run wrote files");
 
     // After an install, a config change shows as a diff of the unit only.
     svc.install();
@@ -177,12 +156,7 @@ fn install_dry_run_shows_a_diff_and_touches_nothing() {
         (19311, 19312, 19390),
         "[container]\npull = false\nstop_timeout = \"30s\"\n",
     );
-    let o = bgctl(&[
-        "--config",
-        changed.to_str().unwrap(),
-        "install",
-        "--dry-run",
-    ]);
+    let o = bgctl(&["--config", changed.to_str().unwrap(), "install", "--dry-run"]);
     assert!(
         stdout(&o).contains("-ExecStop=\"/usr/bin/docker\" stop -t 10 inst_dry_blue"),
         "{}",
@@ -193,11 +167,55 @@ fn install_dry_run_shows_a_diff_and_touches_nothing() {
         "{}",
         stdout(&o)
     );
+    assert!(stderr(&o).contains("would write 2 of 5 files"), "{}", stderr(&o));
+}
+
+#[tokio::test]
+async fn install_after_a_config_change_writes_only_the_units_and_reloads() {
+    let env = TestEnv::get();
+    let svc = Service::new(&env, "inst_change", (19391, 19392, 19377), "");
+    svc.install();
+    let changed = env.config(
+        "inst_change",
+        (19391, 19392, 19377),
+        "[container]\npull = false\nstop_timeout = \"30s\"\n",
+    );
+    assert_eq!(changed, svc.config);
+    let o = svc.bgctl(&["install"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stderr(&o).matches("install: wrote ").count(), 2, "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("would write 2 of 5 files"),
+        stderr(&o).contains("wrote") && stderr(&o).contains("inst_change_blue@.service\n"),
         "{}",
         stderr(&o)
     );
+    let systemd = DbusSystemd::connect().await.unwrap();
+    for color in ["blue", "green"] {
+        let state = systemd.state(&svc.unit(color)).await.unwrap();
+        assert!(!state.need_daemon_reload, "{color}: systemd was not reloaded");
+    }
+    let o = env.in_sandbox(&["systemctl", "show", "-p", "ExecStop", svc.unit("blue").as_str()]);
+    assert!(stdout(&o).contains("stop -t 30 inst_change_blue"), "{}", stdout(&o));
+}
+
+#[test]
+fn install_refuses_to_overwrite_a_unit_it_did_not_write() {
+    let env = TestEnv::get();
+    let svc = Service::new(&env, "inst_foreign", (19401, 19402, 19376), "");
+    let theirs = env.unit_dir().join("inst_foreign_green@.service");
+    std::fs::write(&theirs, "[Service]\nExecStart=/bin/true\n").unwrap();
+    let o = svc.bgctl(&["install"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("was not written by bgctl"), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(&theirs).unwrap(),
+        "[Service]\nExecStart=/bin/true\n"
+    );
+    assert!(
+        svc.installed_files().iter().all(|f| f == &theirs || !f.exists()),
+        "install wrote files"
+    );
+    std::fs::remove_file(&theirs).unwrap();
 }
 
 #[test]
@@ -210,10 +228,7 @@ fn install_refuses_a_unit_dir_that_is_not_a_directory() {
     let unit_dir_line = format!("unit_dir = \"{}\"", env.unit_dir().display());
     std::fs::write(
         &config,
-        text.replace(
-            &unit_dir_line,
-            &format!("unit_dir = \"{}\"", file.display()),
-        ),
+        text.replace(&unit_dir_line, &format!("unit_dir = \"{}\"", file.display())),
     )
     .unwrap();
     let o = bgctl(&["--config", config.to_str().unwrap(), "install"]);
@@ -241,10 +256,7 @@ async fn start_and_stop_run_the_container_and_report_their_jobs() {
     });
     assert!(answer.is_some(), "the container never answered");
     // Reading the state again gives the same run.
-    assert_eq!(
-        systemd.state(&unit).await.unwrap().invocation_id,
-        state.invocation_id
-    );
+    assert_eq!(systemd.state(&unit).await.unwrap().invocation_id, state.invocation_id);
 
     let stopped = systemd.stop(&unit, STOP_TIMEOUT).await.unwrap();
     assert_eq!(stopped.active_state, ActiveState::Inactive, "{stopped}");
@@ -252,11 +264,7 @@ async fn start_and_stop_run_the_container_and_report_their_jobs() {
     assert!(!svc.container_exists("blue"), "ExecStop left the container");
     // Stopping what is stopped is fine.
     assert_eq!(
-        systemd
-            .stop(&unit, STOP_TIMEOUT)
-            .await
-            .unwrap()
-            .active_state,
+        systemd.stop(&unit, STOP_TIMEOUT).await.unwrap().active_state,
         ActiveState::Inactive
     );
 }
@@ -273,10 +281,7 @@ async fn a_container_that_exits_at_once_is_reported_failed_with_the_units_result
     svc.install();
     let systemd = DbusSystemd::connect().await.unwrap();
     let unit = svc.unit("blue");
-    match systemd
-        .start(&unit, Duration::from_secs(5), START_TIMEOUT)
-        .await
-    {
+    match systemd.start(&unit, Duration::from_secs(5), START_TIMEOUT).await {
         Err(SystemdError::FailedAfterStart { state, .. }) => {
             assert_eq!(state.result, "exit-code", "{state}");
             assert_eq!(state.exec_main_status, 1, "{state}");
@@ -299,17 +304,11 @@ async fn a_start_job_that_fails_reports_its_job_result() {
     std::fs::write(&svc.config, text).unwrap();
     svc.install();
     let systemd = DbusSystemd::connect().await.unwrap();
-    match systemd
-        .start(&svc.unit("blue"), SETTLE, START_TIMEOUT)
-        .await
-    {
+    match systemd.start(&svc.unit("blue"), SETTLE, START_TIMEOUT).await {
         Err(SystemdError::JobFailed { result, state, .. }) => {
             assert_eq!(result, JobResult::Failed);
             // 203 is systemd's EXIT_EXEC; Restart=on-failure queues a retry.
-            assert!(
-                state.has_failed() && state.exec_main_status == 203,
-                "{state}"
-            );
+            assert!(state.has_failed() && state.exec_main_status == 203, "{state}");
         }
         other => panic!("expected a failed job, got {other:?}"),
     }
@@ -327,21 +326,12 @@ async fn enable_only_leaves_exactly_the_active_instance_enabled() {
     enable_only(&systemd, &blue, &green).await.unwrap();
     assert!(svc.wants_link("blue").is_symlink() && !svc.wants_link("green").exists());
     let target = std::fs::read_link(svc.wants_link("blue")).unwrap();
-    assert!(
-        target.ends_with("enable_blue@.service"),
-        "{}",
-        target.display()
-    );
+    assert!(target.ends_with("enable_blue@.service"), "{}", target.display());
 
     enable_only(&systemd, &green, &blue).await.unwrap();
     assert!(svc.wants_link("green").is_symlink() && !svc.wants_link("blue").exists());
     // Idempotent: asking again changes nothing.
-    assert!(
-        enable_only(&systemd, &green, &blue)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(enable_only(&systemd, &green, &blue).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -350,10 +340,7 @@ async fn uninstall_stops_disables_and_removes_everything_install_wrote() {
     let svc = Service::new(&env, "uninst", (19371, 19372, 19379), "");
     svc.install();
     let systemd = DbusSystemd::connect().await.unwrap();
-    systemd
-        .start(&svc.unit("green"), SETTLE, START_TIMEOUT)
-        .await
-        .unwrap();
+    systemd.start(&svc.unit("green"), SETTLE, START_TIMEOUT).await.unwrap();
     enable_only(&systemd, &svc.unit("green"), &svc.unit("blue"))
         .await
         .unwrap();
@@ -370,33 +357,51 @@ async fn uninstall_stops_disables_and_removes_everything_install_wrote() {
         assert!(!f.exists(), "{} is left", f.display());
     }
     for color in ["blue", "green"] {
-        assert!(
-            !env.unit_dir()
-                .join(format!("uninst_{color}@.service.d"))
-                .exists()
-        );
+        assert!(!env.unit_dir().join(format!("uninst_{color}@.service.d")).exists());
         assert!(!svc.wants_link(color).exists(), "{color} is still enabled");
         assert!(!svc.container_exists(color), "{color}'s container is left");
         let state = systemd.state(&svc.unit(color)).await.unwrap();
-        assert_eq!(
-            state.active_state,
-            ActiveState::Inactive,
-            "{color}: {state}"
-        );
+        assert_eq!(state.active_state, ActiveState::Inactive, "{color}: {state}");
         assert_eq!(state.load_state, "not-found", "{color}: {state}");
     }
     // Again: nothing left to do is still success.
     assert_eq!(svc.bgctl(&["uninstall"]).status.code(), Some(0));
 }
 
+/// A bus socket that accepts connections and never answers: the worst case
+/// for a timeout.
+#[test]
+fn a_bus_that_never_answers_exits_5_within_10_seconds() {
+    let env = TestEnv::get();
+    let config = env.config("hungbus", (19411, 19412, 19375), "[container]\npull = false\n");
+    let socket = env.dir().join("hung-bus");
+    let _ = std::fs::remove_file(&socket);
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    std::thread::spawn(move || {
+        let held: Vec<_> = listener.incoming().take(4).collect();
+        std::thread::sleep(Duration::from_secs(30));
+        drop(held);
+    });
+    let started = Instant::now();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_bgctl"))
+        .args(["--config", config.to_str().unwrap(), "install"])
+        .env("DBUS_SYSTEM_BUS_ADDRESS", format!("unix:path={}", socket.display()))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(stderr(&o).contains("no answer within 5s"), "{}", stderr(&o));
+    assert!(!env.unit_dir().join("hungbus_blue@.service").exists());
+}
+
 #[test]
 fn systemd_unreachable_exits_5_quickly_and_touches_nothing() {
     let env = TestEnv::get();
-    let config = env.config(
-        "unreach",
-        (19381, 19382, 19378),
-        "[container]\npull = false\n",
-    );
+    let config = env.config("unreach", (19381, 19382, 19378), "[container]\npull = false\n");
     let started = Instant::now();
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_bgctl"))
         .args(["--config", config.to_str().unwrap(), "install"])
@@ -408,11 +413,7 @@ fn systemd_unreachable_exits_5_quickly_and_touches_nothing() {
         .unwrap();
     assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
     assert!(started.elapsed() < Duration::from_secs(10));
-    assert!(
-        stderr(&o).contains("cannot reach systemd"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("cannot reach systemd"), "{}", stderr(&o));
     assert!(
         !env.unit_dir().join("unreach_blue@.service").exists(),
         "wrote a unit without systemd"

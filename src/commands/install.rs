@@ -29,6 +29,10 @@ pub async fn run(config: &Config, dry_run: bool) -> Result<(), Error> {
         .map(|f| read_if_exists(f.path.as_path()))
         .collect::<Result<Vec<_>, _>>()?;
     let plan = plan_files(&files, current);
+    // Someone else's file where ours would go: say so before touching anything.
+    if let Some((file, _)) = plan.iter().find(|(_, a)| *a == FileAction::Foreign) {
+        return Err(Error::ForeignFile(file.path.as_path().to_owned()));
+    }
     if dry_run {
         print_diff(&plan);
         return Ok(());
@@ -38,28 +42,21 @@ pub async fn run(config: &Config, dry_run: bool) -> Result<(), Error> {
     let systemd = DbusSystemd::connect().await?;
     let mut written = 0;
     for (file, action) in &plan {
-        match action {
-            a if a.writes() => {
-                write_atomic(file.path.as_path(), file.contents.as_bytes())?;
-                eprintln!("install: wrote {}", file.path);
-                written += 1;
-            }
-            FileAction::Keep => eprintln!("install: kept {} (a deploy owns it now)", file.path),
-            _ => {}
+        if action.writes() {
+            write_atomic(file.path.as_path(), file.contents.as_bytes())?;
+            eprintln!("install: wrote {}", file.path);
+            written += 1;
+        } else if *action == FileAction::Keep {
+            eprintln!("install: kept {} (a deploy owns it now)", file.path);
         }
     }
     // A reload an earlier run could not finish (systemd still has old files) is owed too.
     if written > 0 || stale_units(config, &systemd).await? {
         systemd.reload().await?;
-        eprintln!(
-            "install: systemd reloaded; {written} of {} files written",
-            plan.len()
-        );
+        check_loaded(config, &systemd).await?;
+        eprintln!("install: systemd reloaded; {written} of {} files written", plan.len());
     } else {
-        eprintln!(
-            "install: nothing to do: all {} files are up to date",
-            plan.len()
-        );
+        eprintln!("install: nothing to do: all {} files are up to date", plan.len());
     }
     Ok(())
 }
@@ -86,6 +83,22 @@ async fn stale_units(config: &Config, systemd: &impl Systemd) -> Result<bool, Er
     Ok(false)
 }
 
+/// Both colors' units load: the files are where systemd looks, and parse.
+async fn check_loaded(config: &Config, systemd: &impl Systemd) -> Result<(), Error> {
+    for color in Color::ALL {
+        let unit = naming::instance_unit(&config.name, color, config.port(color));
+        let state = systemd.state(&unit).await?;
+        if state.load_state != "loaded" {
+            return Err(Error::NotLoaded {
+                unit,
+                load_state: state.load_state,
+                unit_dir: config.systemd.unit_dir.as_path().to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// The plan as a unified diff on stdout, and a summary on stderr.
 fn print_diff(plan: &[(&RenderedFile, FileAction)]) {
     let mut stdout = std::io::stdout().lock();
@@ -98,7 +111,7 @@ fn print_diff(plan: &[(&RenderedFile, FileAction)]) {
                 eprintln!("install: would keep {} (a deploy owns it now)", file.path);
                 continue;
             }
-            FileAction::Unchanged => continue,
+            FileAction::Unchanged | FileAction::Foreign => continue,
         };
         changes += 1;
         let path = file.path.as_str();
@@ -108,13 +121,7 @@ fn print_diff(plan: &[(&RenderedFile, FileAction)]) {
         let _ = write!(stdout, "{}", diff.unified_diff().header(from, path));
     }
     match changes {
-        0 => eprintln!(
-            "install: nothing to do: all {} files are up to date",
-            plan.len()
-        ),
-        n => eprintln!(
-            "install: would write {n} of {} files and reload systemd",
-            plan.len()
-        ),
+        0 => eprintln!("install: nothing to do: all {} files are up to date", plan.len()),
+        n => eprintln!("install: would write {n} of {} files and reload systemd", plan.len()),
     }
 }

@@ -4,14 +4,17 @@ mod install;
 mod render;
 mod uninstall;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::cli::{Cli, Command};
 use crate::config::{CONFIG_DIR, Config, ConfigError, ConfigSource, locate};
 use crate::error::Error;
 
 pub async fn execute(cli: Cli) -> Result<(), Error> {
-    let source = cli.config_source();
+    let env = std::env::var_os("BGCTL_CONFIG")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    let source = cli.config_source(env);
     let config = load_config(&source, Path::new(CONFIG_DIR))?;
     match cli.command {
         Command::Install { dry_run } => install::run(&config, dry_run).await,

@@ -1,5 +1,6 @@
-//! `bgctl uninstall`: stop both colors, disable them, remove what install
-//! wrote, reload. Already-gone is fine at every step, so it can be re-run.
+//! `bgctl uninstall`: take the site out of nginx, stop both colors, disable
+//! them, remove what install wrote, reload. Already-gone is fine at every
+//! step, so it can be re-run.
 
 use std::path::Path;
 use std::time::Duration;
@@ -16,87 +17,87 @@ use crate::systemd::{DbusSystemd, Systemd};
 const STOP_GRACE: Duration = Duration::from_secs(15);
 /// nginx reloads in well under this.
 const PROXY_RELOAD_TIMEOUT: Duration = Duration::from_secs(30);
+/// Where systemd puts enablement symlinks, whatever unit_dir is.
+const SYSTEMD_CONFIG_DIR: &str = "/etc/systemd/system";
 
 pub async fn run(config: &Config) -> Result<(), Error> {
     let systemd = DbusSystemd::connect().await?;
+
+    // The site first, so nginx stops sending traffic before the colors stop.
+    let site = config.site();
+    if remove_ours(site.as_path())? && systemd.state(&config.proxy.unit).await?.is_running() {
+        systemd.reload_unit(&config.proxy.unit, PROXY_RELOAD_TIMEOUT).await?;
+        eprintln!("uninstall: reloaded {} so it forgets the site", config.proxy.unit);
+    }
+
     let stop_timeout = config.container.stop_timeout.get() + STOP_GRACE;
     let mut instances = Vec::new();
     for color in Color::ALL {
-        // Every loaded instance, not only the configured port's: ports may have changed.
-        let pattern = format!("{}@*.service", naming::instance(&config.name, color));
-        let mut units = systemd.units_matching(&pattern).await?;
-        units.extend(enabled_instances(
-            config.systemd.unit_dir.as_path(),
-            &naming::instance(&config.name, color),
-        ));
-        units.push(naming::instance_unit(
-            &config.name,
-            color,
-            config.port(color),
-        ));
-        units.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-        units.dedup();
-        for unit in &units {
-            systemd.stop(unit, stop_timeout).await?;
-            eprintln!("uninstall: stopped {unit}");
-        }
-        instances.extend(units);
+        instances.extend(instances_of(config, &systemd, color).await?);
+    }
+    for unit in &instances {
+        systemd.stop(unit, stop_timeout).await?;
+        eprintln!("uninstall: stopped {unit}");
     }
     for change in systemd.disable(&instances).await? {
         eprintln!("uninstall: removed {}", change.path);
     }
 
-    let mut site_removed = false;
     for file in install_files(config, None)? {
-        let path = file.path.as_path();
-        // Only what bgctl generated: a file someone else put there stays.
-        if read_if_exists(path)?.is_some_and(|text: String| is_generated(&text))
-            && remove_if_exists(path)?
-        {
-            eprintln!("uninstall: removed {}", file.path);
-            site_removed |= file.path == config.site();
-            if let Some(dir) = path
-                .parent()
-                .filter(|d| d.extension().is_some_and(|x| x == "d"))
-            {
-                // A drop-in directory, once empty, was ours too.
-                let _ = std::fs::remove_dir(dir);
-            }
-        }
+        remove_ours(file.path.as_path())?;
+    }
+    for color in Color::ALL {
+        // Install made the drop-in directory; gone once empty.
+        let dir = config
+            .systemd
+            .unit_dir
+            .as_path()
+            .join(naming::dropin_dir(&config.name, color));
+        let _ = std::fs::remove_dir(dir);
     }
     systemd.reload().await?;
-    if site_removed && systemd.state(&config.proxy.unit).await?.is_running() {
-        systemd
-            .reload_unit(&config.proxy.unit, PROXY_RELOAD_TIMEOUT)
-            .await?;
-        eprintln!(
-            "uninstall: reloaded {} so it forgets the site",
-            config.proxy.unit
-        );
-    }
-    eprintln!(
-        "uninstall: done; the state store keeps {}'s history",
-        config.name
-    );
+    eprintln!("uninstall: done; the state store keeps {}'s history", config.name);
     Ok(())
 }
 
-/// Instances of `<instance>@*.service` enabled in `unit_dir/*.wants/`.
-fn enabled_instances(unit_dir: &Path, instance: &str) -> Vec<UnitName> {
+/// Removes `path` if bgctl generated it: a file someone else put there stays.
+fn remove_ours(path: &Path) -> Result<bool, Error> {
+    if read_if_exists(path)?.is_some_and(|text| is_generated(&text)) && remove_if_exists(path)? {
+        eprintln!("uninstall: removed {}", path.display());
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+/// Every instance of a color: the configured one, loaded ones and enabled
+/// ones on any port (the ports may have changed since).
+async fn instances_of(config: &Config, systemd: &impl Systemd, color: Color) -> Result<Vec<UnitName>, Error> {
+    let instance = naming::instance(&config.name, color);
+    let mut units = systemd.units_matching(&format!("{instance}@*.service")).await?;
+    for dir in [config.systemd.unit_dir.as_path(), Path::new(SYSTEMD_CONFIG_DIR)] {
+        units.extend(enabled_instances(dir, &instance));
+    }
+    units.push(naming::instance_unit(&config.name, color, config.port(color)));
+    units.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    units.dedup();
+    Ok(units)
+}
+
+/// Instances of `<instance>@*.service` enabled in `dir/*.wants/`.
+fn enabled_instances(dir: &Path, instance: &str) -> Vec<UnitName> {
     let prefix = format!("{instance}@");
-    let Ok(dirs) = std::fs::read_dir(unit_dir) else {
+    let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
-    dirs.filter_map(Result::ok)
+    entries
+        .filter_map(Result::ok)
         .filter(|d| d.file_name().to_string_lossy().ends_with(".wants"))
         .filter_map(|d| std::fs::read_dir(d.path()).ok())
         .flatten()
         .filter_map(Result::ok)
         .filter_map(|link| {
             let name = link.file_name().to_string_lossy().into_owned();
-            name.starts_with(&prefix)
-                .then(|| UnitName::parse(&name).ok())
-                .flatten()
+            name.starts_with(&prefix).then(|| UnitName::parse(&name).ok()).flatten()
         })
         .collect()
 }

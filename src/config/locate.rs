@@ -24,9 +24,7 @@ pub fn locate(source: &ConfigSource, dir: &Path) -> Result<PathBuf, ConfigError>
         ConfigSource::File(path) => Ok(path.clone()),
         ConfigSource::Service(name) => Ok(dir.join(format!("{name}.toml"))),
         ConfigSource::Only => {
-            let not_found = || ConfigError::NotFound {
-                dir: dir.to_owned(),
-            };
+            let not_found = || ConfigError::NotFound { dir: dir.to_owned() };
             let entries = std::fs::read_dir(dir).map_err(|_| not_found())?;
             let mut found: Vec<PathBuf> = entries
                 .filter_map(|e| e.ok().map(|e| e.path()))

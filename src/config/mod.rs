@@ -5,6 +5,7 @@
 mod locate;
 mod sections;
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -44,10 +45,7 @@ fn default_container_port() -> Port {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("config {path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("config {path}: {problem}")]
@@ -56,9 +54,7 @@ pub enum ConfigError {
     NotFound { dir: PathBuf },
     #[error("{dir} holds several configs ({names}): pick one with -s NAME or --config FILE")]
     Ambiguous { dir: PathBuf, names: String },
-    #[error(
-        "config {path} names service {found:?}, but -s asked for {asked:?}: fix `name` or the file name"
-    )]
+    #[error("config {path} names service {found:?}, but -s asked for {asked:?}: fix `name` or the file name")]
     NameMismatch {
         path: PathBuf,
         asked: ServiceName,
@@ -104,8 +100,7 @@ impl Config {
 
     /// Parses TOML text: syntax, keys and values, then the cross-field rules.
     pub fn parse(text: &str) -> Result<Config, ParseError> {
-        let config: Config = toml::from_str(text)
-            .map_err(|e| ParseError::Toml(e.to_string().trim_end().to_owned()))?;
+        let config: Config = toml::from_str(text).map_err(|e| ParseError::Toml(e.to_string().trim_end().to_owned()))?;
         config.check().map_err(ParseError::Invalid)?;
         Ok(config)
     }
@@ -145,6 +140,28 @@ impl Config {
         }
     }
 
+    /// Where the proxy and the probe reach a color's published port: the
+    /// publish address, or loopback when it is published on every address.
+    pub fn upstream_ip(&self) -> IpAddr {
+        match self.container.publish {
+            IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ip => ip,
+        }
+    }
+
+    /// The stored `url` of a color: `<advertise>:<port>`, where advertise
+    /// defaults to the publish address, or the host name when that is 0.0.0.0.
+    pub fn url(&self, color: Color) -> String {
+        let host = match (&self.container.advertise, self.container.publish) {
+            (Some(host), _) => host.to_string(),
+            (None, ip) if ip.is_unspecified() => host_name(),
+            (None, IpAddr::V6(v6)) => format!("[{v6}]"),
+            (None, ip) => ip.to_string(),
+        };
+        format!("{host}:{}", self.port(color))
+    }
+
     /// `[proxy] site`, or `/etc/nginx/sites-enabled/<name>.conf`.
     pub fn site(&self) -> AbsPath {
         self.proxy.site.clone().unwrap_or_else(|| {
@@ -170,6 +187,15 @@ impl Config {
                 .expect("a service name is a valid file name")
         })
     }
+}
+
+/// This machine's name, as the kernel has it.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -29,16 +29,10 @@ fn the_design_example_spells_out_exactly_the_defaults() {
 #[test]
 fn name_dependent_defaults_follow_the_classic_recipe() {
     let c = with("").unwrap();
-    assert_eq!(
-        c.site().as_str(),
-        "/etc/nginx/sites-enabled/bdd_assistant.conf"
-    );
+    assert_eq!(c.site().as_str(), "/etc/nginx/sites-enabled/bdd_assistant.conf");
     assert_eq!(c.prefix().as_str(), "/bdd-assistant");
     assert_eq!(c.state_path().as_str(), "/var/lib/bgctl/bdd_assistant.json");
-    assert_eq!(
-        (c.port(Color::Blue).get(), c.port(Color::Green).get()),
-        (9001, 9002)
-    );
+    assert_eq!((c.port(Color::Blue).get(), c.port(Color::Green).get()), (9001, 9002));
     assert_eq!(c.container.stop_timeout.ceil_secs(), 10);
     assert_eq!(
         c.systemd.docker_unit.as_ref().map(|u| u.as_str()),
@@ -68,14 +62,8 @@ fn unknown_keys_are_refused_naming_the_key_and_line() {
 #[test]
 fn bad_values_are_refused_with_their_line() {
     for (extra, needle) in [
-        (
-            "[container]\nenv = { A = \"x\\ny\" }\n",
-            "control character",
-        ),
-        (
-            "[container]\nenv = { \"A-B\" = \"x\" }\n",
-            "environment variable name",
-        ),
+        ("[container]\nenv = { A = \"x\\ny\" }\n", "control character"),
+        ("[container]\nenv = { \"A-B\" = \"x\" }\n", "environment variable name"),
         ("[container]\nargs = [\"a\\u0000\"]\n", "control character"),
         ("[colors]\nblue = 0\n", "between 1 and 65535"),
         ("[colors]\nblue = 70000\n", "between 1 and 65535"),
@@ -102,25 +90,18 @@ fn bad_values_are_refused_with_their_line() {
         Config::parse("name = \"ok\"\nimage = \"x y\"\n"),
         Err(ParseError::Toml(_))
     ));
-    assert!(
-        matches!(Config::parse("name = \"ok\"\n"), Err(ParseError::Toml(m)) if m.contains("image"))
-    );
+    assert!(matches!(Config::parse("name = \"ok\"\n"), Err(ParseError::Toml(m)) if m.contains("image")));
 }
 
 #[test]
 fn fields_that_do_not_fit_together_are_refused() {
     let port = |n| Port::new(n).unwrap();
     for (extra, problem) in [
-        (
-            "[colors]\nblue = 9002\n",
-            Problem::ColorPortClash(port(9002)),
-        ),
+        ("[colors]\nblue = 9002\n", Problem::ColorPortClash(port(9002))),
         ("[proxy]\nlisten = 9001\n", Problem::ListenClash(port(9001))),
         (
             "[health]\ninterval = \"0s\"\n",
-            Problem::ZeroDuration {
-                key: "health.interval",
-            },
+            Problem::ZeroDuration { key: "health.interval" },
         ),
         ("[state]\ncert = \"/c.pem\"\n", Problem::TlsPairIncomplete),
         ("[state]\npassword = \"p\"\n", Problem::PasswordWithoutUser),
@@ -145,14 +126,23 @@ fn locate_follows_config_then_service_then_the_only_file() {
     ));
     std::fs::write(dir.join("a.toml"), MINIMAL).unwrap();
     std::fs::write(dir.join("notes.txt"), "").unwrap();
-    assert_eq!(
-        locate(&ConfigSource::Only, &dir).unwrap(),
-        dir.join("a.toml")
-    );
+    assert_eq!(locate(&ConfigSource::Only, &dir).unwrap(), dir.join("a.toml"));
     std::fs::write(dir.join("b.toml"), MINIMAL).unwrap();
     match locate(&ConfigSource::Only, &dir) {
         Err(ConfigError::Ambiguous { names, .. }) => assert_eq!(names, "a, b"),
         other => panic!("{other:?}"),
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn url_and_upstream_follow_publish_and_advertise() {
+    let c = with("").unwrap();
+    assert_eq!(c.url(Color::Green), "127.0.0.1:9002");
+    assert_eq!(c.upstream_ip().to_string(), "127.0.0.1");
+    let c = with("[container]\npublish = \"0.0.0.0\"\nadvertise = \"web-1.internal\"\n").unwrap();
+    assert_eq!(c.url(Color::Blue), "web-1.internal:9001");
+    assert_eq!(c.upstream_ip().to_string(), "127.0.0.1");
+    let c = with("[container]\npublish = \"::1\"\n").unwrap();
+    assert_eq!(c.url(Color::Blue), "[::1]:9001");
 }

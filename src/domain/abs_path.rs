@@ -40,11 +40,7 @@ impl AbsPath {
     /// `self/name`, where `name` is one plain file name.
     pub fn join(&self, name: &str) -> Result<AbsPath, InvalidValue> {
         if name.is_empty() || name.contains('/') {
-            return Err(InvalidValue::new(
-                "file name",
-                name,
-                "it must be one path component",
-            ));
+            return Err(InvalidValue::new("file name", name, "it must be one path component"));
         }
         AbsPath::parse(&format!("{}/{name}", self.0.trim_end_matches('/')))
     }
@@ -91,10 +87,7 @@ mod tests {
             dir.join("a@.service").unwrap().as_str(),
             "/etc/systemd/system/a@.service"
         );
-        assert_eq!(
-            AbsPath::parse("/").unwrap().join("x").unwrap().as_str(),
-            "/x"
-        );
+        assert_eq!(AbsPath::parse("/").unwrap().join("x").unwrap().as_str(), "/x");
         for bad in ["", "../x", "a/b", ".."] {
             assert!(dir.join(bad).is_err(), "{bad}");
         }

@@ -16,13 +16,9 @@ impl HumanDuration {
     }
 
     pub fn parse(s: &str) -> Result<Self, InvalidValue> {
-        humantime::parse_duration(s).map(Self).map_err(|e| {
-            InvalidValue::new(
-                "duration",
-                s,
-                format!("{e}; write it like \"250ms\" or \"60s\""),
-            )
-        })
+        humantime::parse_duration(s)
+            .map(Self)
+            .map_err(|e| InvalidValue::new("duration", s, format!("{e}; write it like \"250ms\" or \"60s\"")))
     }
 
     pub fn get(self) -> Duration {
@@ -59,10 +55,7 @@ mod tests {
         assert_eq!(d.get(), Duration::from_millis(250));
         assert_eq!(d.ceil_secs(), 1);
         assert_eq!(HumanDuration::parse("10s").unwrap().ceil_secs(), 10);
-        assert_eq!(
-            HumanDuration::parse("1m 30s").unwrap().get(),
-            Duration::from_secs(90)
-        );
+        assert_eq!(HumanDuration::parse("1m 30s").unwrap().get(), Duration::from_secs(90));
         assert_eq!(
             HumanDuration::parse("90s")
                 .unwrap()

@@ -9,17 +9,9 @@ pub struct Endpoint(String);
 
 impl Endpoint {
     pub fn parse(s: &str) -> Result<Self, InvalidValue> {
-        let addr = s
-            .strip_prefix("http://")
-            .or_else(|| s.strip_prefix("https://"));
+        let addr = s.strip_prefix("http://").or_else(|| s.strip_prefix("https://"));
         let ok = addr.is_some_and(is_host_port);
-        accept(
-            ok,
-            "etcd endpoint",
-            s,
-            "expected http://host:port or https://host:port",
-        )
-        .map(Self)
+        accept(ok, "etcd endpoint", s, "expected http://host:port or https://host:port").map(Self)
     }
 }
 

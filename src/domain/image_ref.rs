@@ -113,11 +113,7 @@ fn check_path_component(part: &str) -> Result<(), String> {
 fn check_tag(tag: &str) -> Result<(), String> {
     let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
     let b = tag.as_bytes();
-    if !b.is_empty()
-        && b.len() <= 128
-        && word(b[0])
-        && b.iter().all(|&c| word(c) || c == b'.' || c == b'-')
-    {
+    if !b.is_empty() && b.len() <= 128 && word(b[0]) && b.iter().all(|&c| word(c) || c == b'.' || c == b'-') {
         Ok(())
     } else {
         Err(format!(
@@ -135,10 +131,9 @@ fn check_digest(digest: &str) -> Result<(), String> {
     let Some((algo, hex)) = digest.split_once(':') else {
         return bad();
     };
-    let algo_ok = algo.split(['+', '.', '-', '_']).all(|c| {
-        c.starts_with(|ch: char| ch.is_ascii_alphabetic())
-            && c.bytes().all(|b| b.is_ascii_alphanumeric())
-    });
+    let algo_ok = algo
+        .split(['+', '.', '-', '_'])
+        .all(|c| c.starts_with(|ch: char| ch.is_ascii_alphabetic()) && c.bytes().all(|b| b.is_ascii_alphanumeric()));
     if algo_ok && hex.len() >= 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         Ok(())
     } else {

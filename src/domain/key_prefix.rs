@@ -10,9 +10,7 @@ pub struct KeyPrefix(String);
 
 impl KeyPrefix {
     pub fn parse(s: &str) -> Result<Self, InvalidValue> {
-        let chars_ok = s
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/_.-".contains(&b));
+        let chars_ok = s.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_.-".contains(&b));
         accept(
             s.starts_with('/') && s.len() > 1 && !s.ends_with('/') && chars_ok,
             "etcd prefix",

@@ -70,9 +70,7 @@ fn accept(ok: bool, what: &'static str, s: &str, reason: &str) -> Result<String,
 fn is_host_port(addr: &str) -> bool {
     addr.rsplit_once(':').is_some_and(|(host, port)| {
         !host.is_empty()
-            && host
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b".-[]:".contains(&b))
+            && host.bytes().all(|b| b.is_ascii_alphanumeric() || b".-[]:".contains(&b))
             && port.parse::<u16>().is_ok_and(|p| p > 0)
     })
 }

@@ -27,9 +27,10 @@ impl Port {
 impl TryFrom<i64> for Port {
     type Error = InvalidValue;
     fn try_from(n: i64) -> Result<Self, Self::Error> {
-        u16::try_from(n).ok().and_then(Port::new).ok_or_else(|| {
-            InvalidValue::new("port", &n.to_string(), "it must be between 1 and 65535")
-        })
+        u16::try_from(n)
+            .ok()
+            .and_then(Port::new)
+            .ok_or_else(|| InvalidValue::new("port", &n.to_string(), "it must be between 1 and 65535"))
     }
 }
 

@@ -19,12 +19,11 @@ impl UnitName {
         let Some(stem) = SUFFIXES.iter().find_map(|suffix| s.strip_suffix(suffix)) else {
             return bad("it needs a unit type suffix such as .service");
         };
-        if stem.is_empty()
-            || !stem
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b":_.@\\-".contains(&b))
-        {
-            return bad("only A-Z a-z 0-9 : _ . @ \\ - are allowed before the suffix");
+        // systemd also allows `\` escapes; refused here, since a backslash is
+        // never written bare into a unit file.
+        let allowed = |b: u8| b.is_ascii_alphanumeric() || b":_.@-".contains(&b);
+        if stem.is_empty() || !stem.bytes().all(allowed) {
+            return bad("only A-Z a-z 0-9 : _ . @ - are allowed before the suffix");
         }
         Ok(Self(s.to_owned()))
     }
@@ -38,12 +37,7 @@ mod tests {
 
     #[test]
     fn unit_name_follows_systemd() {
-        for ok in [
-            "nginx.service",
-            "docker.socket",
-            "a_blue@9001.service",
-            "x\\x2dy.service",
-        ] {
+        for ok in ["nginx.service", "docker.socket", "a_blue@9001.service"] {
             assert!(UnitName::parse(ok).is_ok(), "{ok}");
         }
         for bad in [
@@ -53,6 +47,7 @@ mod tests {
             "a b.service",
             "a\n.service",
             "a/b.service",
+            "x\\x2dy.service",
         ] {
             assert!(UnitName::parse(bad).is_err(), "{bad:?}");
         }

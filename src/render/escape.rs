@@ -93,11 +93,7 @@ pub mod filters {
     }
 
     #[askama::filter_fn]
-    pub fn env_assignment(
-        value: impl ToString,
-        _: &dyn Values,
-        name: &str,
-    ) -> Result<Safe<String>> {
+    pub fn env_assignment(value: impl ToString, _: &dyn Values, name: &str) -> Result<Safe<String>> {
         Ok(Safe(super::env_assignment(name, &value.to_string())))
     }
 }

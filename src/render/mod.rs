@@ -45,9 +45,7 @@ pub fn is_generated(contents: &str) -> bool {
 pub enum RenderError {
     /// Every value is validated before it gets here, so this is a bug: the
     /// escaper refused a value rather than write it unsafely.
-    #[error(
-        "refused to write {file}: a value could not be written safely ({source}); please report this"
-    )]
+    #[error("refused to write {file}: a value could not be written safely ({source}); please report this")]
     Unsafe { file: String, source: askama::Error },
 }
 
@@ -95,10 +93,7 @@ struct Live {
 
 /// Everything `install` writes, given the live color (None before the first
 /// deploy: the site then answers 503). Both drop-ins carry the config's image.
-pub fn install_files(
-    config: &Config,
-    live: Option<Color>,
-) -> Result<Vec<RenderedFile>, RenderError> {
+pub fn install_files(config: &Config, live: Option<Color>) -> Result<Vec<RenderedFile>, RenderError> {
     let mut files = Vec::with_capacity(5);
     for color in Color::ALL {
         files.push(color_unit(config, color)?);
@@ -125,12 +120,7 @@ pub fn color_unit(config: &Config, color: Color) -> Result<RenderedFile, RenderE
         pull: config.container.pull,
         publish: publish_address(config.container.publish),
         container_port: config.container_port.get(),
-        env: config
-            .container
-            .env
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect(),
+        env: config.container.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
         args: &config.container.args,
         stop_timeout: config.container.stop_timeout.ceil_secs(),
     };
@@ -143,11 +133,7 @@ pub fn color_unit(config: &Config, color: Color) -> Result<RenderedFile, RenderE
 }
 
 /// `<unit_dir>/<name>_<color>@.service.d/50-bgctl-image.conf`.
-pub fn image_dropin(
-    config: &Config,
-    color: Color,
-    image: &ImageRef,
-) -> Result<RenderedFile, RenderError> {
+pub fn image_dropin(config: &Config, color: Color, image: &ImageRef) -> Result<RenderedFile, RenderError> {
     let dir = naming::dropin_dir(&config.name, color);
     let path = (config.systemd.unit_dir.join(&dir))
         .and_then(|d| d.join(naming::IMAGE_DROPIN))
@@ -157,12 +143,7 @@ pub fn image_dropin(
         color,
         image,
     };
-    finish(
-        path,
-        naming::IMAGE_DROPIN,
-        WritePolicy::CreateOnly,
-        dropin.render(),
-    )
+    finish(path, naming::IMAGE_DROPIN, WritePolicy::CreateOnly, dropin.render())
 }
 
 /// The nginx site: proxying to `live`'s port, or answering 503 when no color is live.
@@ -174,19 +155,10 @@ pub fn site(config: &Config, live: Option<Color>) -> Result<RenderedFile, Render
         server_name: config.proxy.server_name.as_str(),
         live: live.map(|color| Live {
             color,
-            upstream: format!(
-                "{}:{}",
-                upstream_address(config.container.publish),
-                config.port(color)
-            ),
+            upstream: format!("{}:{}", publish_address(config.upstream_ip()), config.port(color)),
         }),
     };
-    finish(
-        config.site(),
-        "the nginx site",
-        WritePolicy::CreateOnly,
-        site.render(),
-    )
+    finish(config.site(), "the nginx site", WritePolicy::CreateOnly, site.render())
 }
 
 fn finish(
@@ -201,11 +173,7 @@ fn finish(
     })?;
     // askama drops the template's final newline; a text file ends with one.
     contents.push('\n');
-    Ok(RenderedFile {
-        path,
-        contents,
-        policy,
-    })
+    Ok(RenderedFile { path, contents, policy })
 }
 
 /// `-p` wants IPv6 addresses in brackets.
@@ -213,16 +181,6 @@ fn publish_address(ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => v4.to_string(),
         IpAddr::V6(v6) => format!("[{v6}]"),
-    }
-}
-
-/// Where nginx reaches the published port: the publish address, or loopback
-/// when the port is published on every address.
-fn upstream_address(publish: IpAddr) -> String {
-    match publish {
-        IpAddr::V4(v4) if v4.is_unspecified() => "127.0.0.1".into(),
-        IpAddr::V6(v6) if v6.is_unspecified() => "[::1]".into(),
-        ip => publish_address(ip),
     }
 }
 

@@ -10,9 +10,7 @@ pub fn logical_lines(text: &str) -> Vec<String> {
     let mut lines = Vec::new();
     let mut current = String::new();
     for raw in text.lines() {
-        if current.is_empty()
-            && (raw.starts_with('#') || raw.starts_with(';') || raw.trim().is_empty())
-        {
+        if current.is_empty() && (raw.starts_with('#') || raw.starts_with(';') || raw.trim().is_empty()) {
             continue;
         }
         match raw.strip_suffix('\\') {
@@ -76,12 +74,7 @@ pub fn words(line: &str, dollars: bool) -> Vec<String> {
     words
 }
 
-fn push_expanded(
-    word: &mut String,
-    c: char,
-    chars: &mut std::iter::Peekable<std::str::Chars<'_>>,
-    dollars: bool,
-) {
+fn push_expanded(word: &mut String, c: char, chars: &mut std::iter::Peekable<std::str::Chars<'_>>, dollars: bool) {
     // `%%` and `$$` are one literal character; a single one is kept as
     // written (a specifier or variable the template put there on purpose).
     if (c == '%' || (c == '$' && dollars)) && chars.peek() == Some(&c) {

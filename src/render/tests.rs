@@ -14,9 +14,7 @@ fn fixture(name: &str) -> Config {
 }
 
 fn golden_dir(case: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/golden")
-        .join(case)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/golden").join(case)
 }
 
 /// Compares each file with `fixtures/golden/<case>/<install path>`;
@@ -29,13 +27,8 @@ fn assert_golden(case: &str, files: &[RenderedFile]) {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(&path, &file.contents).unwrap();
         }
-        let golden =
-            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert_eq!(
-            file.contents, golden,
-            "{} differs from its golden file",
-            file.path
-        );
+        let golden = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(file.contents, golden, "{} differs from its golden file", file.path);
     }
 }
 
@@ -76,21 +69,12 @@ fn the_site_proxies_to_the_live_colors_port_and_names_it() {
     let config = fixture("bdd_assistant.toml");
     let blue = site(&config, Some(Color::Blue)).unwrap().contents;
     assert!(blue.contains("proxy_pass http://127.0.0.1:9001;"), "{blue}");
-    assert!(
-        blue.contains("add_header X-Bgctl-Color blue always;"),
-        "{blue}"
-    );
+    assert!(blue.contains("add_header X-Bgctl-Color blue always;"), "{blue}");
     assert!(blue.contains("proxy_next_upstream off;"), "{blue}");
     let green = site(&config, Some(Color::Green)).unwrap().contents;
-    assert!(
-        green.contains("proxy_pass http://127.0.0.1:9002;"),
-        "{green}"
-    );
+    assert!(green.contains("proxy_pass http://127.0.0.1:9002;"), "{green}");
     let none = site(&config, None).unwrap().contents;
-    assert!(
-        none.contains("return 503") && !none.contains("proxy_pass"),
-        "{none}"
-    );
+    assert!(none.contains("return 503") && !none.contains("proxy_pass"), "{none}");
 }
 
 #[test]
@@ -154,29 +138,16 @@ fn hostile_env_values_and_args_come_out_as_single_unchanged_words() {
     config.container.env = HOSTILE
         .iter()
         .enumerate()
-        .map(|(i, v)| {
-            (
-                format!("V{i}").parse().unwrap(),
-                PrintableText::parse(v).unwrap(),
-            )
-        })
+        .map(|(i, v)| (format!("V{i}").parse().unwrap(), PrintableText::parse(v).unwrap()))
         .collect();
-    config.container.args = HOSTILE
-        .iter()
-        .map(|v| PrintableText::parse(v).unwrap())
-        .collect();
+    config.container.args = HOSTILE.iter().map(|v| PrintableText::parse(v).unwrap()).collect();
     let plain = color_unit(&fixture("bdd_assistant.toml"), Color::Blue)
         .unwrap()
         .contents;
     let hostile = color_unit(&config, Color::Blue).unwrap().contents;
 
     // Same directives, in the same order: nothing added, nothing lost.
-    let keys = |text: &str| {
-        directives(text)
-            .into_iter()
-            .map(|(k, _)| k)
-            .collect::<Vec<_>>()
-    };
+    let keys = |text: &str| directives(text).into_iter().map(|(k, _)| k).collect::<Vec<_>>();
     assert_eq!(keys(&hostile), keys(&plain));
 
     let start = directives(&hostile)
@@ -191,10 +162,7 @@ fn hostile_env_values_and_args_come_out_as_single_unchanged_words() {
         .enumerate()
         .flat_map(|(i, v)| ["-e".to_owned(), format!("V{i}={v}")])
         .collect();
-    assert_eq!(
-        words[image_at - expected_env.len()..image_at],
-        expected_env[..]
-    );
+    assert_eq!(words[image_at - expected_env.len()..image_at], expected_env[..]);
     assert_eq!(words[image_at + 1..], HOSTILE[..]);
 }
 

@@ -8,7 +8,7 @@ use zbus::proxy::CacheProperties;
 use zbus::{Connection, OwnedObjectPath};
 
 use super::dbus::{ManagerProxy, ServiceProxy, UnitFileChange, UnitProxy};
-use super::{ActiveState, FileChange, JobResult, Systemd, SystemdError, UnitState};
+use super::{FileChange, JobResult, Systemd, SystemdError, UnitState};
 use crate::domain::UnitName;
 
 /// Connecting and the first call: a dead bus fails fast (DESIGN §4: exit 5 in under 10 s).
@@ -51,8 +51,7 @@ impl DbusSystemd {
     /// Connects and subscribes; fails with `Unreachable` within 5 s when the
     /// bus or systemd does not answer.
     pub async fn connect() -> Result<DbusSystemd, SystemdError> {
-        let address =
-            std::env::var("DBUS_SYSTEM_BUS_ADDRESS").unwrap_or_else(|_| DEFAULT_BUS.into());
+        let address = std::env::var("DBUS_SYSTEM_BUS_ADDRESS").unwrap_or_else(|_| DEFAULT_BUS.into());
         let unreachable = |reason: String| SystemdError::Unreachable {
             address: address.clone(),
             reason,
@@ -97,10 +96,9 @@ impl DbusSystemd {
     ) -> Result<(JobResult, UnitState), SystemdError> {
         let op = job.operation();
         let name = unit.as_str();
-        let mut removed = self
-            .manager
-            .receive_job_removed()
-            .await
+        let listen = self.manager.receive_job_removed();
+        let mut removed = within(op, name, CALL_TIMEOUT, listen)
+            .await?
             .map_err(call_error(op, name))?;
         let call = async {
             match job {
@@ -117,10 +115,7 @@ impl DbusSystemd {
             while let Some(signal) = removed.next().await {
                 match signal.args() {
                     Ok(args) if args.job == path => {
-                        return args
-                            .result
-                            .parse::<JobResult>()
-                            .map_err(zbus::Error::Failure);
+                        return args.result.parse::<JobResult>().map_err(zbus::Error::Failure);
                     }
                     _ => continue,
                 }
@@ -129,19 +124,12 @@ impl DbusSystemd {
                 "the bus connection closed while waiting for the job".into(),
             ))
         };
-        let result = within(op, name, timeout, wait)
-            .await?
-            .map_err(call_error(op, name))?;
+        let result = within(op, name, timeout, wait).await?.map_err(call_error(op, name))?;
         Ok((result, self.state(unit).await?))
     }
 
     /// A job that must end `done`.
-    async fn job_done(
-        &self,
-        job: Job,
-        unit: &UnitName,
-        timeout: Duration,
-    ) -> Result<UnitState, SystemdError> {
+    async fn job_done(&self, job: Job, unit: &UnitName, timeout: Duration) -> Result<UnitState, SystemdError> {
         match self.run_job(job, unit, timeout).await? {
             (JobResult::Done, state) => Ok(state),
             (result, state) => Err(SystemdError::JobFailed {
@@ -153,10 +141,7 @@ impl DbusSystemd {
         }
     }
 
-    async fn unit_proxies(
-        &self,
-        unit: &UnitName,
-    ) -> Result<(UnitProxy<'static>, ServiceProxy<'static>), SystemdError> {
+    async fn unit_proxies(&self, unit: &UnitName) -> Result<(UnitProxy<'static>, ServiceProxy<'static>), SystemdError> {
         let op = "read the state of";
         let name = unit.as_str();
         let path = within(op, name, CALL_TIMEOUT, self.manager.load_unit(name))
@@ -178,11 +163,16 @@ impl DbusSystemd {
         build.await.map_err(call_error(op, name))
     }
 
-    async fn file_changes(
-        &self,
-        unit_names: &[UnitName],
-        enable: bool,
-    ) -> Result<Vec<FileChange>, SystemdError> {
+    /// As after `enable` on the command line: systemd re-reads what changed.
+    async fn reload_if(&self, changes: &[FileChange]) -> Result<(), SystemdError> {
+        if changes.is_empty() {
+            Ok(())
+        } else {
+            self.reload().await
+        }
+    }
+
+    async fn file_changes(&self, unit_names: &[UnitName], enable: bool) -> Result<Vec<FileChange>, SystemdError> {
         let op = if enable { "enable" } else { "disable" };
         let names: Vec<&str> = unit_names.iter().map(UnitName::as_str).collect();
         let joined = names.join(" ");
@@ -199,10 +189,6 @@ impl DbusSystemd {
         let changes: Vec<UnitFileChange> = within(op, &joined, CALL_TIMEOUT, call)
             .await?
             .map_err(call_error(op, &joined))?;
-        if !changes.is_empty() {
-            // As after `enable` on the command line: systemd re-reads what changed.
-            self.reload().await?;
-        }
         Ok(changes
             .into_iter()
             .map(|(kind, path, target)| FileChange { kind, path, target })
@@ -218,22 +204,16 @@ impl Systemd for DbusSystemd {
             .map_err(call_error(op, "systemd"))
     }
 
-    async fn start(
-        &self,
-        unit: &UnitName,
-        settle: Duration,
-        timeout: Duration,
-    ) -> Result<UnitState, SystemdError> {
+    async fn start(&self, unit: &UnitName, settle: Duration, timeout: Duration) -> Result<UnitState, SystemdError> {
         let mut state = self.job_done(Job::Start, unit, timeout).await?;
         // `done` means the process was started; a container that exits at
-        // once fails a moment later. Watch for that until `settle` passes.
+        // once fails a moment later. Watch for that until `settle` passes;
+        // a new run (restart) in between counts as a failure too.
+        let run = (state.n_restarts, state.invocation_id.clone());
         let deadline = Instant::now() + settle;
         loop {
-            let up = matches!(
-                state.active_state,
-                ActiveState::Active | ActiveState::Activating | ActiveState::Reloading
-            );
-            if state.has_failed() || !up {
+            let restarted = (state.n_restarts, &state.invocation_id) != (run.0, &run.1);
+            if state.has_failed() || !state.is_up() || restarted {
                 return Err(SystemdError::FailedAfterStart {
                     unit: unit.clone(),
                     state: Box::new(state),
@@ -250,9 +230,7 @@ impl Systemd for DbusSystemd {
     async fn stop(&self, unit: &UnitName, timeout: Duration) -> Result<UnitState, SystemdError> {
         match self.job_done(Job::Stop, unit, timeout).await {
             // Already gone is stopped.
-            Err(SystemdError::Call { source, .. }) if is_error(&source, NO_SUCH_UNIT) => {
-                self.state(unit).await
-            }
+            Err(SystemdError::Call { source, .. }) if is_error(&source, NO_SUCH_UNIT) => self.state(unit).await,
             other => other,
         }
     }
@@ -261,11 +239,7 @@ impl Systemd for DbusSystemd {
         self.job_done(Job::Restart, unit, timeout).await
     }
 
-    async fn reload_unit(
-        &self,
-        unit: &UnitName,
-        timeout: Duration,
-    ) -> Result<UnitState, SystemdError> {
+    async fn reload_unit(&self, unit: &UnitName, timeout: Duration) -> Result<UnitState, SystemdError> {
         self.job_done(Job::Reload, unit, timeout).await
     }
 
@@ -299,20 +273,29 @@ impl Systemd for DbusSystemd {
     }
 
     async fn enable(&self, units: &[UnitName]) -> Result<Vec<FileChange>, SystemdError> {
-        self.file_changes(units, true).await
+        let changes = self.file_changes(units, true).await?;
+        self.reload_if(&changes).await?;
+        Ok(changes)
     }
 
     async fn disable(&self, units: &[UnitName]) -> Result<Vec<FileChange>, SystemdError> {
-        // One at a time: systemd refuses the whole call when one file is
-        // missing, and a missing file is already disabled.
-        let mut changes = Vec::new();
-        for unit in units {
-            match self.file_changes(std::slice::from_ref(unit), false).await {
-                Ok(some) => changes.extend(some),
-                Err(SystemdError::Call { source, .. }) if is_error(&source, NO_SUCH_UNIT) => {}
-                Err(e) => return Err(e),
+        let changes = match self.file_changes(units, false).await {
+            Err(SystemdError::Call { source, .. }) if is_error(&source, NO_SUCH_UNIT) => {
+                // systemd refuses the whole call when one file is missing (a
+                // missing file is already disabled): one at a time then.
+                let mut changes = Vec::new();
+                for unit in units {
+                    match self.file_changes(std::slice::from_ref(unit), false).await {
+                        Ok(some) => changes.extend(some),
+                        Err(SystemdError::Call { source, .. }) if is_error(&source, NO_SUCH_UNIT) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                changes
             }
-        }
+            other => other?,
+        };
+        self.reload_if(&changes).await?;
         Ok(changes)
     }
 
@@ -339,7 +322,7 @@ fn call_error(operation: &'static str, unit: &str) -> impl FnOnce(zbus::Error) -
     move |source| SystemdError::Call {
         operation,
         unit,
-        source,
+        source: Box::new(source),
     }
 }
 

@@ -41,7 +41,7 @@ pub enum SystemdError {
     Call {
         operation: &'static str,
         unit: String,
-        source: zbus::Error,
+        source: Box<zbus::Error>,
     },
     #[error("{operation} {unit}: the job ended {result}; the unit is {state}")]
     JobFailed {
@@ -51,10 +51,7 @@ pub enum SystemdError {
         state: Box<UnitState>,
     },
     #[error("start {unit}: started, then failed at once: {state}")]
-    FailedAfterStart {
-        unit: UnitName,
-        state: Box<UnitState>,
-    },
+    FailedAfterStart { unit: UnitName, state: Box<UnitState> },
 }
 
 /// systemd as bgctl needs it. Jobs are tracked to their end: a call returns
@@ -66,12 +63,7 @@ pub trait Systemd {
 
     /// Starts `unit` and waits for its job; then watches it for `settle` and
     /// reports a unit that fails or restarts in that time as failed.
-    async fn start(
-        &self,
-        unit: &UnitName,
-        settle: Duration,
-        timeout: Duration,
-    ) -> Result<UnitState, SystemdError>;
+    async fn start(&self, unit: &UnitName, settle: Duration, timeout: Duration) -> Result<UnitState, SystemdError>;
 
     /// Stops `unit` and waits for its job. A unit that is not loaded is
     /// already stopped.
@@ -81,11 +73,7 @@ pub trait Systemd {
     async fn restart(&self, unit: &UnitName, timeout: Duration) -> Result<UnitState, SystemdError>;
 
     /// Reloads `unit` (its `ExecReload=`) and waits for its job.
-    async fn reload_unit(
-        &self,
-        unit: &UnitName,
-        timeout: Duration,
-    ) -> Result<UnitState, SystemdError>;
+    async fn reload_unit(&self, unit: &UnitName, timeout: Duration) -> Result<UnitState, SystemdError>;
 
     /// The unit's current state, read fresh.
     async fn state(&self, unit: &UnitName) -> Result<UnitState, SystemdError>;

@@ -86,6 +86,14 @@ impl UnitState {
         self.active_state == ActiveState::Active && self.sub_state == "running"
     }
 
+    /// Running or on its way there (not stopping, not stopped).
+    pub fn is_up(&self) -> bool {
+        matches!(
+            self.active_state,
+            ActiveState::Active | ActiveState::Activating | ActiveState::Reloading
+        )
+    }
+
     /// Failed, dead with a bad result, or waiting to be restarted after a failure.
     pub fn has_failed(&self) -> bool {
         match self.active_state {
@@ -100,11 +108,7 @@ impl fmt::Display for UnitState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} ({})", self.active_state, self.sub_state)?;
         if self.result != "success" {
-            write!(
-                f,
-                ", result {}, exit status {}",
-                self.result, self.exec_main_status
-            )?;
+            write!(f, ", result {}, exit status {}", self.result, self.exec_main_status)?;
         }
         if self.n_restarts > 0 {
             write!(f, ", restarted {} times", self.n_restarts)?;

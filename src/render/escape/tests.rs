@@ -45,10 +45,7 @@ fn escape_with(escaper: impl Escaper, s: &str) -> Option<String> {
 #[test]
 fn the_systemd_escaper_doubles_percent_and_refuses_line_breakers() {
     assert_eq!(escape_with(Systemd, "a%i").as_deref(), Some("a%%i"));
-    assert_eq!(
-        escape_with(Systemd, "bdd_assistant").as_deref(),
-        Some("bdd_assistant")
-    );
+    assert_eq!(escape_with(Systemd, "bdd_assistant").as_deref(), Some("bdd_assistant"));
     for bad in ["a\nb", "a\\", "a\rb", "\u{85}"] {
         assert_eq!(escape_with(Systemd, bad), None, "{bad:?}");
     }
@@ -56,10 +53,7 @@ fn the_systemd_escaper_doubles_percent_and_refuses_line_breakers() {
 
 #[test]
 fn the_nginx_escaper_refuses_anything_that_could_end_a_directive() {
-    assert_eq!(
-        escape_with(Nginx, "127.0.0.1:9001").as_deref(),
-        Some("127.0.0.1:9001")
-    );
+    assert_eq!(escape_with(Nginx, "127.0.0.1:9001").as_deref(), Some("127.0.0.1:9001"));
     assert_eq!(
         escape_with(Nginx, "a.example *.b _").as_deref(),
         Some("a.example *.b _")

@@ -1,0 +1,124 @@
+//! [`Docker`] over the Engine API with bollard.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::time::Duration;
+
+use bollard::query_parameters::{EventsOptionsBuilder, InspectContainerOptionsBuilder};
+use futures_util::{Stream, StreamExt};
+
+use super::{Container, Docker, DockerError, Health, HealthWatch};
+use crate::domain::DockerHost;
+
+/// Connecting and each request: a dead dockerd fails fast (exit 5 in under 10 s).
+const TIMEOUT_SECS: u64 = 5;
+
+pub struct EngineDocker {
+    docker: bollard::Docker,
+}
+
+impl EngineDocker {
+    /// Connects to `host` and agrees on an API version (Debian's dockerd
+    /// speaks 1.41, older than bollard's default).
+    pub async fn connect(host: &DockerHost) -> Result<EngineDocker, DockerError> {
+        let unreachable = |reason: String| DockerError::Unreachable {
+            host: host.to_string(),
+            reason,
+        };
+        let docker = match host.unix_socket() {
+            Some(path) => bollard::Docker::connect_with_unix(path, TIMEOUT_SECS, bollard::API_DEFAULT_VERSION),
+            None => bollard::Docker::connect_with_http(host.as_str(), TIMEOUT_SECS, bollard::API_DEFAULT_VERSION),
+        }
+        .map_err(|e| unreachable(e.to_string()))?;
+        let negotiate = docker.negotiate_version();
+        let docker = tokio::time::timeout(Duration::from_secs(TIMEOUT_SECS), negotiate)
+            .await
+            .map_err(|_| unreachable(format!("no answer within {TIMEOUT_SECS}s")))?
+            .map_err(|e| unreachable(e.to_string()))?;
+        Ok(EngineDocker { docker })
+    }
+}
+
+impl Docker for EngineDocker {
+    type Watch = EngineWatch;
+
+    async fn inspect(&self, name: &str) -> Result<Option<Container>, DockerError> {
+        let options = InspectContainerOptionsBuilder::default().build();
+        let found = match self.docker.inspect_container(name, Some(options)).await {
+            Ok(found) => found,
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => return Ok(None),
+            Err(source) => {
+                return Err(DockerError::Api {
+                    operation: "inspect",
+                    container: name.to_owned(),
+                    source,
+                });
+            }
+        };
+        let state = found.state.unwrap_or_default();
+        let health = state.health.and_then(|h| {
+            let status = h
+                .status
+                .map(|s| s.to_string())
+                .filter(|s| !s.is_empty() && s != "none")?;
+            let log = h
+                .log
+                .unwrap_or_default()
+                .into_iter()
+                .map(|r| {
+                    format!(
+                        "exit {}: {}",
+                        r.exit_code.unwrap_or(-1),
+                        r.output.unwrap_or_default().trim()
+                    )
+                })
+                .collect();
+            Some(Health { status, log })
+        });
+        Ok(Some(Container {
+            running: state.running.unwrap_or(false),
+            status: state.status.map(|s| s.to_string()).unwrap_or_default(),
+            exit_code: state.exit_code.unwrap_or(0),
+            health,
+        }))
+    }
+
+    async fn watch_health(&self, name: &str) -> Result<EngineWatch, DockerError> {
+        let filters = HashMap::from([
+            ("type", vec!["container"]),
+            ("event", vec!["health_status"]),
+            ("container", vec![name]),
+        ]);
+        let options = EventsOptionsBuilder::default().filters(&filters).build();
+        Ok(EngineWatch {
+            ended: false,
+            events: Box::pin(self.docker.events(Some(options)).filter_map(|event| async move {
+                // "health_status: healthy" → "healthy"
+                let action = event.ok()?.action?;
+                Some(action.rsplit(": ").next().unwrap_or(&action).to_owned())
+            })),
+        })
+    }
+}
+
+/// Health events of one container.
+pub struct EngineWatch {
+    events: Pin<Box<dyn Stream<Item = String> + Send>>,
+    ended: bool,
+}
+
+impl HealthWatch for EngineWatch {
+    async fn changed(&mut self, limit: Duration) -> Option<String> {
+        if !self.ended {
+            match tokio::time::timeout(limit, self.events.next()).await {
+                Ok(Some(status)) => return Some(status),
+                Ok(None) => self.ended = true,
+                Err(_) => return None,
+            }
+        }
+        // The stream broke (dockerd restarted): the caller's inspect fallback
+        // carries on at its own pace.
+        tokio::time::sleep(limit).await;
+        None
+    }
+}

@@ -1,0 +1,67 @@
+//! The Docker boundary: a color's container and its health, read from the
+//! Engine API (bollard). [`Docker`] is what the rest of bgctl uses;
+//! [`EngineDocker`] is the real one.
+
+mod engine;
+
+use std::time::Duration;
+
+pub use engine::EngineDocker;
+
+/// What Docker says about a container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Container {
+    pub running: bool,
+    /// Docker's status word: created, running, exited, ...
+    pub status: String,
+    pub exit_code: i64,
+    /// `None` when the image defines no HEALTHCHECK.
+    pub health: Option<Health>,
+}
+
+/// Docker's health of a container with a HEALTHCHECK.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Health {
+    /// starting, healthy or unhealthy.
+    pub status: String,
+    /// The last probes Docker kept (it keeps 5), oldest first: "exit N: output".
+    pub log: Vec<String>,
+}
+
+impl Health {
+    pub fn is_healthy(&self) -> bool {
+        self.status == "healthy"
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DockerError {
+    #[error("cannot reach dockerd at {host}: {reason}. Is docker running? Is [docker] host right?")]
+    Unreachable { host: String, reason: String },
+    #[error("{operation} {container}: {source}")]
+    Api {
+        operation: &'static str,
+        container: String,
+        source: bollard::errors::Error,
+    },
+}
+
+/// Docker as bgctl needs it.
+#[allow(async_fn_in_trait)] // used through generics, never as `dyn`
+pub trait Docker {
+    type Watch: HealthWatch;
+
+    /// The container named `name`, or `None` when there is none.
+    async fn inspect(&self, name: &str) -> Result<Option<Container>, DockerError>;
+
+    /// Starts following `name`'s health events; [`HealthWatch::changed`]
+    /// then wakes as soon as Docker reports a new health status.
+    async fn watch_health(&self, name: &str) -> Result<Self::Watch, DockerError>;
+}
+
+/// A subscription to one container's health events.
+#[allow(async_fn_in_trait)]
+pub trait HealthWatch {
+    /// Waits up to `limit` for the next health event; returns its status.
+    async fn changed(&mut self, limit: Duration) -> Option<String>;
+}

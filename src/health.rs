@@ -1,0 +1,152 @@
+//! The health gate: a new color is healthy when its HTTP probe answers 2xx/3xx
+//! and, if its image has a HEALTHCHECK, Docker says `healthy`. Waits on
+//! Docker's health events, polls the probe every `[health] interval`, and
+//! gives up at `[health] timeout` or as soon as the unit has failed.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use crate::config::Health as Settings;
+use crate::docker::{Container, Docker, DockerError, HealthWatch};
+use crate::domain::{HealthPath, Port, UnitName};
+use crate::http_probe;
+use crate::systemd::{Systemd, SystemdError, UnitState};
+
+/// One probe request; a slow answer is no answer.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The HTTP probe, as the gate needs it.
+#[allow(async_fn_in_trait)]
+pub trait Probe {
+    /// GET `path` on the color's host port: the status, or why there was none.
+    async fn get(&self, port: Port, path: &HealthPath) -> Result<u16, String>;
+}
+
+/// The real probe: plain HTTP to the address the port is published on.
+pub struct HttpProbe {
+    pub ip: IpAddr,
+}
+
+impl Probe for HttpProbe {
+    async fn get(&self, port: Port, path: &HealthPath) -> Result<u16, String> {
+        let addr = SocketAddr::new(self.ip, port.get());
+        http_probe::get(addr, &self.ip.to_string(), path.as_str(), PROBE_TIMEOUT)
+            .await
+            .map(|r| r.status)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// What the gate saw last.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observation {
+    pub probe: Result<u16, String>,
+    /// `None`: no container (yet, or any more).
+    pub container: Option<Container>,
+}
+
+impl Observation {
+    pub fn is_healthy(&self) -> bool {
+        let probe_ok = matches!(self.probe, Ok(status) if (200..400).contains(&status));
+        let docker_ok = self
+            .container
+            .as_ref()
+            .is_some_and(|c| c.running && c.health.as_ref().is_none_or(|h| h.is_healthy()));
+        probe_ok && docker_ok
+    }
+
+    /// Docker's health log, for the error report.
+    pub fn health_log(&self) -> &[String] {
+        self.container
+            .as_ref()
+            .and_then(|c| c.health.as_ref())
+            .map_or(&[], |h| &h.log)
+    }
+}
+
+impl fmt::Display for Observation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.probe {
+            Ok(status) => write!(f, "probe HTTP {status}")?,
+            Err(e) => write!(f, "probe failed ({e})")?,
+        }
+        match &self.container {
+            None => write!(f, ", no container"),
+            Some(c) => match &c.health {
+                Some(h) => write!(f, ", container {} and {}", c.status, h.status),
+                None => write!(f, ", container {} (no HEALTHCHECK)", c.status),
+            },
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HealthError {
+    #[error("not healthy within {}: {last}", humantime::format_duration(*waited))]
+    Timeout { waited: Duration, last: Box<Observation> },
+    #[error("the unit failed while starting: {state}; {last}")]
+    UnitFailed {
+        state: Box<UnitState>,
+        last: Box<Observation>,
+    },
+    #[error(transparent)]
+    Systemd(#[from] SystemdError),
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+}
+
+impl HealthError {
+    pub fn last(&self) -> Option<&Observation> {
+        match self {
+            HealthError::Timeout { last, .. } | HealthError::UnitFailed { last, .. } => Some(last),
+            _ => None,
+        }
+    }
+}
+
+/// The color being checked.
+pub struct Target<'a> {
+    pub unit: &'a UnitName,
+    pub container: &'a str,
+    pub port: Port,
+}
+
+/// Waits until `target` is healthy. A slow app may be `unhealthy` before it
+/// is `healthy` (DESIGN §4): only a failed unit or the timeout end the wait.
+pub async fn wait_healthy(
+    systemd: &impl Systemd,
+    docker: &impl Docker,
+    probe: &impl Probe,
+    target: &Target<'_>,
+    settings: &Settings,
+) -> Result<Observation, HealthError> {
+    let started = Instant::now();
+    let deadline = started + settings.timeout.get();
+    let mut events = docker.watch_health(target.container).await?;
+    loop {
+        let seen = Observation {
+            probe: probe.get(target.port, &settings.path).await,
+            container: docker.inspect(target.container).await?,
+        };
+        if seen.is_healthy() {
+            return Ok(seen);
+        }
+        let unit = systemd.state(target.unit).await?;
+        if unit.has_failed() || !unit.is_up() {
+            return Err(HealthError::UnitFailed {
+                state: Box::new(unit),
+                last: Box::new(seen),
+            });
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(HealthError::Timeout {
+                waited: now - started,
+                last: Box::new(seen),
+            });
+        }
+        // Docker's next health event, or the next probe, whichever is first.
+        events.changed(settings.interval.get().min(deadline - now)).await;
+    }
+}

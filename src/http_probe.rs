@@ -1,0 +1,83 @@
+//! A tiny HTTP/1.0 GET for health probes and proxy checks: one request per
+//! connection, status line and headers only, every step under a deadline.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Headers larger than this are not a probe answer worth reading.
+const MAX_HEAD: usize = 64 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Response {
+    /// 2xx or 3xx: what a health probe accepts.
+    pub fn is_ok(&self) -> bool {
+        (200..400).contains(&self.status)
+    }
+
+    /// The first header named `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// `GET path` on `addr` with `Host: host`, within `limit` in all.
+pub async fn get(addr: SocketAddr, host: &str, path: &str, limit: Duration) -> std::io::Result<Response> {
+    tokio::time::timeout(limit, exchange(addr, host, path))
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, format!("no answer within {limit:?}")))?
+}
+
+async fn exchange(addr: SocketAddr, host: &str, path: &str) -> std::io::Result<Response> {
+    let mut conn = TcpStream::connect(addr).await?;
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: bgctl\r\nConnection: close\r\n\r\n");
+    conn.write_all(request.as_bytes()).await?;
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < MAX_HEAD {
+        let n = conn.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    parse_head(&String::from_utf8_lossy(&head))
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP response"))
+}
+
+fn parse_head(text: &str) -> Option<Response> {
+    let mut lines = text.split("\r\n");
+    let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
+    let headers = lines
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    Some(Response { status, headers })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_head_reads_status_and_headers() {
+        let r = parse_head("HTTP/1.1 503 Service Unavailable\r\nX-Bgctl-Color: blue\r\nContent-Length: 3\r\n\r\nabc")
+            .unwrap();
+        assert_eq!(r.status, 503);
+        assert_eq!(r.header("x-bgctl-color"), Some("blue"));
+        assert!(!r.is_ok());
+        assert!(parse_head("HTTP/1.0 302 Found\r\n\r\n").unwrap().is_ok());
+        assert_eq!(parse_head("garbage"), None);
+    }
+}

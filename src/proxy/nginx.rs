@@ -1,0 +1,159 @@
+//! [`Proxy`] for nginx: `nginx -t`, atomic swap, `ReloadUnit` over D-Bus,
+//! and requests through it to see who answers.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use super::{Proxy, ProxyError};
+use crate::config::Config;
+use crate::domain::Color;
+use crate::files::{read_if_exists, remove_if_exists, write_atomic};
+use crate::http_probe;
+use crate::render::RenderedFile;
+use crate::systemd::Systemd;
+
+/// nginx -t and a reload finish in well under this.
+const NGINX_TIMEOUT: Duration = Duration::from_secs(30);
+/// One verification request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+/// Answers in a row from the new color before verify trusts it.
+const CONSECUTIVE: u32 = 3;
+const VERIFY_POLL: Duration = Duration::from_millis(50);
+
+pub struct Nginx<'a, S> {
+    config: &'a Config,
+    systemd: &'a S,
+}
+
+impl<'a, S: Systemd> Nginx<'a, S> {
+    pub fn new(config: &'a Config, systemd: &'a S) -> Self {
+        Nginx { config, systemd }
+    }
+
+    /// `nginx -t -c <nginx_conf>`: Ok, or nginx's own words.
+    async fn test_config(&self) -> Result<(), ProxyError> {
+        let bin = &self.config.proxy.nginx_bin;
+        let run = tokio::process::Command::new(bin.as_path())
+            .args(["-t", "-q", "-c"])
+            .arg(self.config.proxy.nginx_conf.as_path())
+            .kill_on_drop(true)
+            .output();
+        let cannot = |reason: String| ProxyError::NginxBinary {
+            bin: bin.to_string(),
+            reason,
+        };
+        let output = tokio::time::timeout(NGINX_TIMEOUT, run)
+            .await
+            .map_err(|_| cannot(format!("nginx -t took longer than {NGINX_TIMEOUT:?}")))?
+            .map_err(|e| cannot(e.to_string()))?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(ProxyError::Invalid {
+                message: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+            })
+        }
+    }
+
+    /// Puts back what was there before (nothing, or the old text).
+    fn restore(&self, site: &RenderedFile, old: Option<&str>) -> Result<(), ProxyError> {
+        match old {
+            Some(text) => write_atomic(site.path.as_path(), text.as_bytes())?,
+            None => {
+                remove_if_exists(site.path.as_path())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Where to send verification requests, and the Host they carry.
+    fn endpoint(&self) -> (SocketAddr, String) {
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.config.proxy.listen.get()));
+        let first = self.config.proxy.server_name.as_str().split(' ').next().unwrap_or("_");
+        let host = if first == "_" || first.contains('*') {
+            "localhost"
+        } else {
+            first
+        };
+        (addr, host.to_owned())
+    }
+}
+
+impl<S: Systemd> Proxy for Nginx<'_, S> {
+    async fn ensure_running(&self) -> Result<(), ProxyError> {
+        let unit = &self.config.proxy.unit;
+        let state = self.systemd.state(unit).await.map_err(|source| ProxyError::Reload {
+            unit: unit.to_string(),
+            source,
+        })?;
+        if state.is_running() {
+            Ok(())
+        } else {
+            Err(ProxyError::NotRunning {
+                unit: unit.to_string(),
+                state: state.to_string(),
+            })
+        }
+    }
+
+    async fn current(&self) -> Result<Option<String>, ProxyError> {
+        Ok(read_if_exists(self.config.site().as_path())?)
+    }
+
+    async fn apply(&self, site: &RenderedFile) -> Result<(), ProxyError> {
+        let old = read_if_exists(site.path.as_path())?;
+        write_atomic(site.path.as_path(), site.contents.as_bytes())?;
+        // nginx -t reads the site where nginx.conf includes it, so it is
+        // tested in place; running nginx only reads it on reload, which
+        // happens only after the test passed.
+        if let Err(e) = self.test_config().await {
+            self.restore(site, old.as_deref())?;
+            return Err(e);
+        }
+        let unit = &self.config.proxy.unit;
+        if let Err(source) = self.systemd.reload_unit(unit, NGINX_TIMEOUT).await {
+            // nginx keeps serving its old config; keep the disk in step with it.
+            self.restore(site, old.as_deref())?;
+            return Err(ProxyError::Reload {
+                unit: unit.to_string(),
+                source,
+            });
+        }
+        Ok(())
+    }
+
+    async fn verify(&self, color: Color, limit: Duration) -> Result<(), ProxyError> {
+        let (addr, host) = self.endpoint();
+        let path = self.config.health.path.as_str();
+        let deadline = Instant::now() + limit;
+        let mut in_a_row = 0;
+        let mut last: String;
+        loop {
+            match http_probe::get(addr, &host, path, REQUEST_TIMEOUT).await {
+                Ok(r) => {
+                    let answered_by = r.header("X-Bgctl-Color").unwrap_or("nobody").to_owned();
+                    // A 502/503/504 is nginx answering for a color that is not there.
+                    let served = answered_by == color.as_str() && !(502..=504).contains(&r.status);
+                    in_a_row = if served { in_a_row + 1 } else { 0 };
+                    last = format!("HTTP {} from {answered_by}", r.status);
+                }
+                Err(e) => {
+                    in_a_row = 0;
+                    last = e.to_string();
+                }
+            }
+            if in_a_row >= CONSECUTIVE {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(ProxyError::Verify {
+                    port: addr.port(),
+                    expected: color,
+                    limit,
+                    last,
+                });
+            }
+            tokio::time::sleep(VERIFY_POLL).await;
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! The etcd key layout of DESIGN §6, with the classic recipe's names kept so
+//! an existing confd template reads them unchanged.
+
+use std::collections::HashMap;
+
+use super::{Active, Deployment, StateError, Status};
+use crate::domain::{Color, KeyPrefix, ServiceName};
+use crate::naming;
+
+/// Key names under one service's prefix.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    prefix: String,
+    name: ServiceName,
+}
+
+impl Keys {
+    pub fn new(prefix: &KeyPrefix, name: &ServiceName) -> Keys {
+        Keys {
+            prefix: prefix.to_string(),
+            name: name.clone(),
+        }
+    }
+
+    /// `<prefix>/<key>`
+    pub fn key(&self, key: &str) -> String {
+        format!("{}/{key}", self.prefix)
+    }
+
+    /// `<prefix>/<name>_<color>/<key>`
+    pub fn color_key(&self, color: Color, key: &str) -> String {
+        format!("{}/{}/{key}", self.prefix, naming::instance(&self.name, color))
+    }
+
+    /// Everything under the prefix, for one range read.
+    pub fn all(&self) -> String {
+        format!("{}/", self.prefix)
+    }
+
+    pub fn color(&self) -> String {
+        self.key("color")
+    }
+
+    /// The lock API's name: its keys are `<prefix>/lock/<lease>`.
+    pub fn lock(&self) -> String {
+        self.key("lock")
+    }
+
+    pub fn history(&self) -> String {
+        self.key("history/")
+    }
+
+    /// Every key a flip writes, with its value.
+    pub fn flip(&self, d: &Deployment) -> Vec<(String, String)> {
+        let instance = naming::instance(&self.name, d.color);
+        let previous = d.previous.map(|c| naming::instance(&self.name, c)).unwrap_or_default();
+        vec![
+            (self.key("instance"), instance),
+            (self.key("port"), d.port.to_string()),
+            (self.key("url"), d.url.clone()),
+            (self.key("color"), d.color.to_string()),
+            (self.key("image"), d.image.to_string()),
+            (self.key("previous"), previous),
+            (self.key("deployed_at"), d.deployed_at.clone()),
+            (self.color_key(d.color, "port"), d.port.to_string()),
+            (self.color_key(d.color, "url"), d.url.clone()),
+            (self.color_key(d.color, "status"), Status::Running.as_str().to_owned()),
+            (self.color_key(d.color, "image"), d.image.to_string()),
+        ]
+    }
+
+    /// The live color out of a range read of [`Keys::all`]; `None` before
+    /// the first deploy.
+    pub fn active(&self, kv: &HashMap<String, String>) -> Result<Option<Active>, StateError> {
+        let Some(color) = kv.get(&self.color()) else {
+            return Ok(None);
+        };
+        let parse = |key: String, what: &str| -> Result<String, StateError> {
+            kv.get(&key).cloned().ok_or_else(|| StateError::Corrupt {
+                key: key.clone(),
+                value: String::new(),
+                reason: format!("missing, though {} is set: {what}", self.color()),
+            })
+        };
+        let corrupt = |key: String, value: &str, reason: String| StateError::Corrupt {
+            key,
+            value: value.to_owned(),
+            reason,
+        };
+        let color: Color = color
+            .parse()
+            .map_err(|e: crate::domain::InvalidValue| corrupt(self.color(), color, e.reason))?;
+        let port = parse(self.key("port"), "the live port")?;
+        let image = parse(self.key("image"), "the live image")?;
+        let previous = kv.get(&self.key("previous")).filter(|p| !p.is_empty());
+        let previous = previous
+            .map(|p| {
+                Color::ALL
+                    .into_iter()
+                    .find(|c| naming::instance(&self.name, *c) == *p)
+                    .ok_or_else(|| corrupt(self.key("previous"), p, "not an instance of this service".into()))
+            })
+            .transpose()?;
+        Ok(Some(Active {
+            color,
+            port: port
+                .parse()
+                .map_err(|e: crate::domain::InvalidValue| corrupt(self.key("port"), &port, e.reason))?,
+            image: image
+                .parse()
+                .map_err(|e: crate::domain::InvalidValue| corrupt(self.key("image"), &image, e.reason))?,
+            url: kv.get(&self.key("url")).cloned().unwrap_or_default(),
+            deployed_at: kv.get(&self.key("deployed_at")).cloned().unwrap_or_default(),
+            previous,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Port;
+
+    fn keys() -> Keys {
+        Keys::new(&"/bdd-assistant".parse().unwrap(), &"bdd_assistant".parse().unwrap())
+    }
+
+    fn deployment() -> Deployment {
+        Deployment {
+            color: Color::Green,
+            port: Port::new(9002).unwrap(),
+            url: "127.0.0.1:9002".into(),
+            image: "app:v2".parse().unwrap(),
+            previous: Some(Color::Blue),
+            deployed_at: "2026-11-27T14:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn a_flip_writes_the_classic_recipes_keys() {
+        let kv: HashMap<String, String> = keys().flip(&deployment()).into_iter().collect();
+        let get = |k: &str| kv.get(k).map(String::as_str);
+        assert_eq!(get("/bdd-assistant/instance"), Some("bdd_assistant_green"));
+        assert_eq!(get("/bdd-assistant/port"), Some("9002"));
+        assert_eq!(get("/bdd-assistant/url"), Some("127.0.0.1:9002"));
+        assert_eq!(get("/bdd-assistant/color"), Some("green"));
+        assert_eq!(get("/bdd-assistant/previous"), Some("bdd_assistant_blue"));
+        assert_eq!(get("/bdd-assistant/bdd_assistant_green/status"), Some("running"));
+        assert_eq!(get("/bdd-assistant/bdd_assistant_green/image"), Some("app:v2"));
+        assert_eq!(kv.len(), 11);
+    }
+
+    #[test]
+    fn active_reads_back_what_a_flip_wrote() {
+        let kv: HashMap<String, String> = keys().flip(&deployment()).into_iter().collect();
+        let active = keys().active(&kv).unwrap().unwrap();
+        assert_eq!(
+            (active.color, active.port.get(), active.previous),
+            (Color::Green, 9002, Some(Color::Blue))
+        );
+        assert_eq!(active.image.as_str(), "app:v2");
+        assert_eq!(keys().active(&HashMap::new()).unwrap(), None);
+    }
+
+    #[test]
+    fn active_refuses_a_corrupt_store() {
+        let mut kv: HashMap<String, String> = keys().flip(&deployment()).into_iter().collect();
+        kv.insert("/bdd-assistant/color".into(), "purple".into());
+        assert!(matches!(keys().active(&kv), Err(StateError::Corrupt { .. })));
+        let mut kv: HashMap<String, String> = keys().flip(&deployment()).into_iter().collect();
+        kv.remove("/bdd-assistant/port");
+        assert!(matches!(keys().active(&kv), Err(StateError::Corrupt { .. })));
+    }
+}

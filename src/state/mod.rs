@@ -1,0 +1,121 @@
+//! The state boundary: which color is live, its history, and the deploy
+//! lock, in etcd (DESIGN §6). [`StateStore`] is what the rest of bgctl uses;
+//! [`EtcdStore`] is the real one.
+
+mod etcd;
+mod keys;
+
+use serde::{Deserialize, Serialize};
+
+pub use etcd::EtcdStore;
+pub use keys::Keys;
+
+use crate::domain::{Color, ImageRef, Port};
+
+/// History records kept (DESIGN §6).
+pub const HISTORY_KEPT: usize = 50;
+
+/// What is live, as the store says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Active {
+    pub color: Color,
+    pub port: Port,
+    pub image: ImageRef,
+    pub url: String,
+    pub deployed_at: String,
+    pub previous: Option<Color>,
+}
+
+/// One read of the store: the live color (`None` before the first deploy)
+/// and the revision a flip must still find.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub active: Option<Active>,
+    /// `mod_revision` of the `color` key; 0 when it does not exist.
+    pub revision: i64,
+}
+
+/// What a flip makes live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployment {
+    pub color: Color,
+    pub port: Port,
+    pub url: String,
+    pub image: ImageRef,
+    pub previous: Option<Color>,
+    pub deployed_at: String,
+}
+
+/// A color's `status` key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Running,
+    Stopped,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Running => "running",
+            Status::Stopped => "stopped",
+        }
+    }
+}
+
+/// One deploy, as kept under `history/`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryRecord {
+    pub id: String,
+    pub from: Option<String>,
+    pub to: String,
+    pub image: String,
+    pub start: String,
+    pub end: String,
+    pub result: String,
+    /// (phase, milliseconds), in order.
+    pub phases: Vec<(String, u64)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot reach etcd at {endpoints}: {reason}. Is etcd running? Are [state] endpoints right?")]
+    Unreachable { endpoints: String, reason: String },
+    #[error("another deploy holds the lock {key}: {holder}. Wait for it, or pass --wait")]
+    Locked { key: String, holder: String },
+    #[error(
+        "the state changed while this deploy ran (expected revision {expected} of {key}): another writer; nothing was flipped"
+    )]
+    Conflict { key: String, expected: i64 },
+    #[error("etcd {operation}: {reason}")]
+    Etcd { operation: &'static str, reason: String },
+    #[error("state key {key} holds {value:?}: {reason}")]
+    Corrupt { key: String, value: String, reason: String },
+    #[error("lost the deploy lock: its lease could not be kept alive ({0})")]
+    LockLost(String),
+}
+
+/// The state store as bgctl needs it.
+#[allow(async_fn_in_trait)] // used through generics, never as `dyn`
+pub trait StateStore {
+    /// Takes the deploy lock, bound to a lease kept alive until `unlock` (or
+    /// until this process dies: then the lease expires and frees it). With
+    /// `wait` false a held lock fails at once with `Locked`.
+    async fn lock(&mut self, holder: &str, wait: bool) -> Result<(), StateError>;
+
+    /// Gives the lock back.
+    async fn unlock(&mut self) -> Result<(), StateError>;
+
+    async fn read(&self) -> Result<Snapshot, StateError>;
+
+    /// Makes `to` live in one transaction, if the `color` key still has
+    /// revision `expected`; `Conflict` otherwise, with nothing written.
+    async fn flip(&self, expected: i64, to: &Deployment) -> Result<i64, StateError>;
+
+    async fn set_status(&self, color: Color, status: Status) -> Result<(), StateError>;
+
+    /// Adds a history record and trims to the newest [`HISTORY_KEPT`].
+    async fn record(&self, record: &HistoryRecord) -> Result<(), StateError>;
+
+    /// History, oldest first.
+    async fn history(&self) -> Result<Vec<HistoryRecord>, StateError>;
+}

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::config::ConfigSource;
-use crate::domain::ServiceName;
+use crate::domain::{Color, ImageRef, ServiceName};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -28,6 +28,10 @@ pub struct Cli {
     /// Use /etc/bgctl/NAME.toml
     #[arg(short = 's', long = "service", global = true, value_name = "NAME")]
     pub service: Option<ServiceName>,
+
+    /// Print the result as JSON on stdout (switch, status)
+    #[arg(long, global = true)]
+    pub json: bool,
 
     #[command(subcommand)]
     pub command: Command,
@@ -53,6 +57,29 @@ disable them, remove the units, drop-ins and the site that install wrote, and re
 (and nginx, when it is running, so it forgets the site). The state store is left as it is: \
 it holds the deploy history.")]
     Uninstall,
+
+    /// Deploy to the other color: start it, wait until healthy, flip etcd, switch nginx, stop the old one
+    #[command(
+        long_about = "Deploy to the other color (or --to), with --image or the config's image. \
+Phases, each printed with its time: lock (etcd lock on a lease; another deploy holding it \
+exits 4 at once, or waits with --wait), read, start (the unit, job tracked), healthy (HTTP probe, \
+and Docker's HEALTHCHECK when the image has one), flip (one etcd transaction, compare-and-swap), \
+proxy (site rendered, nginx -t, atomic swap, reload over D-Bus), verify (requests through nginx \
+answer from the new color), drain, stop (the old color; only the new one stays enabled). \
+A failure before the flip stops the new color and changes nothing (exit 3 if it never became \
+healthy, else 1); after the flip the flip and the site are rolled back (exit 1)."
+    )]
+    Switch {
+        /// The color to deploy to [default: the one that is not live; blue on the first deploy]
+        #[arg(long, value_name = "COLOR")]
+        to: Option<Color>,
+        /// The image to deploy [default: the config's image]
+        #[arg(long, value_name = "REF")]
+        image: Option<ImageRef>,
+        /// Wait for another deploy's lock instead of failing with exit 4
+        #[arg(long)]
+        wait: bool,
+    },
 
     /// Print what `install` would write (units, image drop-ins, nginx site); touches nothing
     #[command(long_about = "Print what `install` would write: both color template units, \

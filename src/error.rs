@@ -3,9 +3,12 @@
 use std::path::PathBuf;
 
 use crate::config::ConfigError;
+use crate::docker::DockerError;
 use crate::domain::UnitName;
 use crate::files::FilesError;
 use crate::render::RenderError;
+use crate::state::StateError;
+use crate::switch::SwitchError;
 use crate::systemd::SystemdError;
 
 /// bgctl's exit statuses.
@@ -48,6 +51,12 @@ pub enum Error {
     Files(#[from] FilesError),
     #[error(transparent)]
     Systemd(#[from] SystemdError),
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Switch(#[from] SwitchError),
     #[error("--out {0}: not a directory; pass a directory (created when missing)")]
     OutNotADirectory(PathBuf),
     #[error("{key} {path} is not a directory: create it, or fix {key} in the config")]
@@ -70,8 +79,48 @@ impl Error {
             Error::Config(_) | Error::OutNotADirectory(_) | Error::NotADirectory { .. } | Error::ForeignFile(_) => {
                 ExitCode::Usage
             }
-            Error::Systemd(SystemdError::Unreachable { .. }) => ExitCode::Unreachable,
-            Error::Render(_) | Error::Files(_) | Error::Systemd(_) | Error::NotLoaded { .. } => ExitCode::Failed,
+            Error::Systemd(e) => systemd_code(e),
+            Error::Docker(e) => docker_code(e),
+            Error::State(e) => state_code(e),
+            Error::Switch(e) => switch_code(e),
+            Error::Render(_) | Error::Files(_) | Error::NotLoaded { .. } => ExitCode::Failed,
         }
+    }
+}
+
+fn switch_code(e: &SwitchError) -> ExitCode {
+    match e {
+        SwitchError::AlreadyLive(_) => ExitCode::Usage,
+        SwitchError::Unhealthy { .. } => ExitCode::Unhealthy,
+        SwitchError::State(e) => state_code(e),
+        SwitchError::Systemd(e) => systemd_code(e),
+        SwitchError::Docker(e) => docker_code(e),
+        SwitchError::RolledBack { .. }
+        | SwitchError::RollbackFailed { .. }
+        | SwitchError::Proxy(_)
+        | SwitchError::Files(_)
+        | SwitchError::Render(_) => ExitCode::Failed,
+    }
+}
+
+fn systemd_code(e: &SystemdError) -> ExitCode {
+    match e {
+        SystemdError::Unreachable { .. } => ExitCode::Unreachable,
+        _ => ExitCode::Failed,
+    }
+}
+
+fn docker_code(e: &DockerError) -> ExitCode {
+    match e {
+        DockerError::Unreachable { .. } => ExitCode::Unreachable,
+        DockerError::Api { .. } => ExitCode::Failed,
+    }
+}
+
+fn state_code(e: &StateError) -> ExitCode {
+    match e {
+        StateError::Locked { .. } => ExitCode::Locked,
+        StateError::Unreachable { .. } => ExitCode::Unreachable,
+        _ => ExitCode::Failed,
     }
 }

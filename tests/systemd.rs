@@ -10,83 +10,11 @@ use std::time::{Duration, Instant};
 
 use bgctl::domain::UnitName;
 use bgctl::systemd::{ActiveState, DbusSystemd, JobResult, Systemd, SystemdError, enable_only};
-use support::{TestEnv, bgctl, http_get, stderr, stdout, wait_for};
+use support::{Service, TestEnv, bgctl, http_get, stderr, stdout, wait_for};
 
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 const SETTLE: Duration = Duration::from_secs(2);
-
-/// A service installed in the sandbox for one test; uninstalled on drop so
-/// a failing test leaves nothing running.
-struct Service<'a> {
-    env: &'a TestEnv,
-    name: String,
-    config: PathBuf,
-    ports: (u16, u16),
-}
-
-impl<'a> Service<'a> {
-    fn new(env: &'a TestEnv, name: &str, ports: (u16, u16, u16), extra: &str) -> Service<'a> {
-        let config = env.config(name, ports, &format!("[container]\npull = false\n{extra}"));
-        Service {
-            env,
-            name: name.into(),
-            config,
-            ports: (ports.0, ports.1),
-        }
-    }
-
-    fn bgctl(&self, args: &[&str]) -> std::process::Output {
-        let mut all = vec!["--config", self.config.to_str().unwrap()];
-        all.extend_from_slice(args);
-        bgctl(&all)
-    }
-
-    fn install(&self) {
-        let o = self.bgctl(&["install"]);
-        assert_eq!(o.status.code(), Some(0), "install: {}", stderr(&o));
-    }
-
-    fn unit(&self, color: &str) -> UnitName {
-        let port = if color == "blue" { self.ports.0 } else { self.ports.1 };
-        UnitName::parse(&format!("{}_{color}@{port}.service", self.name)).unwrap()
-    }
-
-    fn installed_files(&self) -> Vec<PathBuf> {
-        let dir = self.env.unit_dir();
-        let mut files: Vec<PathBuf> = ["blue", "green"]
-            .iter()
-            .flat_map(|c| {
-                [
-                    dir.join(format!("{}_{c}@.service", self.name)),
-                    dir.join(format!("{}_{c}@.service.d/50-bgctl-image.conf", self.name)),
-                ]
-            })
-            .collect();
-        files.push(Path::new(self.env.var("BGCTL_TEST_NGINX_SITES")).join(format!("{}.conf", self.name)));
-        files
-    }
-
-    fn wants_link(&self, color: &str) -> PathBuf {
-        self.env
-            .unit_dir()
-            .join("multi-user.target.wants")
-            .join(self.unit(color).as_str())
-    }
-
-    fn container_exists(&self, color: &str) -> bool {
-        let o = self
-            .env
-            .docker(&["ps", "-aq", "--filter", &format!("name=^{}_{color}$", self.name)]);
-        !o.stdout.is_empty()
-    }
-}
-
-impl Drop for Service<'_> {
-    fn drop(&mut self) {
-        let _ = self.bgctl(&["uninstall"]);
-    }
-}
 
 #[test]
 fn install_writes_once_then_nothing_and_systemd_loads_the_units() {

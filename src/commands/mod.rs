@@ -2,6 +2,7 @@
 
 mod install;
 mod render;
+mod switch;
 mod uninstall;
 
 use std::path::{Path, PathBuf};
@@ -20,6 +21,15 @@ pub async fn execute(cli: Cli) -> Result<(), Error> {
         Command::Install { dry_run } => install::run(&config, dry_run).await,
         Command::Uninstall => uninstall::run(&config).await,
         Command::Render { out } => render::run(&config, out.as_deref()),
+        Command::Switch { to, image, wait } => {
+            let args = switch::Args {
+                to,
+                image,
+                wait,
+                json: cli.json,
+            };
+            switch::run(&config, args).await
+        }
     }
 }
 

@@ -257,6 +257,26 @@ impl StateStore for EtcdStore {
         Ok(response.header().map(|h| h.revision()).unwrap_or_default())
     }
 
+    async fn retract(&self, expected: i64, color: Color) -> Result<(), StateError> {
+        self.check_held()?;
+        let key = self.keys.color();
+        let mut ops: Vec<TxnOp> = self.keys.live().into_iter().map(|k| TxnOp::delete(k, None)).collect();
+        ops.push(TxnOp::put(
+            self.keys.color_key(color, "status"),
+            Status::Stopped.as_str(),
+            None,
+        ));
+        let txn = Txn::new()
+            .when([Compare::mod_revision(key.clone(), CompareOp::Equal, expected)])
+            .and_then(ops);
+        let response = self.client.clone().txn(txn).await.map_err(self.error("retract"))?;
+        if response.succeeded() {
+            Ok(())
+        } else {
+            Err(StateError::Conflict { key, expected })
+        }
+    }
+
     async fn set_status(&self, color: Color, status: Status) -> Result<(), StateError> {
         let key = self.keys.color_key(color, "status");
         self.client

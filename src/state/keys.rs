@@ -69,6 +69,14 @@ impl Keys {
         ]
     }
 
+    /// The top-level keys that name the live color (what `retract` deletes).
+    pub fn live(&self) -> Vec<String> {
+        ["instance", "port", "url", "color", "image", "previous", "deployed_at"]
+            .iter()
+            .map(|k| self.key(k))
+            .collect()
+    }
+
     /// The live color out of a range read of [`Keys::all`]; `None` before
     /// the first deploy.
     pub fn active(&self, kv: &HashMap<String, String>) -> Result<Option<Active>, StateError> {

@@ -111,6 +111,10 @@ pub trait StateStore {
     /// revision `expected`; `Conflict` otherwise, with nothing written.
     async fn flip(&self, expected: i64, to: &Deployment) -> Result<i64, StateError>;
 
+    /// Undoes a first deploy's flip: no color is live again, if the `color`
+    /// key still has revision `expected`.
+    async fn retract(&self, expected: i64, color: Color) -> Result<(), StateError>;
+
     async fn set_status(&self, color: Color, status: Status) -> Result<(), StateError>;
 
     /// Adds a history record and trims to the newest [`HISTORY_KEPT`].

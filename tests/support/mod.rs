@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+
+use bgctl::domain::UnitName;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -179,4 +181,237 @@ pub fn http_get(port: u16, path: &str) -> Option<(String, String)> {
     conn.read_to_string(&mut response).ok()?;
     let (status, rest) = response.split_once("\r\n")?;
     Some((status.to_owned(), rest.to_owned()))
+}
+
+/// A service installed in the sandbox for one test; uninstalled on drop so
+/// a failing test leaves nothing running.
+pub struct Service<'a> {
+    pub env: &'a TestEnv,
+    pub name: String,
+    pub config: PathBuf,
+    pub ports: (u16, u16),
+    pub listen: u16,
+}
+
+impl<'a> Service<'a> {
+    /// A fresh service: its config written, its etcd keys cleared.
+    pub fn new(env: &'a TestEnv, name: &str, ports: (u16, u16, u16), extra: &str) -> Service<'a> {
+        let cleared = Command::new("etcdctl")
+            .env("ETCDCTL_API", "3")
+            .args(["--endpoints", env.var("BGCTL_TEST_ETCD"), "del", "--prefix"])
+            .arg(format!("/{}/", name.replace('_', "-")))
+            .output()
+            .expect("etcdctl runs");
+        assert!(cleared.status.success(), "etcdctl del: {}", stderr(&cleared));
+        let config = env.config(name, ports, &format!("[container]\npull = false\n{extra}"));
+        Service {
+            env,
+            name: name.into(),
+            config,
+            ports: (ports.0, ports.1),
+            listen: ports.2,
+        }
+    }
+
+    pub fn bgctl(&self, args: &[&str]) -> std::process::Output {
+        let mut all = vec!["--config", self.config.to_str().unwrap()];
+        all.extend_from_slice(args);
+        bgctl(&all)
+    }
+
+    pub fn install(&self) {
+        let o = self.bgctl(&["install"]);
+        assert_eq!(o.status.code(), Some(0), "install: {}", stderr(&o));
+    }
+
+    pub fn unit(&self, color: &str) -> UnitName {
+        let port = if color == "blue" { self.ports.0 } else { self.ports.1 };
+        UnitName::parse(&format!("{}_{color}@{port}.service", self.name)).unwrap()
+    }
+
+    pub fn installed_files(&self) -> Vec<PathBuf> {
+        let dir = self.env.unit_dir();
+        let mut files: Vec<PathBuf> = ["blue", "green"]
+            .iter()
+            .flat_map(|c| {
+                [
+                    dir.join(format!("{}_{c}@.service", self.name)),
+                    dir.join(format!("{}_{c}@.service.d/50-bgctl-image.conf", self.name)),
+                ]
+            })
+            .collect();
+        files.push(Path::new(self.env.var("BGCTL_TEST_NGINX_SITES")).join(format!("{}.conf", self.name)));
+        files
+    }
+
+    pub fn wants_link(&self, color: &str) -> PathBuf {
+        self.env
+            .unit_dir()
+            .join("multi-user.target.wants")
+            .join(self.unit(color).as_str())
+    }
+
+    pub fn container_exists(&self, color: &str) -> bool {
+        let o = self
+            .env
+            .docker(&["ps", "-aq", "--filter", &format!("name=^{}_{color}$", self.name)]);
+        !o.stdout.is_empty()
+    }
+}
+
+impl Drop for Service<'_> {
+    fn drop(&mut self) {
+        let _ = self.bgctl(&["uninstall"]);
+    }
+}
+
+impl Service<'_> {
+    /// The value of `<prefix>/<key>` in etcd, read with etcdctl (not bgctl).
+    pub fn etcd(&self, key: &str) -> Option<String> {
+        let prefix = format!("/{}", self.name.replace('_', "-"));
+        let o = Command::new("etcdctl")
+            .env("ETCDCTL_API", "3")
+            .args([
+                "--endpoints",
+                self.env.var("BGCTL_TEST_ETCD"),
+                "get",
+                "--print-value-only",
+            ])
+            .arg(format!("{prefix}/{key}"))
+            .output()
+            .expect("etcdctl runs");
+        let value = String::from_utf8_lossy(&o.stdout).trim_end().to_owned();
+        (!value.is_empty()).then_some(value)
+    }
+
+    /// Who answers through nginx: the X-Bgctl-Color header and the body.
+    pub fn answer(&self) -> Option<(String, String)> {
+        let (status, rest) = http_get(self.listen, "/")?;
+        let color = rest
+            .lines()
+            .find_map(|l| l.strip_prefix("X-Bgctl-Color: "))
+            .unwrap_or("none")
+            .trim()
+            .to_owned();
+        Some((
+            format!("{status} {color}"),
+            rest.rsplit("\r\n\r\n").next().unwrap_or("").to_owned(),
+        ))
+    }
+
+    /// `systemctl is-active` of a color's unit, asked inside the sandbox.
+    pub fn is_active(&self, color: &str) -> bool {
+        let o = self
+            .env
+            .in_sandbox(&["systemctl", "is-active", "-q", self.unit(color).as_str()]);
+        o.status.success()
+    }
+}
+
+/// Load through nginx with `hey` (an independent HTTP client, keep-alive on),
+/// for as long as it runs; `stop` ends it and counts.
+pub struct Load {
+    child: Option<std::process::Child>,
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// What the load saw: responses by status, and errors (connection failures,
+/// timeouts), as hey reports them.
+#[derive(Debug)]
+pub struct LoadResult {
+    pub by_status: Vec<(u16, u64)>,
+    pub errors: u64,
+    pub report: String,
+}
+
+impl LoadResult {
+    pub fn requests(&self) -> u64 {
+        self.by_status.iter().map(|(_, n)| n).sum::<u64>() + self.errors
+    }
+
+    /// Non-2xx answers plus errors.
+    pub fn failed(&self) -> u64 {
+        self.by_status
+            .iter()
+            .filter(|(s, _)| !(200..300).contains(s))
+            .map(|(_, n)| n)
+            .sum::<u64>()
+            + self.errors
+    }
+}
+
+impl Load {
+    /// `clients` concurrent keep-alive clients at up to `qps` requests a
+    /// second each; bounded by `limit` in case the test dies.
+    pub fn start(port: u16, clients: u32, qps: u32, limit: Duration) -> Load {
+        let child = Command::new("hey")
+            .args([
+                "-z",
+                &format!("{}s", limit.as_secs()),
+                "-c",
+                &clients.to_string(),
+                "-q",
+                &qps.to_string(),
+                "-t",
+                "10",
+            ])
+            .arg(format!("http://127.0.0.1:{port}/"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("hey runs (apt-get install hey)");
+        // Let every client connect before the test changes anything.
+        std::thread::sleep(Duration::from_millis(500));
+        Load { child: Some(child) }
+    }
+
+    pub fn stop(mut self) -> LoadResult {
+        let child = self.child.take().expect("a running load");
+        let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+        let out = child.wait_with_output().expect("hey ends");
+        let report = String::from_utf8_lossy(&out.stdout).into_owned();
+        parse_hey(report)
+    }
+}
+
+fn parse_hey(report: String) -> LoadResult {
+    let section = |title: &str| -> Vec<String> {
+        report
+            .split(title)
+            .nth(1)
+            .map(|rest| {
+                rest.lines()
+                    .skip(1)
+                    .take_while(|l| !l.trim().is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // "  [200]\t12345 responses"
+    let by_status = section("Status code distribution:")
+        .iter()
+        .filter_map(|l| {
+            let (code, rest) = l.trim().strip_prefix('[')?.split_once(']')?;
+            Some((code.parse().ok()?, rest.split_whitespace().next()?.parse().ok()?))
+        })
+        .collect();
+    // "  [3]\tGet ...: EOF"
+    let errors = section("Error distribution:")
+        .iter()
+        .filter_map(|l| l.trim().strip_prefix('[')?.split_once(']')?.0.parse::<u64>().ok())
+        .sum();
+    LoadResult {
+        by_status,
+        errors,
+        report,
+    }
 }

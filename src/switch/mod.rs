@@ -1,0 +1,425 @@
+//! The switch (DESIGN §4): lock, read, start, healthy, flip, proxy, verify,
+//! drain, stop. Written against the boundary traits only, so it is tested
+//! with fakes (`tests.rs`) and proven with the real ones (`tests/switch.rs`).
+//!
+//! The rule that keeps users from noticing: traffic moves only to a color
+//! that is healthy, and the old color stops only after the new one has
+//! served verified traffic. Before the flip a failure stops the target and
+//! changes nothing else; after it, the flip and the site are rolled back.
+
+mod phase;
+
+use std::time::{Duration, Instant};
+
+pub use phase::Phase;
+
+use crate::config::Config;
+use crate::docker::{Docker, DockerError};
+use crate::domain::{Color, ImageRef, UnitName};
+use crate::files::{FilesError, read_if_exists, write_atomic};
+use crate::health::{HealthError, Probe, Target, wait_healthy};
+use crate::naming;
+use crate::proxy::{Proxy, ProxyError};
+use crate::render::{self, RenderError};
+use crate::state::{Active, Deployment, HistoryRecord, Snapshot, StateError, StateStore, Status};
+use crate::systemd::{Systemd, SystemdError, enable_only};
+
+/// The start job itself (an `ExecStartPre` pull may take a while).
+const START_TIMEOUT: Duration = Duration::from_secs(300);
+/// Beyond the unit's own stop timeout (`docker stop -t` + systemd's backstop).
+const STOP_GRACE: Duration = Duration::from_secs(15);
+/// How long requests through the proxy may take to show the new color.
+const VERIFY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What was asked.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub to: Option<Color>,
+    pub image: Option<ImageRef>,
+    pub wait: bool,
+    pub deploy_id: String,
+    /// Who holds the lock, as a second deploy will be told.
+    pub holder: String,
+}
+
+/// What a successful switch did.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub from: Option<Color>,
+    pub to: Color,
+    pub image: ImageRef,
+    pub phases: Vec<(Phase, Duration)>,
+}
+
+/// The boundaries a switch works through.
+pub struct World<'a, S, D, T, P, H> {
+    pub config: &'a Config,
+    pub systemd: &'a S,
+    pub docker: &'a D,
+    pub state: &'a mut T,
+    pub proxy: &'a P,
+    pub probe: &'a H,
+}
+
+/// Where progress goes: a line per phase, and notes worth a human's eye.
+pub trait Report {
+    fn phase(&mut self, phase: Phase, took: Duration);
+    fn note(&mut self, text: &str);
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SwitchError {
+    #[error("{0} is already live: switch to {other}, or leave --to out", other = .0.other())]
+    AlreadyLive(Color),
+    #[error(
+        "{unit} never became healthy, so it was stopped and nothing else changed: {source}{}",
+        health_log(log)
+    )]
+    Unhealthy {
+        unit: UnitName,
+        source: HealthError,
+        log: Vec<String>,
+    },
+    #[error("{failure}\nrolled back: {restored}")]
+    RolledBack {
+        failure: Box<SwitchError>,
+        restored: String,
+    },
+    #[error("{failure}\nthe rollback failed too: {rollback}\nfix the cause, then run `bgctl switch` again")]
+    RollbackFailed {
+        failure: Box<SwitchError>,
+        rollback: Box<SwitchError>,
+    },
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Systemd(#[from] SystemdError),
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    #[error(transparent)]
+    Proxy(#[from] ProxyError),
+    #[error(transparent)]
+    Files(#[from] FilesError),
+    #[error(transparent)]
+    Render(#[from] RenderError),
+}
+
+fn health_log(log: &[String]) -> String {
+    if log.is_empty() {
+        return String::new();
+    }
+    let lines: Vec<String> = log.iter().map(|l| format!("  {l}")).collect();
+    format!("\nDocker's health log (oldest first):\n{}", lines.join("\n"))
+}
+
+/// Runs one switch under the deploy lock and records it in the history.
+pub async fn switch<S, D, T, P, H>(
+    world: World<'_, S, D, T, P, H>,
+    request: &Request,
+    report: &mut impl Report,
+) -> Result<Outcome, SwitchError>
+where
+    S: Systemd,
+    D: Docker,
+    T: StateStore,
+    P: Proxy,
+    H: Probe,
+{
+    let start = now_rfc3339();
+    let mut clock = Clock::new(report);
+    world.state.lock(&request.holder, request.wait).await?;
+    clock.lap(Phase::Lock);
+    let mut run = Run {
+        world,
+        request,
+        clock,
+        from: None,
+        to: None,
+        image: request.image.clone(),
+    };
+    let result = run.phases().await;
+    run.record(&start, &result).await;
+    if let Err(e) = run.world.state.unlock().await {
+        run.clock.report.note(&format!(
+            "could not give the lock back ({e}); its lease frees it within 15 s"
+        ));
+    }
+    result.map(|()| Outcome {
+        from: run.from,
+        to: run.to.expect("a finished switch has a target"),
+        image: run.image.expect("a finished switch has an image"),
+        phases: run.clock.laps,
+    })
+}
+
+struct Run<'w, 'r, S, D, T, P, H, R> {
+    world: World<'w, S, D, T, P, H>,
+    request: &'r Request,
+    clock: Clock<'r, R>,
+    from: Option<Color>,
+    to: Option<Color>,
+    image: Option<ImageRef>,
+}
+
+/// The target color's names.
+struct Names {
+    unit: UnitName,
+    container: String,
+}
+
+impl<S, D, T, P, H, R> Run<'_, '_, S, D, T, P, H, R>
+where
+    S: Systemd,
+    D: Docker,
+    T: StateStore,
+    P: Proxy,
+    H: Probe,
+    R: Report,
+{
+    async fn phases(&mut self) -> Result<(), SwitchError> {
+        let config = self.world.config;
+        // read
+        let snapshot = self.world.state.read().await?;
+        let from = snapshot.active.as_ref().map(|a| a.color);
+        let to = match (self.request.to, from) {
+            (Some(to), Some(live)) if to == live => return Err(SwitchError::AlreadyLive(to)),
+            (Some(to), _) => to,
+            (None, Some(live)) => live.other(),
+            (None, None) => Color::Blue,
+        };
+        let image = self.image.clone().unwrap_or_else(|| config.image.clone());
+        (self.from, self.to, self.image) = (from, Some(to), Some(image.clone()));
+        // nginx must be able to follow before anything starts.
+        self.world.proxy.ensure_running().await?;
+        self.clock.lap(Phase::Read);
+
+        let target = Names {
+            unit: naming::instance_unit(&config.name, to, config.port(to)),
+            container: naming::instance(&config.name, to),
+        };
+        self.start(&target, to, &image).await?;
+        self.clock.lap(Phase::Start);
+
+        self.healthy(&target, to).await?;
+        self.clock.lap(Phase::Healthy);
+
+        let deployment = Deployment {
+            color: to,
+            port: config.port(to),
+            url: config.url(to),
+            image,
+            previous: from,
+            deployed_at: now_rfc3339(),
+        };
+        let flipped = match self.world.state.flip(snapshot.revision, &deployment).await {
+            Ok(revision) => revision,
+            Err(e) => return Err(self.abandon(&target, e.into()).await),
+        };
+        self.clock.lap(Phase::Flip);
+
+        let old_site = self.world.proxy.current().await?;
+        if let Err(failure) = self.serve(to).await {
+            return Err(self.roll_back(failure, &snapshot, flipped, &target, old_site).await);
+        }
+
+        tokio::time::sleep(config.proxy.drain.get()).await;
+        self.clock.lap(Phase::Drain);
+
+        self.stop_old(to).await?;
+        self.clock.lap(Phase::Stop);
+        Ok(())
+    }
+
+    /// Writes the target's image drop-in and starts it fresh.
+    async fn start(&mut self, target: &Names, to: Color, image: &ImageRef) -> Result<(), SwitchError> {
+        let systemd = self.world.systemd;
+        let dropin = render::image_dropin(self.world.config, to, image)?;
+        if read_if_exists(dropin.path.as_path())?.as_deref() != Some(dropin.contents.as_str()) {
+            write_atomic(dropin.path.as_path(), dropin.contents.as_bytes())?;
+            systemd.reload().await?;
+        }
+        // A target left running by an earlier attempt may run another image.
+        if systemd.state(&target.unit).await?.is_up() {
+            systemd.stop(&target.unit, self.stop_timeout()).await?;
+        }
+        if let Err(e) = systemd.start(&target.unit, Duration::ZERO, START_TIMEOUT).await {
+            return Err(self.abandon(target, e.into()).await);
+        }
+        Ok(())
+    }
+
+    async fn healthy(&mut self, target: &Names, to: Color) -> Result<(), SwitchError> {
+        let w = &self.world;
+        let probe_target = Target {
+            unit: &target.unit,
+            container: &target.container,
+            port: w.config.port(to),
+        };
+        let failure = match wait_healthy(w.systemd, w.docker, w.probe, &probe_target, &w.config.health).await {
+            Ok(_) => return Ok(()),
+            Err(HealthError::Systemd(e)) => e.into(),
+            Err(HealthError::Docker(e)) => e.into(),
+            Err(source) => SwitchError::Unhealthy {
+                unit: target.unit.clone(),
+                log: source.last().map(|o| o.health_log().to_vec()).unwrap_or_default(),
+                source,
+            },
+        };
+        Err(self.abandon(target, failure).await)
+    }
+
+    /// proxy + verify: nginx points at `to` and requests prove it.
+    async fn serve(&mut self, to: Color) -> Result<(), SwitchError> {
+        let site = render::site(self.world.config, Some(to))?;
+        self.world.proxy.apply(&site).await?;
+        self.clock.lap(Phase::Proxy);
+        self.world.proxy.verify(to, VERIFY_TIMEOUT).await?;
+        self.clock.lap(Phase::Verify);
+        Ok(())
+    }
+
+    /// stop: the old color goes, only the new one stays enabled.
+    async fn stop_old(&mut self, to: Color) -> Result<(), SwitchError> {
+        let config = self.world.config;
+        let systemd = self.world.systemd;
+        let unit = |c: Color| naming::instance_unit(&config.name, c, config.port(c));
+        if let Some(from) = self.from {
+            systemd.stop(&unit(from), self.stop_timeout()).await?;
+            self.world.state.set_status(from, Status::Stopped).await?;
+        }
+        enable_only(systemd, &unit(to), &unit(to.other())).await?;
+        Ok(())
+    }
+
+    /// Before the flip: stop the target, change nothing else.
+    async fn abandon(&mut self, target: &Names, failure: SwitchError) -> SwitchError {
+        if let Err(e) = self.world.systemd.stop(&target.unit, self.stop_timeout()).await {
+            self.clock
+                .report
+                .note(&format!("could not stop {} after the failure: {e}", target.unit));
+        }
+        failure
+    }
+
+    /// After the flip: flip back, put the old site back, stop the target.
+    /// The old color never stopped, so it serves as before.
+    async fn roll_back(
+        &mut self,
+        failure: SwitchError,
+        before: &Snapshot,
+        flipped: i64,
+        target: &Names,
+        old_site: Option<String>,
+    ) -> SwitchError {
+        let to = self.to.expect("the target is known by now");
+        let undo = async {
+            match &before.active {
+                Some(active) => self.world.state.flip(flipped, &as_deployment(active)).await?,
+                None => {
+                    self.world.state.retract(flipped, to).await?;
+                    0
+                }
+            };
+            let site = match old_site {
+                Some(contents) => render::RenderedFile {
+                    path: self.world.config.site(),
+                    contents,
+                    policy: render::WritePolicy::CreateOnly,
+                },
+                None => render::site(self.world.config, None)?,
+            };
+            self.world.proxy.apply(&site).await?;
+            Ok::<_, SwitchError>(())
+        };
+        let undone = undo.await;
+        let failure = self.abandon(target, failure).await;
+        match undone {
+            Ok(()) => SwitchError::RolledBack {
+                failure: Box::new(failure),
+                restored: match self.from {
+                    Some(from) => format!("{from} is live again and never stopped serving"),
+                    None => "no color is live, as before".into(),
+                },
+            },
+            Err(rollback) => SwitchError::RollbackFailed {
+                failure: Box::new(failure),
+                rollback: Box::new(rollback),
+            },
+        }
+    }
+
+    fn stop_timeout(&self) -> Duration {
+        self.world.config.container.stop_timeout.get() + STOP_GRACE
+    }
+
+    /// Adds this deploy to the history; a failure to do so is only noted.
+    async fn record(&mut self, start: &str, result: &Result<(), SwitchError>) {
+        let Some(to) = self.to else { return };
+        let record = HistoryRecord {
+            id: self.request.deploy_id.clone(),
+            from: self.from.map(|c| c.to_string()),
+            to: to.to_string(),
+            image: self.image.as_ref().map(ImageRef::to_string).unwrap_or_default(),
+            start: start.to_owned(),
+            end: now_rfc3339(),
+            result: match result {
+                Ok(()) => "ok".into(),
+                Err(e) => format!("failed: {}", e.to_string().lines().next().unwrap_or_default()),
+            },
+            phases: self
+                .clock
+                .laps
+                .iter()
+                .map(|(p, d)| (p.to_string(), d.as_millis() as u64))
+                .collect(),
+        };
+        if let Err(e) = self.world.state.record(&record).await {
+            self.clock
+                .report
+                .note(&format!("could not record the deploy in the history: {e}"));
+        }
+    }
+}
+
+/// The live color as the flip that made it live wrote it.
+fn as_deployment(active: &Active) -> Deployment {
+    Deployment {
+        color: active.color,
+        port: active.port,
+        url: active.url.clone(),
+        image: active.image.clone(),
+        previous: active.previous,
+        deployed_at: active.deployed_at.clone(),
+    }
+}
+
+/// Times phases and reports each as it ends.
+struct Clock<'r, R> {
+    report: &'r mut R,
+    since: Instant,
+    laps: Vec<(Phase, Duration)>,
+}
+
+impl<'r, R: Report> Clock<'r, R> {
+    fn new(report: &'r mut R) -> Self {
+        Clock {
+            report,
+            since: Instant::now(),
+            laps: Vec::new(),
+        }
+    }
+
+    fn lap(&mut self, phase: Phase) {
+        let took = self.since.elapsed();
+        self.since = Instant::now();
+        self.laps.push((phase, took));
+        self.report.phase(phase, took);
+    }
+}
+
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,144 @@
+//! `bgctl switch` against the real systemd, dockerd, etcd and nginx, under
+//! load through nginx: zero failed requests is the bar.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{Load, Service, TestEnv, stderr};
+
+/// Upper bound for a load run; the tests stop it long before.
+const LOAD_LIMIT: Duration = Duration::from_secs(600);
+const CLIENTS: u32 = 8;
+const QPS_PER_CLIENT: u32 = 50;
+
+fn switch(svc: &Service, args: &[&str]) -> String {
+    let mut all = vec!["switch"];
+    all.extend_from_slice(args);
+    let o = svc.bgctl(&all);
+    assert_eq!(o.status.code(), Some(0), "bgctl {all:?}: {}", stderr(&o));
+    stderr(&o)
+}
+
+/// After a switch to `color`: etcd says it, nginx answers from it with
+/// `version`, it is the only active unit and the only enabled one, and the
+/// other color's container is gone.
+fn assert_live(svc: &Service, color: &str, version: &str) {
+    let other = if color == "blue" { "green" } else { "blue" };
+    assert_eq!(svc.etcd("color").as_deref(), Some(color), "etcd color");
+    assert_eq!(svc.etcd("instance"), Some(format!("{}_{color}", svc.name)));
+    let (answer, body) = svc.answer().expect("nginx answers");
+    assert_eq!(answer, format!("HTTP/1.1 200 OK {color}"), "who answers through nginx");
+    assert!(body.contains(&format!("demo-app {version}")), "{body}");
+    assert!(
+        svc.is_active(color) && !svc.is_active(other),
+        "{color} must be the only active unit"
+    );
+    assert!(
+        svc.wants_link(color).is_symlink() && !svc.wants_link(other).exists(),
+        "only {color} may be enabled"
+    );
+    assert!(!svc.container_exists(other), "{other}'s container is left");
+}
+
+#[test]
+fn twenty_switches_under_load_fail_no_request() {
+    let env = TestEnv::get();
+    let svc = Service::new(&env, "zero_dt", (19501, 19502, 19580), "");
+    svc.install();
+    switch(&svc, &["--image", "bgctl-demo:v1"]);
+    assert_live(&svc, "blue", "v1");
+
+    let load = Load::start(svc.listen, CLIENTS, QPS_PER_CLIENT, LOAD_LIMIT);
+    for round in 0..20 {
+        let (color, image, version) = if round % 2 == 0 {
+            ("green", "bgctl-demo:v2", "v2")
+        } else {
+            ("blue", "bgctl-demo:v1", "v1")
+        };
+        switch(&svc, &["--image", image]);
+        assert_live(&svc, color, version);
+    }
+    let result = load.stop();
+    eprintln!(
+        "load over 20 switches: {} requests, {} failed",
+        result.requests(),
+        result.failed()
+    );
+    assert_eq!(result.failed(), 0, "{}", result.report);
+    assert!(result.requests() > 2000, "the load barely ran: {}", result.report);
+}
+
+#[test]
+fn a_slow_starting_version_switches_with_no_failed_request() {
+    let env = TestEnv::get();
+    let svc = Service::new(
+        &env,
+        "slow_start",
+        (19511, 19512, 19581),
+        "env = { DEMO_STARTUP_DELAY = \"5s\" }\n",
+    );
+    svc.install();
+    switch(&svc, &[]);
+    assert_live(&svc, "blue", "v1");
+
+    let load = Load::start(svc.listen, CLIENTS, QPS_PER_CLIENT, LOAD_LIMIT);
+    let progress = switch(&svc, &["--image", "bgctl-demo:v2"]);
+    let result = load.stop();
+    assert_live(&svc, "green", "v2");
+    // The gate waited for the app (5 s to listen), not a fixed time.
+    let healthy_ms: u64 = progress
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("healthy"))
+        .and_then(|rest| rest.trim().strip_suffix(" ms"))
+        .and_then(|ms| ms.parse().ok())
+        .unwrap_or_else(|| panic!("no healthy phase in {progress}"));
+    assert!(
+        healthy_ms >= 5000,
+        "healthy after {healthy_ms} ms, before the app could listen"
+    );
+    eprintln!("slow start: {} requests, {} failed", result.requests(), result.failed());
+    assert_eq!(result.failed(), 0, "{}", result.report);
+}
+
+#[test]
+fn two_switches_at_once_one_deploys_the_other_exits_4_naming_the_holder() {
+    let env = TestEnv::get();
+    let svc = Service::new(&env, "race", (19521, 19522, 19582), "");
+    svc.install();
+    switch(&svc, &[]);
+
+    let load = Load::start(svc.listen, CLIENTS, QPS_PER_CLIENT, LOAD_LIMIT);
+    let spawn = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_bgctl"))
+            .args([
+                "--config",
+                svc.config.to_str().unwrap(),
+                "switch",
+                "--image",
+                "bgctl-demo:v2",
+            ])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let mut outcomes: Vec<(i32, String)> = [a, b]
+        .into_iter()
+        .map(|c| {
+            let o = c.wait_with_output().unwrap();
+            (o.status.code().unwrap_or(-1), stderr(&o))
+        })
+        .collect();
+    outcomes.sort();
+    let result = load.stop();
+    assert_eq!(outcomes[0].0, 0, "{}", outcomes[0].1);
+    assert_eq!(outcomes[1].0, 4, "{}", outcomes[1].1);
+    let loser = &outcomes[1].1;
+    assert!(
+        loser.contains("another deploy holds the lock") && loser.contains("(pid "),
+        "must name the holder: {loser}"
+    );
+    assert_live(&svc, "green", "v2");
+    assert_eq!(result.failed(), 0, "{}", result.report);
+}

@@ -8,7 +8,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use bgctl::domain::UnitName;
 use bgctl::systemd::{ActiveState, DbusSystemd, JobResult, Systemd, SystemdError, enable_only};
 use support::{Service, TestEnv, bgctl, http_get, stderr, stdout, wait_for};
 
@@ -281,6 +280,8 @@ async fn uninstall_stops_disables_and_removes_everything_install_wrote() {
         "{}",
         stderr(&o)
     );
+    // The site's directory is nginx's, not ours: it stays.
+    assert!(Path::new(env.var("BGCTL_TEST_NGINX_SITES")).is_dir());
     for f in svc.installed_files() {
         assert!(!f.exists(), "{} is left", f.display());
     }

@@ -51,7 +51,7 @@ impl Docker for EngineDocker {
                 return Err(DockerError::Api {
                     operation: "inspect",
                     container: name.to_owned(),
-                    source,
+                    source: Box::new(source),
                 });
             }
         };

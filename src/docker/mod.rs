@@ -42,7 +42,7 @@ pub enum DockerError {
     Api {
         operation: &'static str,
         container: String,
-        source: bollard::errors::Error,
+        source: Box<bollard::errors::Error>,
     },
 }
 

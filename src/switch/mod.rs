@@ -77,7 +77,7 @@ pub enum SwitchError {
     )]
     Unhealthy {
         unit: UnitName,
-        source: HealthError,
+        source: Box<HealthError>,
         log: Vec<String>,
     },
     #[error("{failure}\nrolled back: {restored}")]
@@ -262,7 +262,7 @@ where
             Err(source) => SwitchError::Unhealthy {
                 unit: target.unit.clone(),
                 log: source.last().map(|o| o.health_log().to_vec()).unwrap_or_default(),
-                source,
+                source: Box::new(source),
             },
         };
         Err(self.abandon(target, failure).await)

@@ -81,6 +81,15 @@ healthy, else 1); after the flip the flip and the site are rolled back (exit 1).
         wait: bool,
     },
 
+    /// Show the live color, each color's unit and container, and whether nginx matches
+    #[command(
+        long_about = "Show the live color (port, image, since) from the state store; per color \
+the unit's state and the container's status and health; whether nginx's site matches the state; \
+and the state's backend and revision. With --json, one stable object (DESIGN §5); `active` is null \
+before the first deploy."
+    )]
+    Status,
+
     /// Print what `install` would write (units, image drop-ins, nginx site); touches nothing
     #[command(long_about = "Print what `install` would write: both color template units, \
 their image drop-ins and the nginx site, each under a `# ==> PATH <==` header. \

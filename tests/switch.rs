@@ -142,3 +142,58 @@ fn two_switches_at_once_one_deploys_the_other_exits_4_naming_the_holder() {
     assert_live(&svc, "green", "v2");
     assert_eq!(result.failed(), 0, "{}", result.report);
 }
+
+#[test]
+fn status_json_tells_the_live_color_each_unit_and_the_proxy() {
+    let env = TestEnv::get();
+    let svc = Service::new(&env, "stat", (19531, 19532, 19583), "");
+    svc.install();
+    let before: serde_json::Value = serde_json::from_slice(&svc.bgctl(&["status", "--json"]).stdout).unwrap();
+    assert_eq!(before["active"], serde_json::Value::Null);
+    switch(&svc, &["--image", "bgctl-demo:v2"]);
+
+    let o = svc.bgctl(&["status", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(s["service"], "stat");
+    assert_eq!(s["active"]["color"], "blue");
+    assert_eq!(s["active"]["port"], 19531);
+    assert_eq!(s["active"]["image"], "bgctl-demo:v2");
+    assert_eq!(s["active"]["unit"], "stat_blue@19531.service");
+    assert_eq!(s["colors"]["blue"]["active_state"], "active");
+    assert_eq!(s["colors"]["blue"]["container"], "running");
+    assert_eq!(s["colors"]["blue"]["health"], "healthy");
+    assert_eq!(s["colors"]["green"]["active_state"], "inactive");
+    assert_eq!(s["colors"]["green"]["container"], serde_json::Value::Null);
+    assert_eq!(s["proxy"]["in_sync"], true);
+    assert_eq!(s["proxy"]["port"], 19583);
+    assert_eq!(s["state"]["backend"], "etcd");
+    assert!(s["state"]["revision"].as_i64().unwrap() > 0);
+}
+
+#[test]
+fn the_file_backend_switches_without_etcd() {
+    let env = TestEnv::get();
+    let path = env.dir().join("state/filestate.json");
+    let _ = std::fs::remove_file(&path);
+    let svc = Service::new(&env, "filestate", (19541, 19542, 19584), "");
+    // Point the state at a file, and etcd at nothing, to prove it is not used.
+    let text = std::fs::read_to_string(&svc.config).unwrap().replace(
+        "[state]\n",
+        &format!("[state]\nbackend = \"file\"\npath = \"{}\"\n", path.display()),
+    );
+    let text = text.replace(env.var("BGCTL_TEST_ETCD"), "http://127.0.0.1:1");
+    std::fs::write(&svc.config, text).unwrap();
+    svc.install();
+    switch(&svc, &[]);
+    let load = Load::start(svc.listen, CLIENTS, QPS_PER_CLIENT, LOAD_LIMIT);
+    switch(&svc, &["--image", "bgctl-demo:v2"]);
+    let result = load.stop();
+    let stored: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(stored["keys"]["/filestate/color"], "green");
+    assert_eq!(stored["keys"]["/filestate/filestate_blue/status"], "stopped");
+    assert_eq!(stored["history"].as_array().unwrap().len(), 2);
+    let (answer, _) = svc.answer().unwrap();
+    assert_eq!(answer, "HTTP/1.1 200 OK green");
+    assert_eq!(result.failed(), 0, "{}", result.report);
+}

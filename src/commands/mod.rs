@@ -2,6 +2,7 @@
 
 mod install;
 mod render;
+mod status;
 mod switch;
 mod uninstall;
 
@@ -20,6 +21,7 @@ pub async fn execute(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Install { dry_run } => install::run(&config, dry_run).await,
         Command::Uninstall => uninstall::run(&config).await,
+        Command::Status => status::run(&config, cli.json).await,
         Command::Render { out } => render::run(&config, out.as_deref()),
         Command::Switch { to, image, wait } => {
             let args = switch::Args {

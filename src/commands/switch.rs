@@ -3,13 +3,13 @@
 
 use std::time::Duration;
 
-use crate::config::Config;
+use crate::config::{Backend, Config};
 use crate::docker::EngineDocker;
 use crate::domain::{Color, ImageRef};
 use crate::error::Error;
 use crate::health::HttpProbe;
 use crate::proxy::Nginx;
-use crate::state::EtcdStore;
+use crate::state::{EtcdStore, FileStore, StateStore};
 use crate::switch::{Outcome, Phase, Report, Request, World, now_rfc3339, switch};
 use crate::systemd::DbusSystemd;
 
@@ -21,9 +21,15 @@ pub struct Args {
 }
 
 pub async fn run(config: &Config, args: Args) -> Result<(), Error> {
+    match config.state.backend {
+        Backend::Etcd => deploy(config, args, EtcdStore::connect(config).await?).await,
+        Backend::File => deploy(config, args, FileStore::open(config)).await,
+    }
+}
+
+async fn deploy(config: &Config, args: Args, mut state: impl StateStore) -> Result<(), Error> {
     let systemd = DbusSystemd::connect().await?;
     let docker = EngineDocker::connect(&config.docker.host).await?;
-    let mut state = EtcdStore::connect(config).await?;
     let proxy = Nginx::new(config, &systemd);
     let probe = HttpProbe {
         ip: config.upstream_ip(),

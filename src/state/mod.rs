@@ -3,11 +3,13 @@
 //! [`EtcdStore`] is the real one.
 
 mod etcd;
+mod file;
 mod keys;
 
 use serde::{Deserialize, Serialize};
 
 pub use etcd::EtcdStore;
+pub use file::FileStore;
 pub use keys::Keys;
 
 use crate::domain::{Color, ImageRef, Port};

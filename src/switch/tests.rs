@@ -1,1 +1,479 @@
+//! The switch state machine against fakes: which boundary calls happen, in
+//! which order, and what a failure leaves behind. The real boundaries are
+//! proven in tests/switch.rs.
 
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::*;
+use crate::docker::{Container, Health, HealthWatch};
+use crate::domain::{HealthPath, Port};
+use crate::error::{Error, ExitCode};
+use crate::state::{HistoryRecord, Snapshot};
+use crate::systemd::{ActiveState, FileChange, UnitState};
+
+/// Every boundary call, in order, as "verb subject".
+#[derive(Default)]
+struct Log(RefCell<Vec<String>>);
+
+impl Log {
+    fn push(&self, entry: String) {
+        self.0.borrow_mut().push(entry);
+    }
+
+    fn has(&self, entry: &str) -> bool {
+        self.0.borrow().iter().any(|e| e == entry)
+    }
+
+    fn position(&self, entry: &str) -> usize {
+        self.0
+            .borrow()
+            .iter()
+            .position(|e| e == entry)
+            .unwrap_or_else(|| panic!("{entry:?} never happened: {:?}", self.0.borrow()))
+    }
+}
+
+fn unit_state(active: ActiveState, sub: &str) -> UnitState {
+    UnitState {
+        load_state: "loaded".into(),
+        active_state: active,
+        sub_state: sub.into(),
+        result: "success".into(),
+        exec_main_status: 0,
+        n_restarts: 0,
+        invocation_id: String::new(),
+        need_daemon_reload: false,
+    }
+}
+
+struct FakeSystemd<'a> {
+    log: &'a Log,
+    running: RefCell<HashMap<String, bool>>,
+}
+
+impl Systemd for FakeSystemd<'_> {
+    async fn reload(&self) -> Result<(), SystemdError> {
+        self.log.push("daemon-reload".into());
+        Ok(())
+    }
+    async fn start(&self, unit: &UnitName, _: Duration, _: Duration) -> Result<UnitState, SystemdError> {
+        self.log.push(format!("start {unit}"));
+        self.running.borrow_mut().insert(unit.to_string(), true);
+        self.state(unit).await
+    }
+    async fn stop(&self, unit: &UnitName, _: Duration) -> Result<UnitState, SystemdError> {
+        self.log.push(format!("stop {unit}"));
+        self.running.borrow_mut().insert(unit.to_string(), false);
+        self.state(unit).await
+    }
+    async fn restart(&self, unit: &UnitName, _: Duration) -> Result<UnitState, SystemdError> {
+        self.start(unit, Duration::ZERO, Duration::ZERO).await
+    }
+    async fn reload_unit(&self, unit: &UnitName, _: Duration) -> Result<UnitState, SystemdError> {
+        self.state(unit).await
+    }
+    async fn state(&self, unit: &UnitName) -> Result<UnitState, SystemdError> {
+        Ok(match self.running.borrow().get(unit.as_str()) {
+            Some(true) => unit_state(ActiveState::Active, "running"),
+            _ => unit_state(ActiveState::Inactive, "dead"),
+        })
+    }
+    async fn enable(&self, units: &[UnitName]) -> Result<Vec<FileChange>, SystemdError> {
+        units.iter().for_each(|u| self.log.push(format!("enable {u}")));
+        Ok(Vec::new())
+    }
+    async fn disable(&self, units: &[UnitName]) -> Result<Vec<FileChange>, SystemdError> {
+        units.iter().for_each(|u| self.log.push(format!("disable {u}")));
+        Ok(Vec::new())
+    }
+    async fn units_matching(&self, _: &str) -> Result<Vec<UnitName>, SystemdError> {
+        Ok(Vec::new())
+    }
+}
+
+/// Docker: every container runs; health as `healthy` says.
+struct FakeDocker {
+    healthy: bool,
+}
+
+struct NoEvents;
+
+impl HealthWatch for NoEvents {
+    async fn changed(&mut self, limit: Duration) -> Option<String> {
+        tokio::time::sleep(limit).await;
+        None
+    }
+}
+
+impl Docker for FakeDocker {
+    type Watch = NoEvents;
+    async fn inspect(&self, _: &str) -> Result<Option<Container>, DockerError> {
+        let status = if self.healthy { "healthy" } else { "unhealthy" };
+        Ok(Some(Container {
+            running: true,
+            status: "running".into(),
+            exit_code: 0,
+            health: Some(Health {
+                status: status.into(),
+                log: vec!["exit 1: connection refused".into()],
+            }),
+        }))
+    }
+    async fn watch_health(&self, _: &str) -> Result<NoEvents, DockerError> {
+        Ok(NoEvents)
+    }
+}
+
+struct FakeProbe;
+
+impl Probe for FakeProbe {
+    async fn get(&self, _: Port, _: &HealthPath) -> Result<u16, String> {
+        Ok(200)
+    }
+}
+
+struct FakeState<'a> {
+    log: &'a Log,
+    active: RefCell<Option<Active>>,
+    revision: Cell<i64>,
+    holder: Option<String>,
+    history: RefCell<Vec<HistoryRecord>>,
+}
+
+impl StateStore for FakeState<'_> {
+    async fn lock(&mut self, _: &str, _: bool) -> Result<(), StateError> {
+        match &self.holder {
+            Some(holder) => Err(StateError::Locked {
+                key: "/t/lock".into(),
+                holder: holder.clone(),
+            }),
+            None => {
+                self.log.push("lock".into());
+                Ok(())
+            }
+        }
+    }
+    async fn unlock(&mut self) -> Result<(), StateError> {
+        self.log.push("unlock".into());
+        Ok(())
+    }
+    async fn read(&self) -> Result<Snapshot, StateError> {
+        Ok(Snapshot {
+            active: self.active.borrow().clone(),
+            revision: self.revision.get(),
+        })
+    }
+    async fn flip(&self, expected: i64, to: &Deployment) -> Result<i64, StateError> {
+        if expected != self.revision.get() {
+            return Err(StateError::Conflict {
+                key: "/t/color".into(),
+                expected,
+            });
+        }
+        self.log.push(format!("flip {}", to.color));
+        *self.active.borrow_mut() = Some(Active {
+            color: to.color,
+            port: to.port,
+            image: to.image.clone(),
+            url: to.url.clone(),
+            deployed_at: to.deployed_at.clone(),
+            previous: to.previous,
+        });
+        self.revision.set(expected + 1);
+        Ok(expected + 1)
+    }
+    async fn retract(&self, _: i64, color: Color) -> Result<(), StateError> {
+        self.log.push(format!("retract {color}"));
+        *self.active.borrow_mut() = None;
+        Ok(())
+    }
+    async fn set_status(&self, color: Color, status: Status) -> Result<(), StateError> {
+        self.log.push(format!("status {color} {}", status.as_str()));
+        Ok(())
+    }
+    async fn record(&self, record: &HistoryRecord) -> Result<(), StateError> {
+        self.history.borrow_mut().push(record.clone());
+        Ok(())
+    }
+    async fn history(&self) -> Result<Vec<HistoryRecord>, StateError> {
+        Ok(self.history.borrow().clone())
+    }
+}
+
+/// nginx: keeps the site in memory; verify succeeds unless told otherwise.
+struct FakeProxy<'a> {
+    log: &'a Log,
+    site: RefCell<Option<String>>,
+    verify_ok: bool,
+}
+
+impl Proxy for FakeProxy<'_> {
+    async fn ensure_running(&self) -> Result<(), ProxyError> {
+        Ok(())
+    }
+    async fn current(&self) -> Result<Option<String>, ProxyError> {
+        Ok(self.site.borrow().clone())
+    }
+    async fn apply(&self, site: &render::RenderedFile) -> Result<(), ProxyError> {
+        let to = site
+            .contents
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("add_header X-Bgctl-Color "));
+        let to = to.and_then(|rest| rest.split_whitespace().next()).unwrap_or("nobody");
+        self.log.push(format!("site {to}"));
+        *self.site.borrow_mut() = Some(site.contents.clone());
+        Ok(())
+    }
+    async fn verify(&self, color: Color, limit: Duration) -> Result<(), ProxyError> {
+        self.log.push(format!("verify {color}"));
+        if self.verify_ok {
+            Ok(())
+        } else {
+            Err(ProxyError::Verify {
+                port: 80,
+                expected: color,
+                limit,
+                last: "HTTP 502 from nobody".into(),
+            })
+        }
+    }
+}
+
+#[derive(Default)]
+struct Quiet(Vec<Phase>);
+
+impl Report for Quiet {
+    fn phase(&mut self, phase: Phase, _: Duration) {
+        self.0.push(phase);
+    }
+    fn note(&mut self, _: &str) {}
+}
+
+/// One test's world: a config whose unit_dir is a temp dir, and fakes.
+struct Fixture {
+    config: Config,
+    _dir: tempdir::Dir,
+    log: Log,
+}
+
+mod tempdir {
+    pub struct Dir(pub std::path::PathBuf);
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+impl Fixture {
+    fn new(tag: &str) -> Fixture {
+        let dir = std::env::temp_dir().join(format!("bgctl-switch-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let text = format!(
+            "name = \"t\"\nimage = \"app:v1\"\n[health]\ntimeout = \"300ms\"\ninterval = \"10ms\"\n\
+             [proxy]\ndrain = \"0s\"\nsite = \"{d}/t.conf\"\n[systemd]\nunit_dir = \"{d}\"\n",
+            d = dir.display()
+        );
+        Fixture {
+            config: Config::parse(&text).unwrap(),
+            _dir: tempdir::Dir(dir),
+            log: Log::default(),
+        }
+    }
+
+    fn live(&self, color: Color) -> Option<Active> {
+        Some(Active {
+            color,
+            port: self.config.port(color),
+            image: "app:v0".parse().unwrap(),
+            url: self.config.url(color),
+            deployed_at: "2026-11-27T00:00:00Z".into(),
+            previous: None,
+        })
+    }
+}
+
+struct Outcomes<'a> {
+    result: Result<Outcome, SwitchError>,
+    state: FakeState<'a>,
+    proxy: FakeProxy<'a>,
+    systemd: FakeSystemd<'a>,
+    phases: Vec<Phase>,
+}
+
+/// Runs a switch with `live` live, health as `healthy`, verify as `verify_ok`.
+async fn run<'a>(
+    fx: &'a Fixture,
+    live: Option<Color>,
+    healthy: bool,
+    verify_ok: bool,
+    holder: Option<&str>,
+    to: Option<Color>,
+) -> Outcomes<'a> {
+    let systemd = FakeSystemd {
+        log: &fx.log,
+        running: RefCell::new(HashMap::new()),
+    };
+    if let Some(live) = live {
+        let unit = naming::instance_unit(&fx.config.name, live, fx.config.port(live));
+        systemd.running.borrow_mut().insert(unit.to_string(), true);
+    }
+    let mut state = FakeState {
+        log: &fx.log,
+        active: RefCell::new(live.and_then(|c| fx.live(c))),
+        revision: Cell::new(if live.is_some() { 7 } else { 0 }),
+        holder: holder.map(str::to_owned),
+        history: RefCell::new(Vec::new()),
+    };
+    let old_site = live.map(|c| render::site(&fx.config, Some(c)).unwrap().contents);
+    let proxy = FakeProxy {
+        log: &fx.log,
+        site: RefCell::new(old_site),
+        verify_ok,
+    };
+    let request = Request {
+        to,
+        image: Some("app:v2".parse().unwrap()),
+        wait: false,
+        deploy_id: "d1".into(),
+        holder: "deploy d1".into(),
+    };
+    let mut report = Quiet::default();
+    let world = World {
+        config: &fx.config,
+        systemd: &systemd,
+        docker: &FakeDocker { healthy },
+        state: &mut state,
+        proxy: &proxy,
+        probe: &FakeProbe,
+    };
+    let result = switch(world, &request, &mut report).await;
+    Outcomes {
+        result,
+        state,
+        proxy,
+        systemd,
+        phases: report.0,
+    }
+}
+
+fn exit_code(e: SwitchError) -> ExitCode {
+    Error::Switch(e).exit_code()
+}
+
+#[tokio::test]
+async fn the_first_switch_starts_blue_serves_it_and_enables_only_it() {
+    let fx = Fixture::new("first");
+    let out = run(&fx, None, true, true, None, None).await;
+    let outcome = out.result.unwrap();
+    assert_eq!((outcome.from, outcome.to), (None, Color::Blue));
+    assert_eq!(out.phases, Phase::ALL);
+    assert!(fx.log.position("lock") < fx.log.position("start t_blue@9001.service"));
+    assert!(fx.log.position("flip blue") < fx.log.position("site blue"));
+    assert!(fx.log.position("verify blue") < fx.log.position("enable t_blue@9001.service"));
+    assert!(fx.log.has("disable t_green@9002.service"));
+    assert!(fx.log.position("enable t_blue@9001.service") < fx.log.position("unlock"));
+    // The image went into blue's drop-in before the start.
+    let dropin = fx
+        .config
+        .systemd
+        .unit_dir
+        .as_path()
+        .join("t_blue@.service.d/50-bgctl-image.conf");
+    assert!(std::fs::read_to_string(dropin).unwrap().contains("BGCTL_IMAGE=app:v2"));
+    assert_eq!(out.state.history.borrow()[0].result, "ok");
+}
+
+#[tokio::test]
+async fn the_old_color_stops_only_after_the_new_one_served_verified_traffic() {
+    let fx = Fixture::new("order");
+    let out = run(&fx, Some(Color::Blue), true, true, None, None).await;
+    assert_eq!(out.result.unwrap().to, Color::Green);
+    let stop_old = fx.log.position("stop t_blue@9001.service");
+    assert!(fx.log.position("start t_green@9002.service") < fx.log.position("flip green"));
+    assert!(fx.log.position("flip green") < fx.log.position("site green"));
+    assert!(fx.log.position("verify green") < stop_old);
+    assert!(stop_old < fx.log.position("status blue stopped"));
+    assert_eq!(out.state.active.borrow().as_ref().map(|a| a.color), Some(Color::Green));
+}
+
+#[tokio::test]
+async fn a_color_that_never_gets_healthy_is_stopped_and_nothing_else_changes() {
+    let fx = Fixture::new("unhealthy");
+    let out = run(&fx, Some(Color::Blue), false, true, None, None).await;
+    let err = out.result.unwrap_err();
+    assert!(
+        matches!(err, SwitchError::Unhealthy { ref log, .. } if !log.is_empty()),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("exit 1: connection refused"),
+        "the health log is shown: {err}"
+    );
+    assert_eq!(exit_code(err), ExitCode::Unhealthy);
+    assert!(fx.log.has("stop t_green@9002.service"));
+    assert!(!fx.log.has("flip green") && !fx.log.has("site green"));
+    assert!(!fx.log.has("stop t_blue@9001.service"), "the live color was stopped");
+    assert_eq!(out.state.active.borrow().as_ref().map(|a| a.color), Some(Color::Blue));
+    assert_eq!(out.state.revision.get(), 7);
+    assert!(fx.log.has("unlock"));
+    assert!(out.state.history.borrow()[0].result.starts_with("failed"));
+}
+
+#[tokio::test]
+async fn a_held_lock_exits_4_and_touches_nothing() {
+    let fx = Fixture::new("locked");
+    let out = run(&fx, Some(Color::Blue), true, true, Some("deploy d0 (pid 1)"), None).await;
+    let err = out.result.unwrap_err();
+    assert!(err.to_string().contains("deploy d0 (pid 1)"), "names the holder: {err}");
+    assert_eq!(exit_code(err), ExitCode::Locked);
+    assert!(fx.log.0.borrow().is_empty(), "{:?}", fx.log.0.borrow());
+}
+
+#[tokio::test]
+async fn a_failed_verify_rolls_back_and_the_old_color_never_stops() {
+    let fx = Fixture::new("verify");
+    let out = run(&fx, Some(Color::Blue), true, false, None, None).await;
+    let err = out.result.unwrap_err();
+    assert!(matches!(err, SwitchError::RolledBack { .. }), "{err}");
+    assert!(err.to_string().contains("blue is live again"), "{err}");
+    assert_eq!(exit_code(err), ExitCode::Failed);
+    assert!(
+        fx.log.position("flip green") < fx.log.position("flip blue"),
+        "flipped back"
+    );
+    assert_eq!(out.state.active.borrow().as_ref().map(|a| a.color), Some(Color::Blue));
+    let site = out.proxy.site.borrow().clone().unwrap();
+    assert!(site.contains("X-Bgctl-Color blue"), "the old site is back: {site}");
+    assert!(fx.log.has("stop t_green@9002.service"));
+    assert!(!fx.log.has("stop t_blue@9001.service"), "the live color was stopped");
+    let blue = naming::instance_unit(&fx.config.name, Color::Blue, fx.config.port(Color::Blue));
+    assert!(out.systemd.state(&blue).await.unwrap().is_running());
+}
+
+#[tokio::test]
+async fn a_failed_first_deploy_leaves_no_color_live() {
+    let fx = Fixture::new("first-fail");
+    let out = run(&fx, None, true, false, None, None).await;
+    assert!(matches!(out.result, Err(SwitchError::RolledBack { .. })));
+    assert!(fx.log.has("retract blue"));
+    assert_eq!(*out.state.active.borrow(), None);
+    assert!(out.proxy.site.borrow().as_ref().unwrap().contains("return 503"));
+}
+
+#[tokio::test]
+async fn switching_to_the_live_color_is_a_usage_error_that_starts_nothing() {
+    let fx = Fixture::new("same");
+    let out = run(&fx, Some(Color::Green), true, true, None, Some(Color::Green)).await;
+    let err = out.result.unwrap_err();
+    assert!(
+        err.to_string().contains("green is already live: switch to blue"),
+        "{err}"
+    );
+    assert_eq!(exit_code(err), ExitCode::Usage);
+    assert!(!fx.log.0.borrow().iter().any(|e| e.starts_with("start")));
+    assert!(fx.log.has("unlock"));
+}

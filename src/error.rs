@@ -95,7 +95,8 @@ fn switch_code(e: &SwitchError) -> ExitCode {
         SwitchError::State(e) => state_code(e),
         SwitchError::Systemd(e) => systemd_code(e),
         SwitchError::Docker(e) => docker_code(e),
-        SwitchError::RolledBack { .. }
+        SwitchError::ProxyServesTarget { .. }
+        | SwitchError::RolledBack { .. }
         | SwitchError::RollbackFailed { .. }
         | SwitchError::Proxy(_)
         | SwitchError::Files(_)

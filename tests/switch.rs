@@ -197,3 +197,47 @@ fn the_file_backend_switches_without_etcd() {
     assert_eq!(answer, "HTTP/1.1 200 OK green");
     assert_eq!(result.failed(), 0, "{}", result.report);
 }
+
+#[test]
+fn a_version_that_never_gets_healthy_exits_3_and_the_old_color_keeps_serving() {
+    let env = TestEnv::get();
+    let svc = Service::new(&env, "never_ok", (19551, 19552, 19585), "");
+    let text = std::fs::read_to_string(&svc.config).unwrap();
+    std::fs::write(&svc.config, format!("{text}[health]\ntimeout = \"4s\"\n")).unwrap();
+    svc.install();
+    switch(&svc, &[]);
+
+    let load = Load::start(svc.listen, CLIENTS, QPS_PER_CLIENT, LOAD_LIMIT);
+    let o = svc.bgctl(&["switch", "--image", "bgctl-demo:sick"]);
+    let result = load.stop();
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("never became healthy") && err.contains("Docker's health log"),
+        "{err}"
+    );
+    assert_live(&svc, "blue", "v1");
+    assert_eq!(svc.etcd("image").as_deref(), Some("bgctl-demo:v1"), "the state changed");
+    assert_eq!(result.failed(), 0, "{}", result.report);
+}
+
+#[test]
+fn etcd_unreachable_exits_5_within_10_seconds_and_touches_nothing() {
+    let env = TestEnv::get();
+    let svc = Service::new(&env, "no_etcd", (19561, 19562, 19586), "");
+    svc.install();
+    let text = std::fs::read_to_string(&svc.config)
+        .unwrap()
+        .replace(env.var("BGCTL_TEST_ETCD"), "http://127.0.0.1:1");
+    std::fs::write(&svc.config, text).unwrap();
+    let started = std::time::Instant::now();
+    let o = svc.bgctl(&["switch"]);
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(stderr(&o).contains("cannot reach etcd"), "{}", stderr(&o));
+    assert!(!svc.is_active("blue") && !svc.is_active("green"));
+}

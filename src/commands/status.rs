@@ -54,7 +54,7 @@ async fn gather(config: &Config, state: impl StateStore) -> Result<serde_json::V
         serde_json::json!({
             "color": a.color.as_str(),
             "port": a.port.get(),
-            "image": a.image.as_str(),
+            "image": a.image.as_ref().map(|i| i.as_str()),
             "unit": naming::instance_unit(&config.name, a.color, a.port).as_str(),
             "since": a.deployed_at,
         })
@@ -82,7 +82,7 @@ fn human(s: &serde_json::Value) -> String {
             text(&s["service"]),
             text(&a["color"]),
             a["port"],
-            text(&a["image"]),
+            a["image"].as_str().unwrap_or("an image no deploy recorded"),
             text(&a["since"])
         ),
     };

@@ -1,11 +1,12 @@
 //! [`Docker`] over the Engine API with bollard.
 
 use std::collections::HashMap;
-use std::pin::Pin;
 use std::time::Duration;
 
 use bollard::query_parameters::{EventsOptionsBuilder, InspectContainerOptionsBuilder};
-use futures_util::{Stream, StreamExt};
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 use super::{Container, Docker, DockerError, Health, HealthWatch};
 use crate::domain::DockerHost;
@@ -15,6 +16,7 @@ const TIMEOUT_SECS: u64 = 5;
 
 pub struct EngineDocker {
     docker: bollard::Docker,
+    host: String,
 }
 
 impl EngineDocker {
@@ -35,7 +37,10 @@ impl EngineDocker {
             .await
             .map_err(|_| unreachable(format!("no answer within {TIMEOUT_SECS}s")))?
             .map_err(|e| unreachable(e.to_string()))?;
-        Ok(EngineDocker { docker })
+        Ok(EngineDocker {
+            docker,
+            host: host.to_string(),
+        })
     }
 }
 
@@ -47,11 +52,18 @@ impl Docker for EngineDocker {
         let found = match self.docker.inspect_container(name, Some(options)).await {
             Ok(found) => found,
             Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => return Ok(None),
-            Err(source) => {
+            // dockerd answered with an error: its word. No answer: unreachable (exit 5).
+            Err(source @ bollard::errors::Error::DockerResponseServerError { .. }) => {
                 return Err(DockerError::Api {
                     operation: "inspect",
                     container: name.to_owned(),
                     source: Box::new(source),
+                });
+            }
+            Err(other) => {
+                return Err(DockerError::Unreachable {
+                    host: self.host.clone(),
+                    reason: other.to_string(),
                 });
             }
         };
@@ -90,27 +102,47 @@ impl Docker for EngineDocker {
             ("container", vec![name]),
         ]);
         let options = EventsOptionsBuilder::default().filters(&filters).build();
-        Ok(EngineWatch {
-            ended: false,
-            events: Box::pin(self.docker.events(Some(options)).filter_map(|event| async move {
+        let mut events = self.docker.events(Some(options));
+        // The request goes out when the stream is first polled: a task polls
+        // it now, so no event between this call and the first wait is lost.
+        let (tx, rx) = mpsc::channel(16);
+        let task = tokio::spawn(async move {
+            while let Some(event) = events.next().await {
                 // "health_status: healthy" → "healthy"
-                let action = event.ok()?.action?;
-                Some(action.rsplit(": ").next().unwrap_or(&action).to_owned())
-            })),
+                let Some(action) = event.ok().and_then(|e| e.action) else {
+                    continue;
+                };
+                let status = action.rsplit(": ").next().unwrap_or(&action).to_owned();
+                if tx.send(status).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(EngineWatch {
+            events: rx,
+            task,
+            ended: false,
         })
     }
 }
 
-/// Health events of one container.
+/// Health events of one container, read by a task that ends with it.
 pub struct EngineWatch {
-    events: Pin<Box<dyn Stream<Item = String> + Send>>,
+    events: mpsc::Receiver<String>,
+    task: JoinHandle<()>,
     ended: bool,
+}
+
+impl Drop for EngineWatch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 impl HealthWatch for EngineWatch {
     async fn changed(&mut self, limit: Duration) -> Option<String> {
         if !self.ended {
-            match tokio::time::timeout(limit, self.events.next()).await {
+            match tokio::time::timeout(limit, self.events.recv()).await {
                 Ok(Some(status)) => return Some(status),
                 Ok(None) => self.ended = true,
                 Err(_) => return None,

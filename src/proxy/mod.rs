@@ -30,6 +30,8 @@ pub enum ProxyError {
         limit: Duration,
         last: String,
     },
+    #[error("cannot take {path}, which keeps site changes on this host one at a time: {reason}")]
+    HostLock { path: String, reason: String },
     #[error(transparent)]
     Files(#[from] FilesError),
 }

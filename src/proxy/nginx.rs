@@ -19,6 +19,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 /// Answers in a row from the new color before verify trusts it.
 const CONSECUTIVE: u32 = 3;
 const VERIFY_POLL: Duration = Duration::from_millis(50);
+/// Serialises site changes of every bgctl on the host.
+const HOST_LOCK: &str = "/run/lock/bgctl-nginx.lock";
 
 pub struct Nginx<'a, S> {
     config: &'a Config,
@@ -79,6 +81,33 @@ impl<'a, S: Systemd> Nginx<'a, S> {
     }
 }
 
+/// Held while a site is swapped, tested and reloaded; freed when dropped
+/// (or when the process dies).
+async fn host_lock() -> Result<std::fs::File, ProxyError> {
+    let failed = |e: std::io::Error| ProxyError::HostLock {
+        path: HOST_LOCK.into(),
+        reason: e.to_string(),
+    };
+    if let Some(dir) = std::path::Path::new(HOST_LOCK).parent() {
+        std::fs::create_dir_all(dir).map_err(failed)?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(HOST_LOCK)
+        .map_err(failed)?;
+    // flock blocks: off the async thread, so the lease keep-alive goes on.
+    let waited = tokio::task::spawn_blocking(move || file.lock().map(|()| file));
+    match tokio::time::timeout(NGINX_TIMEOUT, waited).await {
+        Ok(Ok(locked)) => locked.map_err(failed),
+        Ok(Err(e)) => Err(failed(std::io::Error::other(e))),
+        Err(_) => Err(failed(std::io::Error::other(format!(
+            "held by another bgctl for over {NGINX_TIMEOUT:?}"
+        )))),
+    }
+}
+
 impl<S: Systemd> Proxy for Nginx<'_, S> {
     async fn ensure_running(&self) -> Result<(), ProxyError> {
         let unit = &self.config.proxy.unit;
@@ -101,6 +130,9 @@ impl<S: Systemd> Proxy for Nginx<'_, S> {
     }
 
     async fn apply(&self, site: &RenderedFile) -> Result<(), ProxyError> {
+        // One site change at a time on this host: `nginx -t` and a reload see
+        // every site, so another service's untested site must not be there.
+        let _host_lock = host_lock().await?;
         let old = read_if_exists(site.path.as_path())?;
         write_atomic(site.path.as_path(), site.contents.as_bytes())?;
         // nginx -t reads the site where nginx.conf includes it, so it is

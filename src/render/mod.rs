@@ -36,6 +36,16 @@ pub enum WritePolicy {
     CreateOnly,
 }
 
+/// The color a rendered site sends traffic to (`None`: the 503 site, or not
+/// a site of ours).
+pub fn site_color(contents: &str) -> Option<Color> {
+    contents
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("add_header X-Bgctl-Color "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|c| c.parse().ok())
+}
+
 /// Whether `contents` is a file bgctl generated.
 pub fn is_generated(contents: &str) -> bool {
     contents.starts_with(GENERATED_MARK)

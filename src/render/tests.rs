@@ -175,3 +175,12 @@ fn every_generated_file_carries_the_mark_uninstall_looks_for() {
     }
     assert!(!is_generated("server { listen 80; }\n"));
 }
+
+#[test]
+fn site_color_reads_back_the_color_a_site_serves() {
+    let config = fixture("bdd_assistant.toml");
+    for color in Color::ALL {
+        assert_eq!(site_color(&site(&config, Some(color)).unwrap().contents), Some(color));
+    }
+    assert_eq!(site_color(&site(&config, None).unwrap().contents), None);
+}

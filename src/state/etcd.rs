@@ -25,6 +25,8 @@ const NO_WAIT_LIMIT: Duration = Duration::from_secs(1);
 /// With --wait, one round of queueing; shorter than the request timeout so
 /// the wait is ours to renew, not a transport error.
 const WAIT_ROUND: Duration = Duration::from_secs(4);
+/// One renewal attempt: several fit in a TTL.
+const RENEW_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub struct EtcdStore {
     client: Client,
@@ -63,7 +65,7 @@ impl EtcdStore {
         let client = tokio::time::timeout(TIMEOUT, Client::connect(&endpoints, Some(options)))
             .await
             .map_err(|_| unreachable(format!("no answer within {}s", TIMEOUT.as_secs())))?
-            .map_err(|e| unreachable(e.to_string()))?;
+            .map_err(|e| classify(&joined, "connect", e))?;
         Ok(EtcdStore {
             client,
             keys: Keys::new(&config.prefix(), &config.name),
@@ -72,59 +74,85 @@ impl EtcdStore {
         })
     }
 
-    /// Sorts an etcd error: transport trouble is "unreachable" (exit 5).
     fn error(&self, operation: &'static str) -> impl FnOnce(etcd_client::Error) -> StateError + '_ {
-        move |e| {
-            let transport = match &e {
-                etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => true,
-                etcd_client::Error::GRpcStatus(s) => {
-                    matches!(s.code(), Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled)
-                }
-                _ => false,
-            };
-            if transport {
-                StateError::Unreachable {
-                    endpoints: self.endpoints.clone(),
-                    reason: e.to_string(),
-                }
-            } else {
-                StateError::Etcd {
-                    operation,
-                    reason: e.to_string(),
-                }
-            }
-        }
+        move |e| classify(&self.endpoints, operation, e)
     }
 
-    /// The value of the oldest key under the lock: who holds it.
+    /// Who holds the lock: the description the oldest lock key's owner wrote
+    /// under `lock-holder/<lease>` before it queued.
     async fn holder(&self) -> Result<Option<String>, StateError> {
         let options = GetOptions::new()
             .with_prefix()
             .with_sort(SortTarget::Create, SortOrder::Ascend)
             .with_limit(1);
-        let found = self
-            .client
-            .clone()
-            .get(format!("{}/", self.keys.lock()), Some(options))
-            .await;
+        let mut client = self.client.clone();
+        let found = client.get(format!("{}/", self.keys.lock()), Some(options)).await;
         let found = found.map_err(self.error("read the lock"))?;
-        Ok(found.kvs().first().map(|kv| {
-            let v = String::from_utf8_lossy(kv.value()).into_owned();
-            if v.is_empty() {
-                "a deploy that has not said who it is yet".into()
-            } else {
-                v
-            }
-        }))
+        let Some(oldest) = found.kvs().first() else {
+            return Ok(None);
+        };
+        let key = String::from_utf8_lossy(oldest.key()).into_owned();
+        let lease = key.rsplit('/').next().unwrap_or_default();
+        let said = client.get(self.keys.lock_holder(lease), None).await;
+        let said = said.map_err(self.error("read the lock holder"))?;
+        Ok(Some(said.kvs().first().map_or_else(
+            || format!("a deploy that did not say who it is (lock key {key})"),
+            |kv| String::from_utf8_lossy(kv.value()).into_owned(),
+        )))
     }
 
-    fn check_held(&self) -> Result<(), StateError> {
-        match &self.held {
-            Some(held) => match held.lost.borrow().clone() {
-                Some(reason) => Err(StateError::LockLost(reason)),
-                None => Ok(()),
-            },
-            None => Ok(()),
+    /// The txn guard that fences writes to our lock: our lock key still
+    /// exists, so no other deploy can have taken the lock.
+    fn fence(&self) -> Result<Compare, StateError> {
+        let held = self
+            .held
+            .as_ref()
+            .ok_or_else(|| StateError::LockLost("the lock is not held".into()))?;
+        if let Some(reason) = held.lost.borrow().clone() {
+            return Err(StateError::LockLost(reason));
+        }
+        Ok(Compare::create_revision(held.key.clone(), CompareOp::Greater, 0))
+    }
+
+    /// One guarded transaction: `ops` if `key` is at revision `expected` and
+    /// the lock is still ours; `Conflict` (or `LockLost`) otherwise.
+    async fn guarded(&self, operation: &'static str, expected: i64, ops: Vec<TxnOp>) -> Result<i64, StateError> {
+        let key = self.keys.revision_key();
+        let txn = Txn::new()
+            .when([
+                Compare::mod_revision(key.clone(), CompareOp::Equal, expected),
+                self.fence()?,
+            ])
+            .and_then(ops);
+        let response = self.client.clone().txn(txn).await.map_err(self.error(operation))?;
+        if response.succeeded() {
+            return Ok(response.header().map(|h| h.revision()).unwrap_or_default());
+        }
+        // Which guard failed: a lost lock is worse news than a moved revision.
+        self.check_lock().await?;
+        Err(StateError::Conflict { key, expected })
+    }
+}
+
+/// Sorts an etcd error: transport trouble is "unreachable" (exit 5); a
+/// refused login or anything else is etcd's answer (exit 1).
+fn classify(endpoints: &str, operation: &'static str, e: etcd_client::Error) -> StateError {
+    let transport = match &e {
+        etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => true,
+        etcd_client::Error::GRpcStatus(s) => {
+            matches!(s.code(), Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled)
+        }
+        _ => false,
+    };
+    if transport {
+        StateError::Unreachable {
+            endpoints: endpoints.to_owned(),
+            reason: e.to_string(),
+        }
+    } else {
+        StateError::Etcd {
+            operation,
+            reason: e.to_string(),
         }
     }
 }
@@ -161,6 +189,20 @@ impl StateStore for EtcdStore {
             .id();
         let (lost_tx, lost) = watch::channel(None);
         let keeper = tokio::spawn(keep_alive(client.clone(), lease, lost_tx));
+        // Say who we are before queueing, so a deploy that finds us holding
+        // the lock can always name us (same lease: gone when we are).
+        let described = client
+            .put(
+                self.keys.lock_holder(&format!("{lease:x}")),
+                holder,
+                Some(PutOptions::new().with_lease(lease)),
+            )
+            .await;
+        if let Err(e) = described {
+            keeper.abort();
+            let _ = client.lease_revoke(lease).await;
+            return Err(self.error("describe the lock holder")(e));
+        }
         let name = self.keys.lock();
         let locked = loop {
             let limit = if wait { WAIT_ROUND } else { NO_WAIT_LIMIT };
@@ -171,9 +213,10 @@ impl StateStore for EtcdStore {
                 // lease makes it one acquisition), without it give up.
                 Err(_) if wait => continue,
                 Err(_) => {
+                    let holder = self.holder().await?.unwrap_or_else(|| "another deploy".into());
                     break Err(StateError::Locked {
                         key: name.clone(),
-                        holder: self.holder().await?.unwrap_or_else(|| "another deploy".into()),
+                        holder,
                     });
                 }
             }
@@ -186,11 +229,6 @@ impl StateStore for EtcdStore {
                 return Err(e);
             }
         };
-        // Say who holds it, on the lock key itself (same lease).
-        client
-            .put(key.clone(), holder, Some(PutOptions::new().with_lease(lease)))
-            .await
-            .map_err(self.error("describe the lock holder"))?;
         self.held = Some(Held {
             lease,
             key,
@@ -226,7 +264,7 @@ impl StateStore for EtcdStore {
         let mut kv = HashMap::new();
         for item in found.kvs() {
             let key = String::from_utf8_lossy(item.key()).into_owned();
-            if key == self.keys.color() {
+            if key == self.keys.revision_key() {
                 revision = item.mod_revision();
             }
             kv.insert(key, String::from_utf8_lossy(item.value()).into_owned());
@@ -238,42 +276,33 @@ impl StateStore for EtcdStore {
     }
 
     async fn flip(&self, expected: i64, to: &super::Deployment) -> Result<i64, StateError> {
-        self.check_held()?;
-        let color = self.keys.color();
-        let puts: Vec<TxnOp> = self
+        let puts = self
             .keys
             .flip(to)
             .into_iter()
             .map(|(k, v)| TxnOp::put(k, v, None))
             .collect();
-        // A missing key compares as revision 0: the first deploy's case.
-        let txn = Txn::new()
-            .when([Compare::mod_revision(color.clone(), CompareOp::Equal, expected)])
-            .and_then(puts);
-        let response = self.client.clone().txn(txn).await.map_err(self.error("flip"))?;
-        if !response.succeeded() {
-            return Err(StateError::Conflict { key: color, expected });
-        }
-        Ok(response.header().map(|h| h.revision()).unwrap_or_default())
+        self.guarded("flip", expected, puts).await
     }
 
     async fn retract(&self, expected: i64, color: Color) -> Result<(), StateError> {
-        self.check_held()?;
-        let key = self.keys.color();
         let mut ops: Vec<TxnOp> = self.keys.live().into_iter().map(|k| TxnOp::delete(k, None)).collect();
         ops.push(TxnOp::put(
             self.keys.color_key(color, "status"),
             Status::Stopped.as_str(),
             None,
         ));
-        let txn = Txn::new()
-            .when([Compare::mod_revision(key.clone(), CompareOp::Equal, expected)])
-            .and_then(ops);
-        let response = self.client.clone().txn(txn).await.map_err(self.error("retract"))?;
-        if response.succeeded() {
-            Ok(())
-        } else {
-            Err(StateError::Conflict { key, expected })
+        self.guarded("retract", expected, ops).await.map(drop)
+    }
+
+    async fn check_lock(&self) -> Result<(), StateError> {
+        self.fence()?;
+        // Ask etcd, not only the keep-alive task: the key must still exist.
+        let held = self.held.as_ref().expect("fence checked it");
+        let found = self.client.clone().get(held.key.clone(), None).await;
+        match found.map_err(self.error("check the lock"))?.kvs().first() {
+            Some(_) => Ok(()),
+            None => Err(StateError::LockLost("its key is gone: the lease expired".into())),
         }
     }
 
@@ -332,33 +361,42 @@ impl StateStore for EtcdStore {
     }
 }
 
-/// Keeps the lease alive at a third of its TTL; says why if it cannot.
+/// Keeps the lease alive, renewing a third of the TTL after the last
+/// success and reopening the stream when it breaks; says why once the
+/// lease can no longer be alive.
 async fn keep_alive(mut client: Client, lease: i64, lost: watch::Sender<Option<String>>) {
-    let (mut keeper, mut stream) = match client.lease_keep_alive(lease).await {
-        Ok(pair) => pair,
-        Err(e) => {
-            let _ = lost.send(Some(e.to_string()));
+    let ttl = Duration::from_secs(LEASE_TTL as u64);
+    let period = ttl / 3;
+    let mut last_renewed = tokio::time::Instant::now();
+    let mut stream = None;
+    loop {
+        let next = last_renewed + period;
+        tokio::time::sleep_until(next).await;
+        if last_renewed.elapsed() >= ttl {
+            let _ = lost.send(Some(format!("not renewed for {}s", ttl.as_secs())));
             return;
         }
-    };
-    let period = Duration::from_secs((LEASE_TTL / 3) as u64);
-    loop {
-        let alive = async {
-            keeper.keep_alive().await?;
-            stream.message().await
-        };
-        match tokio::time::timeout(TIMEOUT, alive).await {
-            Ok(Ok(Some(response))) if response.ttl() > 0 => {}
-            Ok(Ok(_)) => {
-                let _ = lost.send(Some("the lease expired".into()));
-                return;
-            }
-            Ok(Err(e)) => {
-                let _ = lost.send(Some(e.to_string()));
-                return;
-            }
-            Err(_) => {} // etcd slow: try again; the TTL leaves room for two misses
+        if stream.is_none() {
+            stream = tokio::time::timeout(RENEW_TIMEOUT, client.lease_keep_alive(lease))
+                .await
+                .ok()
+                .and_then(Result::ok);
         }
-        tokio::time::sleep(period).await;
+        let Some((keeper, responses)) = stream.as_mut() else {
+            continue;
+        };
+        let renewed = async {
+            keeper.keep_alive().await?;
+            responses.message().await
+        };
+        match tokio::time::timeout(RENEW_TIMEOUT, renewed).await {
+            Ok(Ok(Some(response))) if response.ttl() > 0 => last_renewed = tokio::time::Instant::now(),
+            Ok(Ok(Some(_))) => {
+                let _ = lost.send(Some("etcd says the lease expired".into()));
+                return;
+            }
+            // A broken stream or a slow etcd: reopen and retry at once.
+            _ => stream = None,
+        }
     }
 }

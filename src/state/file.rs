@@ -45,14 +45,14 @@ impl FileStore {
     }
 
     fn io(&self, operation: &'static str) -> impl FnOnce(std::io::Error) -> StateError + '_ {
-        move |e| StateError::Etcd {
+        move |e| StateError::File {
             operation,
             reason: format!("{}: {e}", self.path.display()),
         }
     }
 
     fn load(&self) -> Result<Data, StateError> {
-        let text = read_if_exists(&self.path).map_err(|e| StateError::Etcd {
+        let text = read_if_exists(&self.path).map_err(|e| StateError::File {
             operation: "read the state file",
             reason: e.to_string(),
         })?;
@@ -68,7 +68,7 @@ impl FileStore {
 
     fn save(&self, data: &Data) -> Result<(), StateError> {
         let text = serde_json::to_string_pretty(data).expect("state serialises");
-        write_atomic(&self.path, text.as_bytes()).map_err(|e| StateError::Etcd {
+        write_atomic(&self.path, text.as_bytes()).map_err(|e| StateError::File {
             operation: "write the state file",
             reason: e.to_string(),
         })
@@ -116,6 +116,11 @@ impl StateStore for FileStore {
         file.write_all(holder.as_bytes())
             .map_err(self.io("describe the lock holder"))?;
         self.lock = Some(file);
+        Ok(())
+    }
+
+    async fn check_lock(&self) -> Result<(), StateError> {
+        // An flock cannot be taken from a living holder.
         Ok(())
     }
 

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::{Active, Deployment, StateError, Status};
-use crate::domain::{Color, KeyPrefix, ServiceName};
+use crate::domain::{Color, InvalidValue, KeyPrefix, ServiceName};
 use crate::naming;
 
 /// Key names under one service's prefix.
@@ -46,6 +46,17 @@ impl Keys {
         self.key("lock")
     }
 
+    /// Who holds (or queues for) the lock with lease `lease_hex`.
+    pub fn lock_holder(&self, lease_hex: &str) -> String {
+        self.key(&format!("lock-holder/{lease_hex}"))
+    }
+
+    /// The key whose revision a flip compares: `instance`, which the classic
+    /// recipe's seed and every flip write.
+    pub fn revision_key(&self) -> String {
+        self.key("instance")
+    }
+
     pub fn history(&self) -> String {
         self.key("history/")
     }
@@ -80,47 +91,56 @@ impl Keys {
     /// The live color out of a range read of [`Keys::all`]; `None` before
     /// the first deploy.
     pub fn active(&self, kv: &HashMap<String, String>) -> Result<Option<Active>, StateError> {
-        let Some(color) = kv.get(&self.color()) else {
-            return Ok(None);
-        };
-        let parse = |key: String, what: &str| -> Result<String, StateError> {
-            kv.get(&key).cloned().ok_or_else(|| StateError::Corrupt {
-                key: key.clone(),
-                value: String::new(),
-                reason: format!("missing, though {} is set: {what}", self.color()),
-            })
-        };
-        let corrupt = |key: String, value: &str, reason: String| StateError::Corrupt {
+        let corrupt = |key: String, value: &str, reason: &str| StateError::Corrupt {
             key,
             value: value.to_owned(),
-            reason,
+            reason: reason.to_owned(),
         };
-        let color: Color = color
+        // `color` is bgctl's; a store seeded by the classic recipe has only
+        // `instance` (`<name>_<color>`), `port` and `url`.
+        let color = match (kv.get(&self.color()), kv.get(&self.revision_key())) {
+            (Some(c), _) => c
+                .parse()
+                .map_err(|e: InvalidValue| corrupt(self.color(), c, &e.reason))?,
+            (None, Some(instance)) => self
+                .color_of(instance)
+                .ok_or_else(|| corrupt(self.revision_key(), instance, "not an instance of this service"))?,
+            (None, None) => return Ok(None),
+        };
+        let port_key = self.key("port");
+        let port = kv
+            .get(&port_key)
+            .ok_or_else(|| corrupt(port_key.clone(), "", "missing: the live port"))?;
+        let port = port
             .parse()
-            .map_err(|e: crate::domain::InvalidValue| corrupt(self.color(), color, e.reason))?;
-        let port = parse(self.key("port"), "the live port")?;
-        let image = parse(self.key("image"), "the live image")?;
+            .map_err(|e: InvalidValue| corrupt(port_key, port, &e.reason))?;
+        let image = [self.key("image"), self.color_key(color, "image")]
+            .into_iter()
+            .find_map(|key| kv.get(&key).map(|v| (key, v)))
+            .map(|(key, v)| v.parse().map_err(|e: InvalidValue| corrupt(key, v, &e.reason)))
+            .transpose()?;
         let previous = kv.get(&self.key("previous")).filter(|p| !p.is_empty());
         let previous = previous
             .map(|p| {
-                Color::ALL
-                    .into_iter()
-                    .find(|c| naming::instance(&self.name, *c) == *p)
-                    .ok_or_else(|| corrupt(self.key("previous"), p, "not an instance of this service".into()))
+                self.color_of(p)
+                    .ok_or_else(|| corrupt(self.key("previous"), p, "not an instance of this service"))
             })
             .transpose()?;
         Ok(Some(Active {
             color,
-            port: port
-                .parse()
-                .map_err(|e: crate::domain::InvalidValue| corrupt(self.key("port"), &port, e.reason))?,
-            image: image
-                .parse()
-                .map_err(|e: crate::domain::InvalidValue| corrupt(self.key("image"), &image, e.reason))?,
+            port,
+            image,
             url: kv.get(&self.key("url")).cloned().unwrap_or_default(),
             deployed_at: kv.get(&self.key("deployed_at")).cloned().unwrap_or_default(),
             previous,
         }))
+    }
+
+    /// The color of an instance name `<name>_<color>`.
+    fn color_of(&self, instance: &str) -> Option<Color> {
+        Color::ALL
+            .into_iter()
+            .find(|c| naming::instance(&self.name, *c) == instance)
     }
 }
 
@@ -166,8 +186,25 @@ mod tests {
             (active.color, active.port.get(), active.previous),
             (Color::Green, 9002, Some(Color::Blue))
         );
-        assert_eq!(active.image.as_str(), "app:v2");
+        assert_eq!(active.image.unwrap().as_str(), "app:v2");
         assert_eq!(keys().active(&HashMap::new()).unwrap(), None);
+    }
+
+    #[test]
+    fn a_store_seeded_by_the_classic_recipe_reads_as_live() {
+        let kv: HashMap<String, String> = [
+            ("/bdd-assistant/instance", "bdd_assistant_green"),
+            ("/bdd-assistant/port", "9002"),
+            ("/bdd-assistant/url", "10.0.0.5:9002"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let active = keys().active(&kv).unwrap().unwrap();
+        assert_eq!(
+            (active.color, active.port.get(), active.image),
+            (Color::Green, 9002, None)
+        );
     }
 
     #[test]

@@ -22,7 +22,8 @@ pub const HISTORY_KEPT: usize = 50;
 pub struct Active {
     pub color: Color,
     pub port: Port,
-    pub image: ImageRef,
+    /// `None` in a store seeded by the classic recipe, which kept no image.
+    pub image: Option<ImageRef>,
     pub url: String,
     pub deployed_at: String,
     pub previous: Option<Color>,
@@ -33,7 +34,7 @@ pub struct Active {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
     pub active: Option<Active>,
-    /// `mod_revision` of the `color` key; 0 when it does not exist.
+    /// `mod_revision` of the `instance` key; 0 when it does not exist.
     pub revision: i64,
 }
 
@@ -90,6 +91,8 @@ pub enum StateError {
     Conflict { key: String, expected: i64 },
     #[error("etcd {operation}: {reason}")]
     Etcd { operation: &'static str, reason: String },
+    #[error("state file: {operation}: {reason}")]
+    File { operation: &'static str, reason: String },
     #[error("state key {key} holds {value:?}: {reason}")]
     Corrupt { key: String, value: String, reason: String },
     #[error("lost the deploy lock: its lease could not be kept alive ({0})")]
@@ -107,14 +110,19 @@ pub trait StateStore {
     /// Gives the lock back.
     async fn unlock(&mut self) -> Result<(), StateError>;
 
+    /// Fails with `LockLost` unless the lock is still ours: checked before
+    /// every step that changes the world.
+    async fn check_lock(&self) -> Result<(), StateError>;
+
     async fn read(&self) -> Result<Snapshot, StateError>;
 
-    /// Makes `to` live in one transaction, if the `color` key still has
-    /// revision `expected`; `Conflict` otherwise, with nothing written.
+    /// Makes `to` live in one transaction, if the `instance` key still has
+    /// revision `expected` and the lock is still ours; `Conflict` (or
+    /// `LockLost`) otherwise, with nothing written.
     async fn flip(&self, expected: i64, to: &Deployment) -> Result<i64, StateError>;
 
-    /// Undoes a first deploy's flip: no color is live again, if the `color`
-    /// key still has revision `expected`.
+    /// Undoes a first deploy's flip: no color is live again, if the
+    /// `instance` key still has revision `expected`.
     async fn retract(&self, expected: i64, color: Color) -> Result<(), StateError>;
 
     async fn set_status(&self, color: Color, status: Status) -> Result<(), StateError>;

@@ -80,6 +80,12 @@ pub enum SwitchError {
         source: Box<HealthError>,
         log: Vec<String>,
     },
+    #[error(
+        "nginx serves {serving}, but the state says {} is live: an earlier switch was interrupted. \
+         Nothing was changed; point nginx and the state at the same color before deploying again",
+        stored.map_or("no color".to_owned(), |c| c.to_string())
+    )]
+    ProxyServesTarget { serving: Color, stored: Option<Color> },
     #[error("{failure}\nrolled back: {restored}")]
     RolledBack {
         failure: Box<SwitchError>,
@@ -136,6 +142,7 @@ where
         from: None,
         to: None,
         image: request.image.clone(),
+        site_applied: false,
     };
     let result = run.phases().await;
     run.record(&start, &result).await;
@@ -159,6 +166,8 @@ struct Run<'w, 'r, S, D, T, P, H, R> {
     from: Option<Color>,
     to: Option<Color>,
     image: Option<ImageRef>,
+    /// nginx was reloaded with the new site (a rollback must undo that).
+    site_applied: bool,
 }
 
 /// The target color's names.
@@ -191,6 +200,14 @@ where
         (self.from, self.to, self.image) = (from, Some(to), Some(image.clone()));
         // nginx must be able to follow before anything starts.
         self.world.proxy.ensure_running().await?;
+        let old_site = self.world.proxy.current().await?;
+        // An interrupted switch can leave nginx on the color etcd calls idle;
+        // restarting that color would cut live traffic.
+        if let Some(serving) = old_site.as_deref().and_then(render::site_color)
+            && serving == to
+        {
+            return Err(SwitchError::ProxyServesTarget { serving, stored: from });
+        }
         self.clock.lap(Phase::Read);
 
         let target = Names {
@@ -213,11 +230,16 @@ where
         };
         let flipped = match self.world.state.flip(snapshot.revision, &deployment).await {
             Ok(revision) => revision,
-            Err(e) => return Err(self.abandon(&target, e.into()).await),
+            // Certainly not flipped: the new color goes.
+            Err(e @ (StateError::Conflict { .. } | StateError::LockLost(_))) => {
+                return Err(self.abandon(&target, e.into()).await);
+            }
+            // Maybe flipped (etcd may have committed before the error): the
+            // new color stays up, since the state may name it live.
+            Err(e) => return Err(e.into()),
         };
         self.clock.lap(Phase::Flip);
 
-        let old_site = self.world.proxy.current().await?;
         if let Err(failure) = self.serve(to).await {
             return Err(self.roll_back(failure, &snapshot, flipped, &target, old_site).await);
         }
@@ -270,24 +292,37 @@ where
 
     /// proxy + verify: nginx points at `to` and requests prove it.
     async fn serve(&mut self, to: Color) -> Result<(), SwitchError> {
+        self.world.state.check_lock().await?;
         let site = render::site(self.world.config, Some(to))?;
         self.world.proxy.apply(&site).await?;
+        self.site_applied = true;
         self.clock.lap(Phase::Proxy);
         self.world.proxy.verify(to, VERIFY_TIMEOUT).await?;
         self.clock.lap(Phase::Verify);
         Ok(())
     }
 
-    /// stop: the old color goes, only the new one stays enabled.
+    /// stop: only the new color stays enabled, and the old one goes. The
+    /// switch has succeeded by now: what fails here is noted, not undone.
     async fn stop_old(&mut self, to: Color) -> Result<(), SwitchError> {
         let config = self.world.config;
         let systemd = self.world.systemd;
+        self.world.state.check_lock().await?;
         let unit = |c: Color| naming::instance_unit(&config.name, c, config.port(c));
-        if let Some(from) = self.from {
-            systemd.stop(&unit(from), self.stop_timeout()).await?;
-            self.world.state.set_status(from, Status::Stopped).await?;
-        }
+        // Enablement first: a reboot after this starts the new color.
         enable_only(systemd, &unit(to), &unit(to.other())).await?;
+        let Some(from) = self.from else { return Ok(()) };
+        if let Err(e) = systemd.stop(&unit(from), self.stop_timeout()).await {
+            self.clock
+                .report
+                .note(&format!("{to} is live, but stopping {from} failed: {e}"));
+            return Ok(());
+        }
+        if let Err(e) = self.world.state.set_status(from, Status::Stopped).await {
+            self.clock
+                .report
+                .note(&format!("{from} stopped, but its status was not recorded: {e}"));
+        }
         Ok(())
     }
 
@@ -301,8 +336,9 @@ where
         failure
     }
 
-    /// After the flip: flip back, put the old site back, stop the target.
-    /// The old color never stopped, so it serves as before.
+    /// After the flip: put the old site back, flip back, and stop the target
+    /// only once nginx no longer sends to it. The old color never stopped,
+    /// so it serves as before.
     async fn roll_back(
         &mut self,
         failure: SwitchError,
@@ -311,29 +347,47 @@ where
         target: &Names,
         old_site: Option<String>,
     ) -> SwitchError {
+        let config = self.world.config;
         let to = self.to.expect("the target is known by now");
-        let undo = async {
-            match &before.active {
-                Some(active) => self.world.state.flip(flipped, &as_deployment(active)).await?,
-                None => {
-                    self.world.state.retract(flipped, to).await?;
-                    0
-                }
-            };
-            let site = match old_site {
-                Some(contents) => render::RenderedFile {
-                    path: self.world.config.site(),
-                    contents,
-                    policy: render::WritePolicy::CreateOnly,
-                },
-                None => render::site(self.world.config, None)?,
-            };
-            self.world.proxy.apply(&site).await?;
-            Ok::<_, SwitchError>(())
+        let site = match old_site {
+            Some(contents) => Ok(render::RenderedFile {
+                path: config.site(),
+                contents,
+                policy: render::WritePolicy::CreateOnly,
+            }),
+            None => render::site(config, None),
         };
-        let undone = undo.await;
+        // A refused new site was never loaded, and apply put the old file back.
+        let site_back = match site {
+            Ok(_) if !self.site_applied => Ok(()),
+            Ok(site) => self.world.proxy.apply(&site).await.map_err(SwitchError::from),
+            Err(e) => Err(e.into()),
+        };
+        // The state goes back whatever the site did: both are tried.
+        let state = &self.world.state;
+        let state_back = match &before.active {
+            Some(active) => state.flip(flipped, &as_deployment(active, config)).await.map(drop),
+            None => state.retract(flipped, to).await,
+        };
+        let state_back = match state_back {
+            Ok(()) => state.set_status(to, Status::Stopped).await.map_err(SwitchError::from),
+            Err(e) => Err(e.into()),
+        };
+        if site_back.is_err() {
+            // nginx may still send to the target: it keeps running.
+            let rollback = site_back
+                .err()
+                .into_iter()
+                .chain(state_back.err())
+                .next()
+                .expect("an error");
+            return SwitchError::RollbackFailed {
+                failure: Box::new(failure),
+                rollback: Box::new(rollback),
+            };
+        }
         let failure = self.abandon(target, failure).await;
-        match undone {
+        match state_back {
             Ok(()) => SwitchError::RolledBack {
                 failure: Box::new(failure),
                 restored: match self.from {
@@ -381,13 +435,14 @@ where
     }
 }
 
-/// The live color as the flip that made it live wrote it.
-fn as_deployment(active: &Active) -> Deployment {
+/// The live color as the flip that made it live wrote it (a seeded store
+/// kept no image: the config's stands in).
+fn as_deployment(active: &Active, config: &Config) -> Deployment {
     Deployment {
         color: active.color,
         port: active.port,
         url: active.url.clone(),
-        image: active.image.clone(),
+        image: active.image.clone().unwrap_or_else(|| config.image.clone()),
         previous: active.previous,
         deployed_at: active.deployed_at.clone(),
     }

@@ -140,6 +140,8 @@ struct FakeState<'a> {
     revision: Cell<i64>,
     holder: Option<String>,
     history: RefCell<Vec<HistoryRecord>>,
+    /// Another writer moved the revision: every flip conflicts.
+    conflict: Cell<bool>,
 }
 
 impl StateStore for FakeState<'_> {
@@ -159,6 +161,9 @@ impl StateStore for FakeState<'_> {
         self.log.push("unlock".into());
         Ok(())
     }
+    async fn check_lock(&self) -> Result<(), StateError> {
+        Ok(())
+    }
     async fn read(&self) -> Result<Snapshot, StateError> {
         Ok(Snapshot {
             active: self.active.borrow().clone(),
@@ -166,7 +171,7 @@ impl StateStore for FakeState<'_> {
         })
     }
     async fn flip(&self, expected: i64, to: &Deployment) -> Result<i64, StateError> {
-        if expected != self.revision.get() {
+        if self.conflict.get() || expected != self.revision.get() {
             return Err(StateError::Conflict {
                 key: "/t/color".into(),
                 expected,
@@ -176,7 +181,7 @@ impl StateStore for FakeState<'_> {
         *self.active.borrow_mut() = Some(Active {
             color: to.color,
             port: to.port,
-            image: to.image.clone(),
+            image: Some(to.image.clone()),
             url: to.url.clone(),
             deployed_at: to.deployed_at.clone(),
             previous: to.previous,
@@ -207,6 +212,8 @@ struct FakeProxy<'a> {
     log: &'a Log,
     site: RefCell<Option<String>>,
     verify_ok: bool,
+    /// Applies that succeed before the rest fail (nginx -t says no).
+    applies_left: Cell<usize>,
 }
 
 impl Proxy for FakeProxy<'_> {
@@ -217,11 +224,14 @@ impl Proxy for FakeProxy<'_> {
         Ok(self.site.borrow().clone())
     }
     async fn apply(&self, site: &render::RenderedFile) -> Result<(), ProxyError> {
-        let to = site
-            .contents
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("add_header X-Bgctl-Color "));
-        let to = to.and_then(|rest| rest.split_whitespace().next()).unwrap_or("nobody");
+        let to = render::site_color(&site.contents).map_or("none".into(), |c| c.to_string());
+        if self.applies_left.get() == 0 {
+            self.log.push(format!("site {to} refused"));
+            return Err(ProxyError::Invalid {
+                message: "nginx: [emerg] test".into(),
+            });
+        }
+        self.applies_left.set(self.applies_left.get() - 1);
         self.log.push(format!("site {to}"));
         *self.site.borrow_mut() = Some(site.contents.clone());
         Ok(())
@@ -288,7 +298,7 @@ impl Fixture {
         Some(Active {
             color,
             port: self.config.port(color),
-            image: "app:v0".parse().unwrap(),
+            image: Some("app:v0".parse().unwrap()),
             url: self.config.url(color),
             deployed_at: "2026-11-27T00:00:00Z".into(),
             previous: None,
@@ -304,12 +314,28 @@ struct Outcomes<'a> {
     phases: Vec<Phase>,
 }
 
-/// Runs a switch with `live` live, health as `healthy`, verify as `verify_ok`.
+/// What goes wrong in a run.
+#[derive(Clone, Copy)]
+struct Faults {
+    healthy: bool,
+    verify_ok: bool,
+    conflict: bool,
+    /// Site applies that succeed before nginx -t refuses the rest.
+    applies: usize,
+}
+
+const NONE: Faults = Faults {
+    healthy: true,
+    verify_ok: true,
+    conflict: false,
+    applies: usize::MAX,
+};
+
+/// Runs a switch with `live` live, the fakes misbehaving as `faults` says.
 async fn run<'a>(
     fx: &'a Fixture,
     live: Option<Color>,
-    healthy: bool,
-    verify_ok: bool,
+    faults: Faults,
     holder: Option<&str>,
     to: Option<Color>,
 ) -> Outcomes<'a> {
@@ -327,12 +353,14 @@ async fn run<'a>(
         revision: Cell::new(if live.is_some() { 7 } else { 0 }),
         holder: holder.map(str::to_owned),
         history: RefCell::new(Vec::new()),
+        conflict: Cell::new(faults.conflict),
     };
     let old_site = live.map(|c| render::site(&fx.config, Some(c)).unwrap().contents);
     let proxy = FakeProxy {
         log: &fx.log,
         site: RefCell::new(old_site),
-        verify_ok,
+        verify_ok: faults.verify_ok,
+        applies_left: Cell::new(faults.applies),
     };
     let request = Request {
         to,
@@ -345,7 +373,9 @@ async fn run<'a>(
     let world = World {
         config: &fx.config,
         systemd: &systemd,
-        docker: &FakeDocker { healthy },
+        docker: &FakeDocker {
+            healthy: faults.healthy,
+        },
         state: &mut state,
         proxy: &proxy,
         probe: &FakeProbe,
@@ -367,7 +397,7 @@ fn exit_code(e: SwitchError) -> ExitCode {
 #[tokio::test]
 async fn the_first_switch_starts_blue_serves_it_and_enables_only_it() {
     let fx = Fixture::new("first");
-    let out = run(&fx, None, true, true, None, None).await;
+    let out = run(&fx, None, NONE, None, None).await;
     let outcome = out.result.unwrap();
     assert_eq!((outcome.from, outcome.to), (None, Color::Blue));
     assert_eq!(out.phases, Phase::ALL);
@@ -390,7 +420,7 @@ async fn the_first_switch_starts_blue_serves_it_and_enables_only_it() {
 #[tokio::test]
 async fn the_old_color_stops_only_after_the_new_one_served_verified_traffic() {
     let fx = Fixture::new("order");
-    let out = run(&fx, Some(Color::Blue), true, true, None, None).await;
+    let out = run(&fx, Some(Color::Blue), NONE, None, None).await;
     assert_eq!(out.result.unwrap().to, Color::Green);
     let stop_old = fx.log.position("stop t_blue@9001.service");
     assert!(fx.log.position("start t_green@9002.service") < fx.log.position("flip green"));
@@ -403,7 +433,7 @@ async fn the_old_color_stops_only_after_the_new_one_served_verified_traffic() {
 #[tokio::test]
 async fn a_color_that_never_gets_healthy_is_stopped_and_nothing_else_changes() {
     let fx = Fixture::new("unhealthy");
-    let out = run(&fx, Some(Color::Blue), false, true, None, None).await;
+    let out = run(&fx, Some(Color::Blue), Faults { healthy: false, ..NONE }, None, None).await;
     let err = out.result.unwrap_err();
     assert!(
         matches!(err, SwitchError::Unhealthy { ref log, .. } if !log.is_empty()),
@@ -426,7 +456,7 @@ async fn a_color_that_never_gets_healthy_is_stopped_and_nothing_else_changes() {
 #[tokio::test]
 async fn a_held_lock_exits_4_and_touches_nothing() {
     let fx = Fixture::new("locked");
-    let out = run(&fx, Some(Color::Blue), true, true, Some("deploy d0 (pid 1)"), None).await;
+    let out = run(&fx, Some(Color::Blue), NONE, Some("deploy d0 (pid 1)"), None).await;
     let err = out.result.unwrap_err();
     assert!(err.to_string().contains("deploy d0 (pid 1)"), "names the holder: {err}");
     assert_eq!(exit_code(err), ExitCode::Locked);
@@ -436,7 +466,17 @@ async fn a_held_lock_exits_4_and_touches_nothing() {
 #[tokio::test]
 async fn a_failed_verify_rolls_back_and_the_old_color_never_stops() {
     let fx = Fixture::new("verify");
-    let out = run(&fx, Some(Color::Blue), true, false, None, None).await;
+    let out = run(
+        &fx,
+        Some(Color::Blue),
+        Faults {
+            verify_ok: false,
+            ..NONE
+        },
+        None,
+        None,
+    )
+    .await;
     let err = out.result.unwrap_err();
     assert!(matches!(err, SwitchError::RolledBack { .. }), "{err}");
     assert!(err.to_string().contains("blue is live again"), "{err}");
@@ -457,7 +497,17 @@ async fn a_failed_verify_rolls_back_and_the_old_color_never_stops() {
 #[tokio::test]
 async fn a_failed_first_deploy_leaves_no_color_live() {
     let fx = Fixture::new("first-fail");
-    let out = run(&fx, None, true, false, None, None).await;
+    let out = run(
+        &fx,
+        None,
+        Faults {
+            verify_ok: false,
+            ..NONE
+        },
+        None,
+        None,
+    )
+    .await;
     assert!(matches!(out.result, Err(SwitchError::RolledBack { .. })));
     assert!(fx.log.has("retract blue"));
     assert_eq!(*out.state.active.borrow(), None);
@@ -467,7 +517,7 @@ async fn a_failed_first_deploy_leaves_no_color_live() {
 #[tokio::test]
 async fn switching_to_the_live_color_is_a_usage_error_that_starts_nothing() {
     let fx = Fixture::new("same");
-    let out = run(&fx, Some(Color::Green), true, true, None, Some(Color::Green)).await;
+    let out = run(&fx, Some(Color::Green), NONE, None, Some(Color::Green)).await;
     let err = out.result.unwrap_err();
     assert!(
         err.to_string().contains("green is already live: switch to blue"),
@@ -476,4 +526,102 @@ async fn switching_to_the_live_color_is_a_usage_error_that_starts_nothing() {
     assert_eq!(exit_code(err), ExitCode::Usage);
     assert!(!fx.log.0.borrow().iter().any(|e| e.starts_with("start")));
     assert!(fx.log.has("unlock"));
+}
+
+#[tokio::test]
+async fn a_flip_conflict_stops_the_target_and_leaves_the_proxy_alone() {
+    let fx = Fixture::new("conflict");
+    let out = run(&fx, Some(Color::Blue), Faults { conflict: true, ..NONE }, None, None).await;
+    let err = out.result.unwrap_err();
+    assert!(matches!(err, SwitchError::State(StateError::Conflict { .. })), "{err}");
+    assert_eq!(exit_code(err), ExitCode::Failed);
+    assert!(fx.log.has("stop t_green@9002.service"));
+    assert!(!fx.log.0.borrow().iter().any(|e| e.starts_with("site")));
+    assert!(!fx.log.has("stop t_blue@9001.service"));
+}
+
+#[tokio::test]
+async fn when_the_old_site_cannot_be_restored_the_target_keeps_running() {
+    let fx = Fixture::new("no-restore");
+    // The new site applies, verify fails, and nginx refuses the old site.
+    let out = run(
+        &fx,
+        Some(Color::Blue),
+        Faults {
+            verify_ok: false,
+            applies: 1,
+            ..NONE
+        },
+        None,
+        None,
+    )
+    .await;
+    let err = out.result.unwrap_err();
+    assert!(matches!(err, SwitchError::RollbackFailed { .. }), "{err}");
+    assert!(fx.log.has("site blue refused"));
+    // nginx may still send to green: stopping it would be an outage.
+    assert!(!fx.log.has("stop t_green@9002.service"), "{:?}", fx.log.0.borrow());
+    assert!(!fx.log.has("stop t_blue@9001.service"));
+    assert_eq!(
+        out.state.active.borrow().as_ref().map(|a| a.color),
+        Some(Color::Blue),
+        "state flipped back"
+    );
+}
+
+#[tokio::test]
+async fn a_proxy_left_on_the_target_by_an_interrupted_switch_is_not_cut() {
+    let fx = Fixture::new("interrupted");
+    // etcd says blue, nginx still serves green (killed between flip and proxy).
+    let systemd = FakeSystemd {
+        log: &fx.log,
+        running: RefCell::new(HashMap::new()),
+    };
+    let mut state = FakeState {
+        log: &fx.log,
+        active: RefCell::new(fx.live(Color::Blue)),
+        revision: Cell::new(7),
+        holder: None,
+        history: RefCell::new(Vec::new()),
+        conflict: Cell::new(false),
+    };
+    let proxy = FakeProxy {
+        log: &fx.log,
+        site: RefCell::new(Some(render::site(&fx.config, Some(Color::Green)).unwrap().contents)),
+        verify_ok: true,
+        applies_left: Cell::new(usize::MAX),
+    };
+    let request = Request {
+        to: None,
+        image: None,
+        wait: false,
+        deploy_id: "d".into(),
+        holder: "d".into(),
+    };
+    let world = World {
+        config: &fx.config,
+        systemd: &systemd,
+        docker: &FakeDocker { healthy: true },
+        state: &mut state,
+        proxy: &proxy,
+        probe: &FakeProbe,
+    };
+    let err = switch(world, &request, &mut Quiet::default()).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            SwitchError::ProxyServesTarget {
+                serving: Color::Green,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        !fx.log
+            .0
+            .borrow()
+            .iter()
+            .any(|e| e.starts_with("start") || e.starts_with("stop"))
+    );
 }

@@ -1,0 +1,58 @@
+//! nginx refusing a config, against the real nginx. Its own test binary:
+//! the broken file it plants fails `nginx -t` for every service on this
+//! nginx, so nothing else may run beside it.
+
+mod support;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use support::{Load, Service, TestEnv, stderr};
+
+/// A file in nginx's include directory that `nginx -t` refuses; removed on drop.
+struct Broken(PathBuf);
+
+impl Drop for Broken {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn a_site_nginx_refuses_is_never_loaded_and_the_switch_is_rolled_back() {
+    let env = TestEnv::get();
+    let svc = Service::new(&env, "nginx_t", (19601, 19602, 19680), "");
+    svc.install();
+    let o = svc.bgctl(&["switch"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let site = PathBuf::from(env.var("BGCTL_TEST_NGINX_SITES")).join("nginx_t.conf");
+    let site_before = std::fs::read_to_string(&site).unwrap();
+
+    let load = Load::start(svc.listen, 8, 50, Duration::from_secs(600));
+    let broken = Broken(PathBuf::from(env.var("BGCTL_TEST_NGINX_SITES")).join("zz-broken.conf"));
+    std::fs::write(&broken.0, "this_is_not_a_directive;\n").unwrap();
+    let o = svc.bgctl(&["switch", "--image", "bgctl-demo:v2"]);
+    drop(broken);
+    let result = load.stop();
+
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("nginx -t refused the new site"), "{err}");
+    assert!(
+        err.contains("unknown directive \"this_is_not_a_directive\""),
+        "nginx's own words: {err}"
+    );
+    assert!(err.contains("rolled back: blue is live again"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&site).unwrap(),
+        site_before,
+        "the old site was not kept"
+    );
+    assert_eq!(svc.etcd("color").as_deref(), Some("blue"), "the flip was not undone");
+    assert_eq!(svc.etcd("nginx_t_green/status").as_deref(), Some("stopped"));
+    let (answer, body) = svc.answer().unwrap();
+    assert_eq!(answer, "HTTP/1.1 200 OK blue");
+    assert!(body.contains("demo-app v1"), "{body}");
+    assert!(svc.is_active("blue") && !svc.is_active("green"));
+    assert_eq!(result.failed(), 0, "{}", result.report);
+}

@@ -15,6 +15,7 @@ pub mod plan;
 pub mod proxy;
 pub mod render;
 pub mod state;
+mod string_enum;
 pub mod switch;
 pub mod systemd;
 

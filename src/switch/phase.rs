@@ -1,8 +1,5 @@
 //! The phases of a switch (DESIGN §4), in order.
 
-use std::fmt;
-use std::str::FromStr;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Phase {
     Lock,
@@ -28,37 +25,12 @@ impl Phase {
         Phase::Drain,
         Phase::Stop,
     ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Lock => "lock",
-            Phase::Read => "read",
-            Phase::Start => "start",
-            Phase::Healthy => "healthy",
-            Phase::Flip => "flip",
-            Phase::Proxy => "proxy",
-            Phase::Verify => "verify",
-            Phase::Drain => "drain",
-            Phase::Stop => "stop",
-        }
-    }
 }
 
-impl fmt::Display for Phase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.as_str())
-    }
-}
-
-impl FromStr for Phase {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Phase::ALL
-            .into_iter()
-            .find(|p| p.as_str() == s)
-            .ok_or_else(|| format!("unknown phase {s:?}"))
-    }
-}
+crate::string_enum!(Phase, "phase", {
+    Lock => "lock", Read => "read", Start => "start", Healthy => "healthy", Flip => "flip",
+    Proxy => "proxy", Verify => "verify", Drain => "drain", Stop => "stop",
+});
 
 #[cfg(test)]
 mod tests {

@@ -1,7 +1,6 @@
 //! What systemd reports about jobs and units, as types.
 
 use std::fmt;
-use std::str::FromStr;
 
 /// How a job ended (the `result` of `JobRemoved`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,39 +26,12 @@ pub enum ActiveState {
     Refreshing,
 }
 
-/// Implements `as_str`, `Display` and a `FromStr` that round-trips with it.
-macro_rules! string_enum {
-    ($ty:ident, $what:literal, { $($variant:ident => $s:literal),+ $(,)? }) => {
-        impl $ty {
-            pub fn as_str(self) -> &'static str {
-                match self { $($ty::$variant => $s),+ }
-            }
-        }
-
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.pad(self.as_str())
-            }
-        }
-
-        impl FromStr for $ty {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                match s {
-                    $($s => Ok($ty::$variant),)+
-                    other => Err(format!(concat!("unknown ", $what, " {:?}"), other)),
-                }
-            }
-        }
-    };
-}
-
-string_enum!(JobResult, "job result", {
+crate::string_enum!(JobResult, "job result", {
     Done => "done", Canceled => "canceled", Timeout => "timeout",
     Failed => "failed", Dependency => "dependency", Skipped => "skipped",
 });
 
-string_enum!(ActiveState, "active state", {
+crate::string_enum!(ActiveState, "active state", {
     Active => "active", Reloading => "reloading", Inactive => "inactive", Failed => "failed",
     Activating => "activating", Deactivating => "deactivating", Maintenance => "maintenance",
     Refreshing => "refreshing",

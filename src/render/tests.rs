@@ -184,3 +184,75 @@ fn site_color_reads_back_the_color_a_site_serves() {
     }
     assert_eq!(site_color(&site(&config, None).unwrap().contents), None);
 }
+
+/// Strings that stress the escapers: systemd and shell syntax, unicode,
+/// control characters, and arbitrary printable text.
+fn nasty() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    let pieces = prop::sample::select(vec![
+        "\n",
+        "\r",
+        "\t",
+        "\\",
+        "\\\n",
+        "\"",
+        "'",
+        "%",
+        "%n",
+        "%%",
+        "$",
+        "$$",
+        "${X}",
+        ";",
+        " ; ",
+        "#",
+        "[Service]",
+        "ExecStartPre=/bin/sh",
+        "\u{85}",
+        "\u{2028}",
+        "é",
+        "日本",
+        "🙂",
+        " ",
+        "a",
+        "=",
+        "}",
+        "{",
+        "`",
+    ]);
+    prop_oneof![
+        prop::collection::vec(pieces, 0..8).prop_map(|v| v.concat()),
+        any::<String>()
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(10_000),
+        ..proptest::prelude::ProptestConfig::default()
+    })]
+
+    /// Any env value or arg is refused by the config, or comes out of the
+    /// rendered unit, read back with systemd's rules, as one unchanged word,
+    /// with exactly the directives of a plain config.
+    #[test]
+    fn env_values_and_args_never_inject_a_directive(value in nasty(), arg in nasty()) {
+        let (Ok(value_text), Ok(arg_text)) = (PrintableText::parse(&value), PrintableText::parse(&arg)) else {
+            // Refused at parse time (control characters): the config exits 2.
+            proptest::prop_assert!(value.chars().chain(arg.chars()).any(char::is_control));
+            return Ok(());
+        };
+        let mut config = fixture("bdd_assistant.toml");
+        config.container.env = [("V".parse().unwrap(), value_text)].into_iter().collect();
+        config.container.args = vec![arg_text];
+        let plain = color_unit(&fixture("bdd_assistant.toml"), Color::Blue).unwrap().contents;
+        let unit = color_unit(&config, Color::Blue).unwrap().contents;
+        let keys = |text: &str| directives(text).into_iter().map(|(k, _)| k).collect::<Vec<_>>();
+        proptest::prop_assert_eq!(keys(&unit), keys(&plain));
+        let start = directives(&unit).into_iter().find(|(k, _)| k == "ExecStart").unwrap().1;
+        let words = words(&start, true);
+        let image_at = words.iter().position(|w| w == "${BGCTL_IMAGE}").unwrap();
+        proptest::prop_assert_eq!(&words[image_at - 2..image_at], &["-e".to_owned(), format!("V={value}")]);
+        proptest::prop_assert_eq!(&words[image_at + 1..], &[arg]);
+    }
+}

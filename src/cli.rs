@@ -81,6 +81,28 @@ healthy, else 1); after the flip the flip and the site are rolled back (exit 1).
         wait: bool,
     },
 
+    /// Switch back to the previous color with the image it ran
+    #[command(
+        long_about = "Switch back to the previous color (the state's `previous`) with the image \
+it last ran (`<name>_<color>/image`), with the same phases and guarantees as switch. \
+Exits 2 when there is no previous deploy to go back to."
+    )]
+    Rollback {
+        /// Wait for another deploy's lock instead of failing with exit 4
+        #[arg(long)]
+        wait: bool,
+    },
+
+    /// Make units, proxy and enablement match the stored state
+    #[command(
+        long_about = "Make the world match the stored state, under the deploy lock (waiting up \
+to 30 s for it: a dead holder's lease expires in about 15 s): start the live color if it is down \
+and wait until healthy, point nginx at it when requests through nginx do not reach it, enable \
+only it, and stop the other color once the live one is healthy. switch runs the same first, \
+so an interrupted switch is healed by the next command."
+    )]
+    Reconcile,
+
     /// Show the live color, each color's unit and container, and whether nginx matches
     #[command(
         long_about = "Show the live color (port, image, since) from the state store; per color \

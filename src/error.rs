@@ -90,12 +90,12 @@ impl Error {
 
 fn switch_code(e: &SwitchError) -> ExitCode {
     match e {
-        SwitchError::AlreadyLive(_) => ExitCode::Usage,
+        SwitchError::AlreadyLive(_) | SwitchError::NothingToRollBack => ExitCode::Usage,
         SwitchError::Unhealthy { .. } => ExitCode::Unhealthy,
         SwitchError::State(e) => state_code(e),
         SwitchError::Systemd(e) => systemd_code(e),
         SwitchError::Docker(e) => docker_code(e),
-        SwitchError::ProxyServesTarget { .. }
+        SwitchError::LiveUnhealthy { .. }
         | SwitchError::RolledBack { .. }
         | SwitchError::RollbackFailed { .. }
         | SwitchError::Proxy(_)

@@ -157,7 +157,19 @@ fn help_lists_only_implemented_commands_and_the_exit_codes() {
         .lines()
         .filter_map(|l| l.split_whitespace().next())
         .collect();
-    assert_eq!(commands, ["install", "uninstall", "switch", "status", "render", "help"]);
+    assert_eq!(
+        commands,
+        [
+            "install",
+            "uninstall",
+            "switch",
+            "rollback",
+            "reconcile",
+            "status",
+            "render",
+            "help"
+        ]
+    );
     let o = bgctl(&["render", "--help"]);
     assert_eq!(o.status.code(), Some(0));
     assert!(stdout(&o).contains("--out <DIR>"), "{}", stdout(&o));

@@ -1,4 +1,5 @@
-//! One file per subcommand; `execute` loads the config and dispatches.
+//! One file per subcommand (switch, rollback and reconcile share one:
+//! they all change what is live); `execute` loads the config and dispatches.
 
 mod install;
 mod render;
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 use crate::cli::{Cli, Command};
 use crate::config::{CONFIG_DIR, Config, ConfigError, ConfigSource, locate};
 use crate::error::Error;
+use switch::Job;
 
 pub async fn execute(cli: Cli) -> Result<(), Error> {
     let env = std::env::var_os("BGCTL_CONFIG")
@@ -23,15 +25,9 @@ pub async fn execute(cli: Cli) -> Result<(), Error> {
         Command::Uninstall => uninstall::run(&config).await,
         Command::Status => status::run(&config, cli.json).await,
         Command::Render { out } => render::run(&config, out.as_deref()),
-        Command::Switch { to, image, wait } => {
-            let args = switch::Args {
-                to,
-                image,
-                wait,
-                json: cli.json,
-            };
-            switch::run(&config, args).await
-        }
+        Command::Switch { to, image, wait } => switch::run(&config, Job::Switch { to, image, wait }, cli.json).await,
+        Command::Rollback { wait } => switch::run(&config, Job::Rollback { wait }, cli.json).await,
+        Command::Reconcile => switch::run(&config, Job::Reconcile, cli.json).await,
     }
 }
 

@@ -68,6 +68,23 @@ impl<'a, S: Systemd> Nginx<'a, S> {
         Ok(())
     }
 
+    /// One request through nginx: Ok when `color` answered it, else what did.
+    async fn ask(&self, color: Color) -> Result<(), String> {
+        let (addr, host) = self.endpoint();
+        match http_probe::get(addr, &host, self.config.health.path.as_str(), REQUEST_TIMEOUT).await {
+            Ok(r) => {
+                let answered_by = r.header("X-Bgctl-Color").unwrap_or("nobody");
+                // A 502/503/504 is nginx answering for a color that is not there.
+                if answered_by == color.as_str() && !(502..=504).contains(&r.status) {
+                    Ok(())
+                } else {
+                    Err(format!("HTTP {} from {answered_by}", r.status))
+                }
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
     /// Where to send verification requests, and the Host they carry.
     fn endpoint(&self) -> (SocketAddr, String) {
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.config.proxy.listen.get()));
@@ -154,30 +171,23 @@ impl<S: Systemd> Proxy for Nginx<'_, S> {
         Ok(())
     }
 
+    async fn serves(&self, color: Color) -> bool {
+        self.ask(color).await.is_ok()
+    }
+
     async fn verify(&self, color: Color, limit: Duration) -> Result<(), ProxyError> {
-        let (addr, host) = self.endpoint();
-        let path = self.config.health.path.as_str();
+        let addr = self.endpoint().0;
         let deadline = Instant::now() + limit;
         let mut in_a_row = 0;
-        let mut last: String;
         loop {
-            match http_probe::get(addr, &host, path, REQUEST_TIMEOUT).await {
-                Ok(r) => {
-                    let answered_by = r.header("X-Bgctl-Color").unwrap_or("nobody").to_owned();
-                    // A 502/503/504 is nginx answering for a color that is not there.
-                    let served = answered_by == color.as_str() && !(502..=504).contains(&r.status);
-                    in_a_row = if served { in_a_row + 1 } else { 0 };
-                    last = format!("HTTP {} from {answered_by}", r.status);
-                }
-                Err(e) => {
-                    in_a_row = 0;
-                    last = e.to_string();
-                }
-            }
+            let answer = self.ask(color).await;
+            in_a_row = if answer.is_ok() { in_a_row + 1 } else { 0 };
             if in_a_row >= CONSECUTIVE {
                 return Ok(());
             }
-            if Instant::now() >= deadline {
+            if let Err(last) = answer
+                && Instant::now() >= deadline
+            {
                 return Err(ProxyError::Verify {
                     port: addr.port(),
                     expected: color,

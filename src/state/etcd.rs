@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tonic::Code;
 
-use super::{HISTORY_KEPT, HistoryRecord, Keys, Snapshot, StateError, StateStore, Status};
+use super::{HISTORY_KEPT, HistoryRecord, Keys, Snapshot, StateError, StateStore, Status, Wait};
 use crate::config::Config;
 use crate::domain::Color;
 
@@ -174,8 +174,15 @@ fn tls_options(config: &Config) -> Result<Option<TlsOptions>, String> {
 }
 
 impl StateStore for EtcdStore {
-    async fn lock(&mut self, holder: &str, wait: bool) -> Result<(), StateError> {
-        if !wait && let Some(holder) = self.holder().await? {
+    async fn lock(&mut self, holder: &str, wait: Wait) -> Result<(), StateError> {
+        let deadline = match wait {
+            Wait::No => Some(tokio::time::Instant::now() + NO_WAIT_LIMIT),
+            Wait::Upto(limit) => Some(tokio::time::Instant::now() + limit),
+            Wait::Forever => None,
+        };
+        if wait == Wait::No
+            && let Some(holder) = self.holder().await?
+        {
             return Err(StateError::Locked {
                 key: self.keys.lock(),
                 holder,
@@ -205,13 +212,14 @@ impl StateStore for EtcdStore {
         }
         let name = self.keys.lock();
         let locked = loop {
-            let limit = if wait { WAIT_ROUND } else { NO_WAIT_LIMIT };
+            let now = tokio::time::Instant::now();
+            let limit = deadline.map_or(WAIT_ROUND, |d| d.saturating_duration_since(now).min(WAIT_ROUND));
             let options = LockOptions::new().with_lease(lease);
             match tokio::time::timeout(limit, client.lock(name.clone(), Some(options))).await {
                 Ok(result) => break result.map_err(self.error("lock")),
-                // Queued behind a holder; with --wait keep queueing (the same
-                // lease makes it one acquisition), without it give up.
-                Err(_) if wait => continue,
+                // Queued behind a holder: keep queueing until the deadline
+                // (the same lease makes it one acquisition), then give up.
+                Err(_) if deadline.is_none_or(|d| tokio::time::Instant::now() < d) => continue,
                 Err(_) => {
                     let holder = self.holder().await?.unwrap_or_else(|| "another deploy".into());
                     break Err(StateError::Locked {
@@ -271,6 +279,7 @@ impl StateStore for EtcdStore {
         }
         Ok(Snapshot {
             active: self.keys.active(&kv)?,
+            images: self.keys.images(&kv),
             revision,
         })
     }

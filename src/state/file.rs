@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{HISTORY_KEPT, HistoryRecord, Keys, Snapshot, StateError, StateStore, Status};
+use super::{HISTORY_KEPT, HistoryRecord, Keys, Snapshot, StateError, StateStore, Status, Wait};
 use crate::config::Config;
 use crate::domain::Color;
 use crate::files::{read_if_exists, write_atomic};
@@ -83,7 +83,7 @@ impl FileStore {
 }
 
 impl StateStore for FileStore {
-    async fn lock(&mut self, holder: &str, wait: bool) -> Result<(), StateError> {
+    async fn lock(&mut self, holder: &str, wait: Wait) -> Result<(), StateError> {
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir).map_err(self.io("create the state directory"))?;
         }
@@ -94,10 +94,19 @@ impl StateStore for FileStore {
             .truncate(false)
             .open(self.lock_path())
             .map_err(self.io("open the lock file"))?;
-        let locked = if wait {
-            file.lock().map_err(TryLockError::Error)
-        } else {
-            file.try_lock()
+        let deadline = match wait {
+            Wait::No => Some(std::time::Instant::now()),
+            Wait::Upto(limit) => Some(std::time::Instant::now() + limit),
+            Wait::Forever => None,
+        };
+        // try_lock in a loop: a blocking flock would stall the runtime.
+        let locked = loop {
+            match file.try_lock() {
+                Err(TryLockError::WouldBlock) if deadline.is_none_or(|d| std::time::Instant::now() < d) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                other => break other,
+            }
         };
         match locked {
             Ok(()) => {}
@@ -136,6 +145,7 @@ impl StateStore for FileStore {
         let data = self.load()?;
         Ok(Snapshot {
             active: self.keys.active(&data.keys)?,
+            images: self.keys.images(&data.keys),
             revision: data.revision,
         })
     }
@@ -227,13 +237,13 @@ mod tests {
     async fn the_file_store_flips_with_compare_and_swap_and_locks_with_flock() {
         let (mut a, dir) = store("cas");
         assert_eq!(a.read().await.unwrap().active, None);
-        a.lock("deploy a", false).await.unwrap();
+        a.lock("deploy a", Wait::No).await.unwrap();
         let mut b = FileStore {
             lock: None,
             path: a.path.clone(),
             keys: a.keys.clone(),
         };
-        match b.lock("deploy b", false).await {
+        match b.lock("deploy b", Wait::No).await {
             Err(StateError::Locked { holder, .. }) => assert_eq!(holder, "deploy a"),
             other => panic!("a second lock was taken: {other:?}"),
         }
@@ -250,7 +260,7 @@ mod tests {
         a.retract(revision, Color::Blue).await.unwrap();
         assert_eq!(a.read().await.unwrap().active, None);
         a.unlock().await.unwrap();
-        b.lock("deploy b", false).await.unwrap();
+        b.lock("deploy b", Wait::No).await.unwrap();
         b.unlock().await.unwrap();
         std::fs::remove_dir_all(dir).unwrap();
     }

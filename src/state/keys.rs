@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::{Active, Deployment, StateError, Status};
-use crate::domain::{Color, InvalidValue, KeyPrefix, ServiceName};
+use crate::domain::{Color, ImageRef, InvalidValue, KeyPrefix, ServiceName};
 use crate::naming;
 
 /// Key names under one service's prefix.
@@ -134,6 +134,14 @@ impl Keys {
             deployed_at: kv.get(&self.key("deployed_at")).cloned().unwrap_or_default(),
             previous,
         }))
+    }
+
+    /// The image each color last ran, as its `<name>_<color>/image` says.
+    pub fn images(&self, kv: &HashMap<String, String>) -> HashMap<Color, ImageRef> {
+        Color::ALL
+            .into_iter()
+            .filter_map(|c| Some((c, kv.get(&self.color_key(c, "image"))?.parse().ok()?)))
+            .collect()
     }
 
     /// The color of an instance name `<name>_<color>`.

@@ -17,6 +17,17 @@ use crate::domain::{Color, ImageRef, Port};
 /// History records kept (DESIGN §6).
 pub const HISTORY_KEPT: usize = 50;
 
+/// How long to wait for a held lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// Fail at once (switch without --wait).
+    No,
+    /// Up to this long (reconcile: a dead holder's lease expires in ~15 s).
+    Upto(std::time::Duration),
+    /// As long as it takes (switch --wait).
+    Forever,
+}
+
 /// What is live, as the store says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Active {
@@ -36,6 +47,8 @@ pub struct Snapshot {
     pub active: Option<Active>,
     /// `mod_revision` of the `instance` key; 0 when it does not exist.
     pub revision: i64,
+    /// The image each color last ran (what `rollback` goes back to).
+    pub images: std::collections::HashMap<Color, ImageRef>,
 }
 
 /// What a flip makes live.
@@ -103,9 +116,9 @@ pub enum StateError {
 #[allow(async_fn_in_trait)] // used through generics, never as `dyn`
 pub trait StateStore {
     /// Takes the deploy lock, bound to a lease kept alive until `unlock` (or
-    /// until this process dies: then the lease expires and frees it). With
-    /// `wait` false a held lock fails at once with `Locked`.
-    async fn lock(&mut self, holder: &str, wait: bool) -> Result<(), StateError>;
+    /// until this process dies: then the lease expires and frees it). A held
+    /// lock fails with `Locked` at once, or once `wait` has passed.
+    async fn lock(&mut self, holder: &str, wait: Wait) -> Result<(), StateError>;
 
     /// Gives the lock back.
     async fn unlock(&mut self) -> Result<(), StateError>;

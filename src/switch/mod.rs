@@ -21,7 +21,7 @@ use crate::health::{HealthError, Probe, Target, wait_healthy};
 use crate::naming;
 use crate::proxy::{Proxy, ProxyError};
 use crate::render::{self, RenderError};
-use crate::state::{Active, Deployment, HistoryRecord, Snapshot, StateError, StateStore, Status};
+use crate::state::{Active, Deployment, HistoryRecord, Snapshot, StateError, StateStore, Status, Wait};
 use crate::systemd::{Systemd, SystemdError, enable_only};
 
 /// The start job itself (an `ExecStartPre` pull may take a while).
@@ -36,7 +36,7 @@ const VERIFY_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Request {
     pub to: Option<Color>,
     pub image: Option<ImageRef>,
-    pub wait: bool,
+    pub wait: Wait,
     pub deploy_id: String,
     /// Who holds the lock, as a second deploy will be told.
     pub holder: String,
@@ -80,12 +80,10 @@ pub enum SwitchError {
         source: Box<HealthError>,
         log: Vec<String>,
     },
-    #[error(
-        "nginx serves {serving}, but the state says {} is live: an earlier switch was interrupted. \
-         Nothing was changed; point nginx and the state at the same color before deploying again",
-        stored.map_or("no color".to_owned(), |c| c.to_string())
-    )]
-    ProxyServesTarget { serving: Color, stored: Option<Color> },
+    #[error("no earlier deploy to roll back to: the state names no previous color, or not its image")]
+    NothingToRollBack,
+    #[error("{color} is live by the state, but it is not healthy, so nothing else was touched: {source}")]
+    LiveUnhealthy { color: Color, source: Box<HealthError> },
     #[error("{failure}\nrolled back: {restored}")]
     RolledBack {
         failure: Box<SwitchError>,
@@ -119,6 +117,8 @@ fn health_log(log: &[String]) -> String {
 }
 
 /// Runs one switch under the deploy lock and records it in the history.
+/// It first converges (see [`reconcile`]), so an interrupted switch is
+/// healed before a new one starts.
 pub async fn switch<S, D, T, P, H>(
     world: World<'_, S, D, T, P, H>,
     request: &Request,
@@ -131,26 +131,11 @@ where
     P: Proxy,
     H: Probe,
 {
-    let start = now_rfc3339();
-    let mut clock = Clock::new(report);
-    world.state.lock(&request.holder, request.wait).await?;
-    clock.lap(Phase::Lock);
-    let mut run = Run {
-        world,
-        request,
-        clock,
-        from: None,
-        to: None,
-        image: request.image.clone(),
-        site_applied: false,
-    };
+    let mut run = Run::new(world, request, report);
+    run.lock().await?;
     let result = run.phases().await;
-    run.record(&start, &result).await;
-    if let Err(e) = run.world.state.unlock().await {
-        run.clock.report.note(&format!(
-            "could not give the lock back ({e}); its lease frees it within 15 s"
-        ));
-    }
+    run.record(&result).await;
+    run.unlock().await;
     result.map(|()| Outcome {
         from: run.from,
         to: run.to.expect("a finished switch has a target"),
@@ -159,10 +144,37 @@ where
     })
 }
 
+/// Makes units, proxy and enablement match the stored state, under the
+/// deploy lock: the live color runs and is healthy, nginx sends to it (as
+/// requests through it prove), only it is enabled, and the other color is
+/// stopped once nothing routes to it. Returns what it changed.
+pub async fn reconcile<S, D, T, P, H>(
+    world: World<'_, S, D, T, P, H>,
+    request: &Request,
+    report: &mut impl Report,
+) -> Result<Vec<String>, SwitchError>
+where
+    S: Systemd,
+    D: Docker,
+    T: StateStore,
+    P: Proxy,
+    H: Probe,
+{
+    let mut run = Run::new(world, request, report);
+    run.lock().await?;
+    let result = match run.world.state.read().await {
+        Ok(snapshot) => run.converge(&snapshot).await,
+        Err(e) => Err(e.into()),
+    };
+    run.unlock().await;
+    result
+}
+
 struct Run<'w, 'r, S, D, T, P, H, R> {
     world: World<'w, S, D, T, P, H>,
     request: &'r Request,
     clock: Clock<'r, R>,
+    start: String,
     from: Option<Color>,
     to: Option<Color>,
     image: Option<ImageRef>,
@@ -176,7 +188,7 @@ struct Names {
     container: String,
 }
 
-impl<S, D, T, P, H, R> Run<'_, '_, S, D, T, P, H, R>
+impl<'w, 'r, S, D, T, P, H, R> Run<'w, 'r, S, D, T, P, H, R>
 where
     S: Systemd,
     D: Docker,
@@ -185,10 +197,39 @@ where
     H: Probe,
     R: Report,
 {
+    fn new(world: World<'w, S, D, T, P, H>, request: &'r Request, report: &'r mut R) -> Self {
+        Run {
+            world,
+            request,
+            clock: Clock::new(report),
+            start: now_rfc3339(),
+            from: None,
+            to: None,
+            image: request.image.clone(),
+            site_applied: false,
+        }
+    }
+
+    async fn lock(&mut self) -> Result<(), SwitchError> {
+        self.world.state.lock(&self.request.holder, self.request.wait).await?;
+        self.clock.lap(Phase::Lock);
+        Ok(())
+    }
+
+    async fn unlock(&mut self) {
+        if let Err(e) = self.world.state.unlock().await {
+            let note = format!("could not give the lock back ({e}); its lease frees it within 15 s");
+            self.clock.report.note(&note);
+        }
+    }
+
     async fn phases(&mut self) -> Result<(), SwitchError> {
         let config = self.world.config;
-        // read
+        // read, then heal what an interrupted switch may have left
         let snapshot = self.world.state.read().await?;
+        for action in self.converge(&snapshot).await? {
+            self.clock.report.note(&format!("converged first: {action}"));
+        }
         let from = snapshot.active.as_ref().map(|a| a.color);
         let to = match (self.request.to, from) {
             (Some(to), Some(live)) if to == live => return Err(SwitchError::AlreadyLive(to)),
@@ -201,13 +242,6 @@ where
         // nginx must be able to follow before anything starts.
         self.world.proxy.ensure_running().await?;
         let old_site = self.world.proxy.current().await?;
-        // An interrupted switch can leave nginx on the color etcd calls idle;
-        // restarting that color would cut live traffic.
-        if let Some(serving) = old_site.as_deref().and_then(render::site_color)
-            && serving == to
-        {
-            return Err(SwitchError::ProxyServesTarget { serving, stored: from });
-        }
         self.clock.lap(Phase::Read);
 
         let target = Names {
@@ -252,14 +286,109 @@ where
         Ok(())
     }
 
+    /// The convergence of [`reconcile`]; returns what it changed.
+    async fn converge(&mut self, snapshot: &Snapshot) -> Result<Vec<String>, SwitchError> {
+        let config = self.world.config;
+        let systemd = self.world.systemd;
+        let unit = |c: Color| naming::instance_unit(&config.name, c, config.port(c));
+        let mut done = Vec::new();
+        let Some(active) = &snapshot.active else {
+            // No color is live: nothing that nginx does not send to may run.
+            let serving = self
+                .world
+                .proxy
+                .current()
+                .await?
+                .as_deref()
+                .and_then(render::site_color);
+            for color in Color::ALL.into_iter().filter(|c| Some(*c) != serving) {
+                if systemd.state(&unit(color)).await?.is_up() {
+                    self.world.state.check_lock().await?;
+                    systemd.stop(&unit(color), self.stop_timeout()).await?;
+                    done.push(format!("stopped {color}, though no color is live"));
+                }
+            }
+            return Ok(done);
+        };
+        let live = active.color;
+
+        // The live color runs, and is healthy.
+        if !systemd.state(&unit(live)).await?.is_up() {
+            self.world.state.check_lock().await?;
+            if let Some(image) = &active.image {
+                self.write_dropin(live, image).await?;
+            }
+            systemd.start(&unit(live), Duration::ZERO, START_TIMEOUT).await?;
+            done.push(format!("started {live}, which the state says is live"));
+        }
+        let names = Names {
+            unit: unit(live),
+            container: naming::instance(&config.name, live),
+        };
+        let w = &self.world;
+        let target = Target {
+            unit: &names.unit,
+            container: &names.container,
+            port: config.port(live),
+        };
+        match wait_healthy(w.systemd, w.docker, w.probe, &target, &config.health).await {
+            Ok(_) => {}
+            Err(HealthError::Systemd(e)) => return Err(e.into()),
+            Err(HealthError::Docker(e)) => return Err(e.into()),
+            Err(e) => {
+                return Err(SwitchError::LiveUnhealthy {
+                    color: live,
+                    source: Box::new(e),
+                });
+            }
+        }
+
+        // nginx sends to it: the file says so and a request proves nginx loaded it.
+        let site = render::site(config, Some(live))?;
+        let on_disk = self.world.proxy.current().await?;
+        if on_disk.as_deref() != Some(site.contents.as_str()) || !self.world.proxy.serves(live).await {
+            self.world.state.check_lock().await?;
+            self.world.proxy.apply(&site).await?;
+            self.world.proxy.verify(live, VERIFY_TIMEOUT).await?;
+            done.push(format!("pointed nginx at {live}"));
+        }
+
+        // Only it is enabled.
+        if !enable_only(systemd, &unit(live), &unit(live.other())).await?.is_empty() {
+            done.push(format!("enabled only {live}"));
+        }
+
+        // The other color goes, once requests on their way to it are done.
+        let idle = live.other();
+        if systemd.state(&unit(idle)).await?.is_up() {
+            tokio::time::sleep(config.proxy.drain.get()).await;
+            self.world.state.check_lock().await?;
+            systemd.stop(&unit(idle), self.stop_timeout()).await?;
+            if let Err(e) = self.world.state.set_status(idle, Status::Stopped).await {
+                self.clock
+                    .report
+                    .note(&format!("{idle} stopped, but its status was not recorded: {e}"));
+            }
+            done.push(format!("stopped {idle}, which the state says is idle"));
+        }
+        Ok(done)
+    }
+
+    /// Puts `image` into `color`'s drop-in (and reloads systemd) if it is not there yet.
+    async fn write_dropin(&self, color: Color, image: &ImageRef) -> Result<(), SwitchError> {
+        let dropin = render::image_dropin(self.world.config, color, image)?;
+        if read_if_exists(dropin.path.as_path())?.as_deref() != Some(dropin.contents.as_str()) {
+            write_atomic(dropin.path.as_path(), dropin.contents.as_bytes())?;
+            self.world.systemd.reload().await?;
+        }
+        Ok(())
+    }
+
     /// Writes the target's image drop-in and starts it fresh.
     async fn start(&mut self, target: &Names, to: Color, image: &ImageRef) -> Result<(), SwitchError> {
         let systemd = self.world.systemd;
-        let dropin = render::image_dropin(self.world.config, to, image)?;
-        if read_if_exists(dropin.path.as_path())?.as_deref() != Some(dropin.contents.as_str()) {
-            write_atomic(dropin.path.as_path(), dropin.contents.as_bytes())?;
-            systemd.reload().await?;
-        }
+        self.world.state.check_lock().await?;
+        self.write_dropin(to, image).await?;
         // A target left running by an earlier attempt may run another image.
         if systemd.state(&target.unit).await?.is_up() {
             systemd.stop(&target.unit, self.stop_timeout()).await?;
@@ -407,14 +536,14 @@ where
     }
 
     /// Adds this deploy to the history; a failure to do so is only noted.
-    async fn record(&mut self, start: &str, result: &Result<(), SwitchError>) {
+    async fn record(&mut self, result: &Result<(), SwitchError>) {
         let Some(to) = self.to else { return };
         let record = HistoryRecord {
             id: self.request.deploy_id.clone(),
             from: self.from.map(|c| c.to_string()),
             to: to.to_string(),
             image: self.image.as_ref().map(ImageRef::to_string).unwrap_or_default(),
-            start: start.to_owned(),
+            start: self.start.clone(),
             end: now_rfc3339(),
             result: match result {
                 Ok(()) => "ok".into(),

@@ -51,6 +51,30 @@ fn unit_state(active: ActiveState, sub: &str) -> UnitState {
 struct FakeSystemd<'a> {
     log: &'a Log,
     running: RefCell<HashMap<String, bool>>,
+    enabled: RefCell<std::collections::BTreeSet<String>>,
+}
+
+impl FakeSystemd<'_> {
+    /// Enables or disables `units`, logging and returning only real changes.
+    fn set_enabled(&self, units: &[UnitName], on: bool) -> Vec<FileChange> {
+        let mut changes = Vec::new();
+        for u in units {
+            let changed = if on {
+                self.enabled.borrow_mut().insert(u.to_string())
+            } else {
+                self.enabled.borrow_mut().remove(u.as_str())
+            };
+            if changed {
+                self.log.push(format!("{} {u}", if on { "enable" } else { "disable" }));
+                changes.push(FileChange {
+                    kind: if on { "symlink" } else { "unlink" }.into(),
+                    path: u.to_string(),
+                    target: String::new(),
+                });
+            }
+        }
+        changes
+    }
 }
 
 impl Systemd for FakeSystemd<'_> {
@@ -81,21 +105,19 @@ impl Systemd for FakeSystemd<'_> {
         })
     }
     async fn enable(&self, units: &[UnitName]) -> Result<Vec<FileChange>, SystemdError> {
-        units.iter().for_each(|u| self.log.push(format!("enable {u}")));
-        Ok(Vec::new())
+        Ok(self.set_enabled(units, true))
     }
     async fn disable(&self, units: &[UnitName]) -> Result<Vec<FileChange>, SystemdError> {
-        units.iter().for_each(|u| self.log.push(format!("disable {u}")));
-        Ok(Vec::new())
+        Ok(self.set_enabled(units, false))
     }
     async fn units_matching(&self, _: &str) -> Result<Vec<UnitName>, SystemdError> {
         Ok(Vec::new())
     }
 }
 
-/// Docker: every container runs; health as `healthy` says.
+/// Docker: every container runs and is healthy, but the one named `sick`.
 struct FakeDocker {
-    healthy: bool,
+    sick: Option<String>,
 }
 
 struct NoEvents;
@@ -109,8 +131,12 @@ impl HealthWatch for NoEvents {
 
 impl Docker for FakeDocker {
     type Watch = NoEvents;
-    async fn inspect(&self, _: &str) -> Result<Option<Container>, DockerError> {
-        let status = if self.healthy { "healthy" } else { "unhealthy" };
+    async fn inspect(&self, name: &str) -> Result<Option<Container>, DockerError> {
+        let status = if self.sick.as_deref() == Some(name) {
+            "unhealthy"
+        } else {
+            "healthy"
+        };
         Ok(Some(Container {
             running: true,
             status: "running".into(),
@@ -145,7 +171,7 @@ struct FakeState<'a> {
 }
 
 impl StateStore for FakeState<'_> {
-    async fn lock(&mut self, _: &str, _: bool) -> Result<(), StateError> {
+    async fn lock(&mut self, _: &str, _: Wait) -> Result<(), StateError> {
         match &self.holder {
             Some(holder) => Err(StateError::Locked {
                 key: "/t/lock".into(),
@@ -168,6 +194,7 @@ impl StateStore for FakeState<'_> {
         Ok(Snapshot {
             active: self.active.borrow().clone(),
             revision: self.revision.get(),
+            images: HashMap::new(),
         })
     }
     async fn flip(&self, expected: i64, to: &Deployment) -> Result<i64, StateError> {
@@ -211,6 +238,8 @@ impl StateStore for FakeState<'_> {
 struct FakeProxy<'a> {
     log: &'a Log,
     site: RefCell<Option<String>>,
+    /// The color nginx has loaded (changes only on apply, as a reload does).
+    loaded: Cell<Option<Color>>,
     verify_ok: bool,
     /// Applies that succeed before the rest fail (nginx -t says no).
     applies_left: Cell<usize>,
@@ -234,7 +263,11 @@ impl Proxy for FakeProxy<'_> {
         self.applies_left.set(self.applies_left.get() - 1);
         self.log.push(format!("site {to}"));
         *self.site.borrow_mut() = Some(site.contents.clone());
+        self.loaded.set(render::site_color(&site.contents));
         Ok(())
+    }
+    async fn serves(&self, color: Color) -> bool {
+        self.loaded.get() == Some(color)
     }
     async fn verify(&self, color: Color, limit: Duration) -> Result<(), ProxyError> {
         self.log.push(format!("verify {color}"));
@@ -342,6 +375,7 @@ async fn run<'a>(
     let systemd = FakeSystemd {
         log: &fx.log,
         running: RefCell::new(HashMap::new()),
+        enabled: RefCell::default(),
     };
     if let Some(live) = live {
         let unit = naming::instance_unit(&fx.config.name, live, fx.config.port(live));
@@ -358,6 +392,7 @@ async fn run<'a>(
     let old_site = live.map(|c| render::site(&fx.config, Some(c)).unwrap().contents);
     let proxy = FakeProxy {
         log: &fx.log,
+        loaded: Cell::new(live),
         site: RefCell::new(old_site),
         verify_ok: faults.verify_ok,
         applies_left: Cell::new(faults.applies),
@@ -365,7 +400,7 @@ async fn run<'a>(
     let request = Request {
         to,
         image: Some("app:v2".parse().unwrap()),
-        wait: false,
+        wait: Wait::No,
         deploy_id: "d1".into(),
         holder: "deploy d1".into(),
     };
@@ -374,7 +409,10 @@ async fn run<'a>(
         config: &fx.config,
         systemd: &systemd,
         docker: &FakeDocker {
-            healthy: faults.healthy,
+            sick: (!faults.healthy).then(|| {
+                let target = to.unwrap_or(live.map_or(Color::Blue, Color::other));
+                naming::instance(&fx.config.name, target)
+            }),
         },
         state: &mut state,
         proxy: &proxy,
@@ -404,7 +442,7 @@ async fn the_first_switch_starts_blue_serves_it_and_enables_only_it() {
     assert!(fx.log.position("lock") < fx.log.position("start t_blue@9001.service"));
     assert!(fx.log.position("flip blue") < fx.log.position("site blue"));
     assert!(fx.log.position("verify blue") < fx.log.position("enable t_blue@9001.service"));
-    assert!(fx.log.has("disable t_green@9002.service"));
+    assert_eq!(*out.systemd.enabled.borrow(), ["t_blue@9001.service".to_owned()].into());
     assert!(fx.log.position("enable t_blue@9001.service") < fx.log.position("unlock"));
     // The image went into blue's drop-in before the start.
     let dropin = fx
@@ -569,15 +607,19 @@ async fn when_the_old_site_cannot_be_restored_the_target_keeps_running() {
     );
 }
 
-#[tokio::test]
-async fn a_proxy_left_on_the_target_by_an_interrupted_switch_is_not_cut() {
-    let fx = Fixture::new("interrupted");
-    // etcd says blue, nginx still serves green (killed between flip and proxy).
+/// etcd says blue; nginx has green loaded and both run: a switch killed
+/// right after its flip-back, or a hand-edited site.
+fn interrupted<'a>(fx: &'a Fixture, running: &[Color]) -> (FakeSystemd<'a>, FakeState<'a>, FakeProxy<'a>) {
     let systemd = FakeSystemd {
         log: &fx.log,
         running: RefCell::new(HashMap::new()),
+        enabled: RefCell::default(),
     };
-    let mut state = FakeState {
+    for c in running {
+        let unit = naming::instance_unit(&fx.config.name, *c, fx.config.port(*c));
+        systemd.running.borrow_mut().insert(unit.to_string(), true);
+    }
+    let state = FakeState {
         log: &fx.log,
         active: RefCell::new(fx.live(Color::Blue)),
         revision: Cell::new(7),
@@ -588,40 +630,90 @@ async fn a_proxy_left_on_the_target_by_an_interrupted_switch_is_not_cut() {
     let proxy = FakeProxy {
         log: &fx.log,
         site: RefCell::new(Some(render::site(&fx.config, Some(Color::Green)).unwrap().contents)),
+        loaded: Cell::new(Some(Color::Green)),
         verify_ok: true,
         applies_left: Cell::new(usize::MAX),
     };
-    let request = Request {
-        to: None,
+    (systemd, state, proxy)
+}
+
+fn request(to: Option<Color>) -> Request {
+    Request {
+        to,
         image: None,
-        wait: false,
+        wait: Wait::No,
         deploy_id: "d".into(),
         holder: "d".into(),
-    };
+    }
+}
+
+#[tokio::test]
+async fn a_switch_first_heals_a_proxy_left_on_the_idle_color_then_deploys() {
+    let fx = Fixture::new("interrupted");
+    let (systemd, mut state, proxy) = interrupted(&fx, &[Color::Blue, Color::Green]);
     let world = World {
         config: &fx.config,
         systemd: &systemd,
-        docker: &FakeDocker { healthy: true },
+        docker: &FakeDocker { sick: None },
         state: &mut state,
         proxy: &proxy,
         probe: &FakeProbe,
     };
-    let err = switch(world, &request, &mut Quiet::default()).await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            SwitchError::ProxyServesTarget {
-                serving: Color::Green,
-                ..
-            }
-        ),
-        "{err}"
+    let outcome = switch(world, &request(None), &mut Quiet::default()).await.unwrap();
+    assert_eq!((outcome.from, outcome.to), (Some(Color::Blue), Color::Green));
+    // nginx goes back to blue before green (then idle) is stopped and redeployed.
+    assert!(fx.log.position("site blue") < fx.log.position("stop t_green@9002.service"));
+    assert!(fx.log.position("stop t_green@9002.service") < fx.log.position("start t_green@9002.service"));
+    assert!(fx.log.position("flip green") < fx.log.position("stop t_blue@9001.service"));
+}
+
+#[tokio::test]
+async fn reconcile_starts_the_live_color_points_nginx_at_it_and_stops_the_other() {
+    let fx = Fixture::new("reconcile");
+    // Only green runs; etcd says blue; nginx has green.
+    let (systemd, mut state, proxy) = interrupted(&fx, &[Color::Green]);
+    let world = World {
+        config: &fx.config,
+        systemd: &systemd,
+        docker: &FakeDocker { sick: None },
+        state: &mut state,
+        proxy: &proxy,
+        probe: &FakeProbe,
+    };
+    let actions = reconcile(world, &request(None), &mut Quiet::default()).await.unwrap();
+    assert_eq!(
+        actions,
+        [
+            "started blue, which the state says is live",
+            "pointed nginx at blue",
+            "enabled only blue",
+            "stopped green, which the state says is idle",
+        ]
     );
+    assert!(fx.log.position("start t_blue@9001.service") < fx.log.position("site blue"));
+    assert!(fx.log.position("site blue") < fx.log.position("stop t_green@9002.service"));
     assert!(
-        !fx.log
-            .0
-            .borrow()
-            .iter()
-            .any(|e| e.starts_with("start") || e.starts_with("stop"))
+        !fx.log.0.borrow().iter().any(|e| e.starts_with("flip")),
+        "reconcile never flips"
     );
+}
+
+#[tokio::test]
+async fn reconcile_of_a_system_in_sync_changes_nothing() {
+    let fx = Fixture::new("in-sync");
+    let out = run(&fx, Some(Color::Blue), NONE, None, None).await;
+    assert!(out.result.is_ok());
+    fx.log.0.borrow_mut().clear();
+    let mut state = out.state;
+    let world = World {
+        config: &fx.config,
+        systemd: &out.systemd,
+        docker: &FakeDocker { sick: None },
+        state: &mut state,
+        proxy: &out.proxy,
+        probe: &FakeProbe,
+    };
+    let actions = reconcile(world, &request(None), &mut Quiet::default()).await.unwrap();
+    assert!(actions.is_empty(), "{actions:?}");
+    assert_eq!(*fx.log.0.borrow(), ["lock", "unlock"]);
 }

@@ -22,14 +22,13 @@ const LEASE_TTL: i64 = 15;
 /// Without --wait, how long a lock call may queue behind a holder that
 /// appeared between the check and the call.
 const NO_WAIT_LIMIT: Duration = Duration::from_secs(1);
-/// With --wait, one round of queueing; shorter than the request timeout so
-/// the wait is ours to renew, not a transport error.
-const WAIT_ROUND: Duration = Duration::from_secs(4);
 /// One renewal attempt: several fit in a TTL.
 const RENEW_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub struct EtcdStore {
     client: Client,
+    /// Without a request timeout: only for the lock call, which waits.
+    lock_client: Client,
     keys: Keys,
     endpoints: String,
     held: Option<Held>,
@@ -52,9 +51,7 @@ impl EtcdStore {
             endpoints: joined.clone(),
             reason,
         };
-        let mut options = ConnectOptions::new()
-            .with_connect_timeout(TIMEOUT)
-            .with_timeout(TIMEOUT);
+        let mut options = ConnectOptions::new().with_connect_timeout(TIMEOUT);
         if let Some(user) = &state.user {
             let password = state.password.as_ref().map(|p| p.to_string()).unwrap_or_default();
             options = options.with_user(user.to_string(), password);
@@ -62,12 +59,20 @@ impl EtcdStore {
         if let Some(tls) = tls_options(config).map_err(unreachable)? {
             options = options.with_tls(tls);
         }
-        let client = tokio::time::timeout(TIMEOUT, Client::connect(&endpoints, Some(options)))
-            .await
-            .map_err(|_| unreachable(format!("no answer within {}s", TIMEOUT.as_secs())))?
-            .map_err(|e| classify(&joined, "connect", e))?;
+        let connect = |options: ConnectOptions| async {
+            tokio::time::timeout(TIMEOUT, Client::connect(&endpoints, Some(options)))
+                .await
+                .map_err(|_| unreachable(format!("no answer within {}s", TIMEOUT.as_secs())))?
+                .map_err(|e| classify(&joined, "connect", e))
+        };
+        // The lock call waits as long as the lock is held; every other
+        // request times out. A cancelled lock call would have etcd delete
+        // our waiting key, possibly after a later call acquired it.
+        let lock_client = connect(options.clone()).await?;
+        let client = connect(options.with_timeout(TIMEOUT)).await?;
         Ok(EtcdStore {
             client,
+            lock_client,
             keys: Keys::new(&config.prefix(), &config.name),
             endpoints: joined,
             held: None,
@@ -211,23 +216,22 @@ impl StateStore for EtcdStore {
             return Err(self.error("describe the lock holder")(e));
         }
         let name = self.keys.lock();
-        let locked = loop {
-            let now = tokio::time::Instant::now();
-            let limit = deadline.map_or(WAIT_ROUND, |d| d.saturating_duration_since(now).min(WAIT_ROUND));
-            let options = LockOptions::new().with_lease(lease);
-            match tokio::time::timeout(limit, client.lock(name.clone(), Some(options))).await {
-                Ok(result) => break result.map_err(self.error("lock")),
-                // Queued behind a holder: keep queueing until the deadline
-                // (the same lease makes it one acquisition), then give up.
-                Err(_) if deadline.is_none_or(|d| tokio::time::Instant::now() < d) => continue,
+        // One call, queued until it holds the lock or the deadline passes (a
+        // give-up revokes the lease, which removes the queued key with it).
+        let mut lock_client = self.lock_client.clone();
+        let queued = lock_client.lock(name.clone(), Some(LockOptions::new().with_lease(lease)));
+        let locked = match deadline {
+            None => queued.await.map_err(self.error("lock")),
+            Some(deadline) => match tokio::time::timeout_at(deadline, queued).await {
+                Ok(result) => result.map_err(self.error("lock")),
                 Err(_) => {
                     let holder = self.holder().await?.unwrap_or_else(|| "another deploy".into());
-                    break Err(StateError::Locked {
+                    Err(StateError::Locked {
                         key: name.clone(),
                         holder,
-                    });
+                    })
                 }
-            }
+            },
         };
         let key = match locked {
             Ok(response) => response.key().to_vec(),

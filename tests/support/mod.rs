@@ -299,6 +299,34 @@ impl Service<'_> {
         ))
     }
 
+    /// After a switch to `color`: etcd says it, nginx answers from it with
+    /// `version`, it is the only active unit and the only enabled one, and
+    /// the other color's container is gone.
+    pub fn assert_live(&self, color: &str, version: &str) {
+        assert_eq!(self.assert_agree(), color, "the live color");
+        let (_, body) = self.answer().expect("nginx answers");
+        assert!(body.contains(&format!("demo-app {version}")), "{body}");
+    }
+
+    /// State, proxy, units and enablement agree on one live color: returns it.
+    pub fn assert_agree(&self) -> String {
+        let color = self.etcd("color").expect("etcd names a live color");
+        let other = if color == "blue" { "green" } else { "blue" };
+        assert_eq!(self.etcd("instance"), Some(format!("{}_{color}", self.name)));
+        let (answer, _) = self.answer().expect("nginx answers");
+        assert_eq!(answer, format!("HTTP/1.1 200 OK {color}"), "who answers through nginx");
+        assert!(
+            self.is_active(&color) && !self.is_active(other),
+            "{color} must be the only active unit"
+        );
+        assert!(
+            self.wants_link(&color).is_symlink() && !self.wants_link(other).exists(),
+            "only {color} may be enabled"
+        );
+        assert!(!self.container_exists(other), "{other}'s container is left");
+        color
+    }
+
     /// `systemctl is-active` of a color's unit, asked inside the sandbox.
     pub fn is_active(&self, color: &str) -> bool {
         let o = self

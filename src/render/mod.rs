@@ -41,9 +41,8 @@ pub enum WritePolicy {
 pub fn site_color(contents: &str) -> Option<Color> {
     contents
         .lines()
-        .find_map(|l| l.trim().strip_prefix("add_header X-Bgctl-Color "))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|c| c.parse().ok())
+        .find_map(|l| l.strip_prefix("# bgctl-live: "))
+        .and_then(|c| c.trim().parse().ok())
 }
 
 /// Whether `contents` is a file bgctl generated.
@@ -93,12 +92,15 @@ struct Site<'a> {
     listen: u16,
     default_server: bool,
     server_name: &'a str,
+    blue_port: u16,
+    green_port: u16,
     live: Option<Live>,
 }
 
 struct Live {
     color: Color,
     upstream: String,
+    fallback: String,
 }
 
 /// Everything `install` writes, given the live color (None before the first
@@ -163,9 +165,15 @@ pub fn site(config: &Config, live: Option<Color>) -> Result<RenderedFile, Render
         listen: config.proxy.listen.get(),
         default_server: config.proxy.default_server,
         server_name: config.proxy.server_name.as_str(),
-        live: live.map(|color| Live {
-            color,
-            upstream: format!("{}:{}", publish_address(config.upstream_ip()), config.port(color)),
+        blue_port: config.port(Color::Blue).get(),
+        green_port: config.port(Color::Green).get(),
+        live: live.map(|color| {
+            let address = |c: Color| format!("{}:{}", publish_address(config.upstream_ip()), config.port(c));
+            Live {
+                color,
+                upstream: address(color),
+                fallback: address(color.other()),
+            }
         }),
     };
     finish(config.site(), "the nginx site", WritePolicy::CreateOnly, site.render())

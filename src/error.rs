@@ -96,6 +96,7 @@ fn switch_code(e: &SwitchError) -> ExitCode {
         SwitchError::Systemd(e) => systemd_code(e),
         SwitchError::Docker(e) => docker_code(e),
         SwitchError::LiveUnhealthy { .. }
+        | SwitchError::NewColorLost { .. }
         | SwitchError::RolledBack { .. }
         | SwitchError::RollbackFailed { .. }
         | SwitchError::Proxy(_)

@@ -83,13 +83,15 @@ impl fmt::Display for Observation {
 
 #[derive(Debug, thiserror::Error)]
 pub enum HealthError {
-    #[error("not healthy within {}: {last}", humantime::format_duration(*waited))]
+    #[error("not healthy within {}: {last}", humantime::format_duration(Duration::from_millis(waited.as_millis() as u64)))]
     Timeout { waited: Duration, last: Box<Observation> },
-    #[error("the unit failed while starting: {state}; {last}")]
+    #[error("the unit failed: {state}; {last}")]
     UnitFailed {
         state: Box<UnitState>,
         last: Box<Observation>,
     },
+    #[error("it stopped being healthy: {last}")]
+    Lost { last: Box<Observation> },
     #[error(transparent)]
     Systemd(#[from] SystemdError),
     #[error(transparent)]
@@ -99,7 +101,9 @@ pub enum HealthError {
 impl HealthError {
     pub fn last(&self) -> Option<&Observation> {
         match self {
-            HealthError::Timeout { last, .. } | HealthError::UnitFailed { last, .. } => Some(last),
+            HealthError::Timeout { last, .. } | HealthError::UnitFailed { last, .. } | HealthError::Lost { last } => {
+                Some(last)
+            }
             _ => None,
         }
     }
@@ -148,5 +152,32 @@ pub async fn wait_healthy(
         }
         // Docker's next health event, or the next probe, whichever is first.
         events.changed(settings.interval.get().min(deadline - now)).await;
+    }
+}
+
+/// One look at `target` (after the switch, before the old color stops):
+/// healthy now, or why not.
+pub async fn check_once(
+    systemd: &impl Systemd,
+    docker: &impl Docker,
+    probe: &impl Probe,
+    target: &Target<'_>,
+    settings: &Settings,
+) -> Result<Observation, HealthError> {
+    let seen = Observation {
+        probe: probe.get(target.port, &settings.path).await,
+        container: docker.inspect(target.container).await?,
+    };
+    let unit = systemd.state(target.unit).await?;
+    if unit.has_failed() || !unit.is_up() {
+        return Err(HealthError::UnitFailed {
+            state: Box::new(unit),
+            last: Box::new(seen),
+        });
+    }
+    if seen.is_healthy() {
+        Ok(seen)
+    } else {
+        Err(HealthError::Lost { last: Box::new(seen) })
     }
 }

@@ -71,8 +71,14 @@ fn the_site_proxies_to_the_live_colors_port_and_names_it() {
     assert!(blue.contains("server 127.0.0.1:9001 max_fails=0;"), "{blue}");
     assert!(blue.contains("server 127.0.0.1:9002 backup max_fails=0;"), "{blue}");
     assert!(blue.contains("proxy_pass http://bgctl_bdd_assistant;"), "{blue}");
-    assert!(blue.contains("add_header X-Bgctl-Color $bgctl_bdd_assistant_color always;"), "{blue}");
-    assert!(blue.contains("\"~:9001$\" blue;") && blue.contains("\"~:9002$\" green;"), "{blue}");
+    assert!(
+        blue.contains("add_header X-Bgctl-Color $bgctl_bdd_assistant_color always;"),
+        "{blue}"
+    );
+    assert!(
+        blue.contains("\"~:9001$\" blue;") && blue.contains("\"~:9002$\" green;"),
+        "{blue}"
+    );
     assert!(blue.contains("proxy_next_upstream error;"), "{blue}");
     let green = site(&config, Some(Color::Green)).unwrap().contents;
     assert!(green.contains("server 127.0.0.1:9002 max_fails=0;"), "{green}");

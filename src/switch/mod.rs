@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::docker::{Docker, DockerError};
 use crate::domain::{Color, ImageRef, UnitName};
 use crate::files::{FilesError, read_if_exists, write_atomic};
-use crate::health::{HealthError, Probe, Target, wait_healthy};
+use crate::health::{HealthError, Probe, Target, check_once, wait_healthy};
 use crate::naming;
 use crate::proxy::{Proxy, ProxyError};
 use crate::render::{self, RenderError};
@@ -72,13 +72,21 @@ pub enum SwitchError {
     #[error("{0} is already live: switch to {other}, or leave --to out", other = .0.other())]
     AlreadyLive(Color),
     #[error(
-        "{unit} never became healthy, so it was stopped and nothing else changed: {source}{}",
-        health_log(log)
+        "{unit} never became healthy, so it was stopped and nothing else changed: {source}{}{}",
+        lines("its journal", journal),
+        lines("Docker's health log (oldest first)", log)
     )]
     Unhealthy {
         unit: UnitName,
         source: Box<HealthError>,
+        journal: Vec<String>,
         log: Vec<String>,
+    },
+    #[error("{unit}: {source}, before the old color stopped{}", lines("its journal", journal))]
+    NewColorLost {
+        unit: UnitName,
+        source: Box<HealthError>,
+        journal: Vec<String>,
     },
     #[error("no earlier deploy to roll back to: the state names no previous color, or not its image")]
     NothingToRollBack,
@@ -108,13 +116,17 @@ pub enum SwitchError {
     Render(#[from] RenderError),
 }
 
-fn health_log(log: &[String]) -> String {
-    if log.is_empty() {
+/// A titled, indented block of lines for an error message; nothing when empty.
+fn lines(title: &str, lines: &[String]) -> String {
+    if lines.is_empty() {
         return String::new();
     }
-    let lines: Vec<String> = log.iter().map(|l| format!("  {l}")).collect();
-    format!("\nDocker's health log (oldest first):\n{}", lines.join("\n"))
+    let indented: Vec<String> = lines.iter().map(|l| format!("  {l}")).collect();
+    format!("\n{title}:\n{}", indented.join("\n"))
 }
+
+/// Journal lines shown with a failed color.
+const JOURNAL_LINES: usize = 15;
 
 /// Runs one switch under the deploy lock and records it in the history.
 /// It first converges (see [`reconcile`]), so an interrupted switch is
@@ -281,6 +293,11 @@ where
         tokio::time::sleep(config.proxy.drain.get()).await;
         self.clock.lap(Phase::Drain);
 
+        // The old color stops only if the new one is still healthy: one that
+        // died since verify is rolled back (nginx fell back to the old one).
+        if let Err(failure) = self.confirm(&target, to).await {
+            return Err(self.roll_back(failure, &snapshot, flipped, &target, old_site).await);
+        }
         self.stop_old(to).await?;
         self.clock.lap(Phase::Stop);
         Ok(())
@@ -412,11 +429,32 @@ where
             Err(HealthError::Docker(e)) => e.into(),
             Err(source) => SwitchError::Unhealthy {
                 unit: target.unit.clone(),
+                journal: w.systemd.journal_tail(&target.unit, JOURNAL_LINES).await,
                 log: source.last().map(|o| o.health_log().to_vec()).unwrap_or_default(),
                 source: Box::new(source),
             },
         };
         Err(self.abandon(target, failure).await)
+    }
+
+    /// The new color is still healthy, after the drain.
+    async fn confirm(&mut self, target: &Names, to: Color) -> Result<(), SwitchError> {
+        let w = &self.world;
+        let probe_target = Target {
+            unit: &target.unit,
+            container: &target.container,
+            port: w.config.port(to),
+        };
+        match check_once(w.systemd, w.docker, w.probe, &probe_target, &w.config.health).await {
+            Ok(_) => Ok(()),
+            Err(HealthError::Systemd(e)) => Err(e.into()),
+            Err(HealthError::Docker(e)) => Err(e.into()),
+            Err(source) => Err(SwitchError::NewColorLost {
+                unit: target.unit.clone(),
+                journal: w.systemd.journal_tail(&target.unit, JOURNAL_LINES).await,
+                source: Box::new(source),
+            }),
+        }
     }
 
     /// proxy + verify: nginx points at `to` and requests prove it.

@@ -113,6 +113,9 @@ impl Systemd for FakeSystemd<'_> {
     async fn units_matching(&self, _: &str) -> Result<Vec<UnitName>, SystemdError> {
         Ok(Vec::new())
     }
+    async fn journal_tail(&self, unit: &UnitName, _: usize) -> Vec<String> {
+        vec![format!("{unit}: the app said goodbye")]
+    }
 }
 
 /// Docker: every container runs and is healthy, but the one named `sick`.
@@ -525,7 +528,11 @@ async fn a_failed_verify_rolls_back_and_the_old_color_never_stops() {
     );
     assert_eq!(out.state.active.borrow().as_ref().map(|a| a.color), Some(Color::Blue));
     let site = out.proxy.site.borrow().clone().unwrap();
-    assert_eq!(render::site_color(&site), Some(Color::Blue), "the old site is back: {site}");
+    assert_eq!(
+        render::site_color(&site),
+        Some(Color::Blue),
+        "the old site is back: {site}"
+    );
     assert!(fx.log.has("stop t_green@9002.service"));
     assert!(!fx.log.has("stop t_blue@9001.service"), "the live color was stopped");
     let blue = naming::instance_unit(&fx.config.name, Color::Blue, fx.config.port(Color::Blue));

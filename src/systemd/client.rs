@@ -20,6 +20,7 @@ const SETTLE_POLL: Duration = Duration::from_millis(50);
 /// Job mode: a queued conflicting job is replaced, as the classic recipe's units expect.
 const MODE: &str = "replace";
 const NO_SUCH_UNIT: &str = "org.freedesktop.systemd1.NoSuchUnit";
+const JOURNALCTL: &str = "/usr/bin/journalctl";
 const DEFAULT_BUS: &str = "unix:path=/run/dbus/system_bus_socket";
 
 /// systemd's manager on the system bus (`DBUS_SYSTEM_BUS_ADDRESS` when set).
@@ -299,6 +300,10 @@ impl Systemd for DbusSystemd {
         Ok(changes)
     }
 
+    async fn journal_tail(&self, unit: &UnitName, lines: usize) -> Vec<String> {
+        Self::read_journal(unit, lines).await.unwrap_or_default()
+    }
+
     async fn units_matching(&self, pattern: &str) -> Result<Vec<UnitName>, SystemdError> {
         let op = "list units";
         let patterns = [pattern];
@@ -310,6 +315,24 @@ impl Systemd for DbusSystemd {
             .into_iter()
             .filter_map(|row| UnitName::parse(&row.0).ok())
             .collect())
+    }
+}
+
+impl DbusSystemd {
+    /// journald has no D-Bus API for reading: its own client does it.
+    async fn read_journal(unit: &UnitName, lines: usize) -> Option<Vec<String>> {
+        let run = tokio::process::Command::new(JOURNALCTL)
+            .args(["--no-pager", "-o", "cat", "-n", &lines.to_string(), "-u", unit.as_str()])
+            .kill_on_drop(true)
+            .output();
+        let output = tokio::time::timeout(CALL_TIMEOUT, run).await.ok()?.ok()?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        Some(
+            text.lines()
+                .filter(|l| !l.starts_with("-- "))
+                .map(str::to_owned)
+                .collect(),
+        )
     }
 }
 

@@ -86,6 +86,10 @@ pub trait Systemd {
 
     /// Loaded units whose names match the glob `pattern`.
     async fn units_matching(&self, pattern: &str) -> Result<Vec<UnitName>, SystemdError>;
+
+    /// The unit's last `lines` journal lines (what `journalctl -u` shows);
+    /// empty when the journal cannot be read. Only for error reports.
+    async fn journal_tail(&self, unit: &UnitName, lines: usize) -> Vec<String>;
 }
 
 /// Makes `active` the only enabled one of the pair, so after a reboot exactly

@@ -299,6 +299,22 @@ impl Service<'_> {
         ))
     }
 
+    /// Runs bgctl inside the sandbox, where the units' journal is (a copy of
+    /// the binary under the environment dir, as the overlay may not show a
+    /// fresh build).
+    pub fn bgctl_inside(&self, args: &[&str]) -> Output {
+        let bin = self.env.dir().join(format!("bin/bgctl-{}", std::process::id()));
+        if !bin.exists() {
+            std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
+            let tmp = bin.with_extension(format!("tmp{:?}", std::thread::current().id()).replace(['(', ')'], ""));
+            std::fs::copy(env!("CARGO_BIN_EXE_bgctl"), &tmp).unwrap();
+            std::fs::rename(&tmp, &bin).unwrap();
+        }
+        let mut all = vec![bin.to_str().unwrap(), "--config", self.config.to_str().unwrap()];
+        all.extend_from_slice(args);
+        self.env.in_sandbox(&all)
+    }
+
     /// After a switch to `color`: etcd says it, nginx answers from it with
     /// `version`, it is the only active unit and the only enabled one, and
     /// the other color's container is gone.

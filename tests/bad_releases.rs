@@ -1,0 +1,92 @@
+//! Releases that must not go live, against the real components and under
+//! load through nginx: each switch exits non-zero saying why (the unit's
+//! journal included: bgctl runs inside the sandbox, where the journal is),
+//! blue keeps serving, the state is unchanged, and no request fails.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{Load, Service, TestEnv, stderr};
+
+const LOAD_LIMIT: Duration = Duration::from_secs(600);
+
+/// Blue live with v1, then a switch to `image` under load: its exit code
+/// and stderr, after checking blue still serves and nothing failed.
+fn deploy_bad(name: &str, ports: (u16, u16, u16), image: &str) -> (Option<i32>, String) {
+    let env = TestEnv::get();
+    let svc = Service::new(&env, name, ports, "");
+    let text = std::fs::read_to_string(&svc.config).unwrap();
+    std::fs::write(&svc.config, format!("{text}[health]\ntimeout = \"6s\"\n")).unwrap();
+    svc.install();
+    let o = svc.bgctl(&["switch"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    let load = Load::start(svc.listen, 8, 40, LOAD_LIMIT);
+    let o = svc.bgctl_inside(&["switch", "--image", image]);
+    let result = load.stop();
+    let err = stderr(&o);
+    eprintln!(
+        "{image}: exit {:?}; {} requests, {} failed\n{err}",
+        o.status.code(),
+        result.requests(),
+        result.failed()
+    );
+    svc.assert_live("blue", "v1");
+    assert_eq!(svc.etcd("image").as_deref(), Some("bgctl-demo:v1"), "the state changed");
+    assert_eq!(result.failed(), 0, "{}", result.report);
+    (o.status.code(), err)
+}
+
+#[test]
+fn an_image_whose_health_check_always_fails() {
+    let (code, err) = deploy_bad("bad_sick", (19801, 19802, 19880), "bgctl-demo:sick");
+    assert_eq!(code, Some(3), "{err}");
+    assert!(
+        err.contains("never became healthy") && err.contains("Docker's health log"),
+        "{err}"
+    );
+    assert!(err.contains("container running and unhealthy"), "{err}");
+}
+
+#[test]
+fn a_container_that_exits_at_once() {
+    let (code, err) = deploy_bad("bad_crash", (19803, 19804, 19881), "bgctl-demo:crash");
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("the unit failed"), "{err}");
+    assert!(
+        err.contains("its journal:") && err.contains("demo-app exiting with status 1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_app_that_never_listens() {
+    let (code, err) = deploy_bad("bad_deaf", (19805, 19806, 19882), "bgctl-demo:deaf");
+    assert_eq!(code, Some(3), "{err}");
+    assert!(
+        err.contains("not healthy within") && err.contains("probe failed"),
+        "{err}"
+    );
+    assert!(err.contains("demo-app not listening"), "{err}");
+}
+
+#[test]
+fn an_app_that_is_healthy_then_dies() {
+    let (code, err) = deploy_bad("bad_dies", (19807, 19808, 19883), "bgctl-demo:dies");
+    // Caught before the flip (exit 3), in verify, or after the drain (exit 1, rolled back).
+    assert!(matches!(code, Some(1) | Some(3)), "{err}");
+    assert!(
+        err.contains("demo-app exiting with status 1"),
+        "the journal says why: {err}"
+    );
+}
+
+#[test]
+fn a_host_port_taken_by_another_process() {
+    let squatter = std::net::TcpListener::bind(("127.0.0.1", 19810)).unwrap();
+    let (code, err) = deploy_bad("bad_port", (19809, 19810, 19884), "bgctl-demo:v2");
+    drop(squatter);
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("address already in use"), "the journal says why: {err}");
+}

@@ -1,11 +1,15 @@
-//! nginx refusing a config, against the real nginx. Its own test binary:
-//! the broken file it plants fails `nginx -t` for every service on this
-//! nginx, so nothing else may run beside it.
+//! nginx failing, against the real nginx. Its own test binary, and its
+//! tests one at a time: a broken file in nginx's include directory, or a
+//! stopped nginx, affects every service on it.
 
 mod support;
 
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::Duration;
+
+/// These tests break nginx for everyone: one at a time.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 use support::{Load, Service, TestEnv, stderr};
 
@@ -20,6 +24,7 @@ impl Drop for Broken {
 
 #[test]
 fn a_site_nginx_refuses_is_never_loaded_and_the_switch_is_rolled_back() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let env = TestEnv::get();
     let svc = Service::new(&env, "nginx_t", (19601, 19602, 19680), "");
     svc.install();
@@ -55,4 +60,36 @@ fn a_site_nginx_refuses_is_never_loaded_and_the_switch_is_rolled_back() {
     assert!(body.contains("demo-app v1"), "{body}");
     assert!(svc.is_active("blue") && !svc.is_active("green"));
     assert_eq!(result.failed(), 0, "{}", result.report);
+}
+
+/// Starts nginx's unit again on drop, whatever the test did.
+struct NginxBack<'a>(&'a TestEnv);
+
+impl Drop for NginxBack<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.in_sandbox(&["systemctl", "start", self.0.var("BGCTL_TEST_NGINX_UNIT")]);
+    }
+}
+
+#[test]
+fn a_stopped_nginx_unit_fails_the_switch_before_anything_changes() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let env = TestEnv::get();
+    let svc = Service::new(&env, "nginx_down", (19603, 19604, 19681), "");
+    svc.install();
+    let o = svc.bgctl(&["switch"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    let back = NginxBack(&env);
+    let stopped = env.in_sandbox(&["systemctl", "stop", env.var("BGCTL_TEST_NGINX_UNIT")]);
+    assert!(stopped.status.success());
+    let o = svc.bgctl(&["switch", "--image", "bgctl-demo:v2"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("is not running") && stderr(&o).contains("start it before deploying"), "{}", stderr(&o));
+    assert_eq!(svc.etcd("color").as_deref(), Some("blue"), "flipped with nginx down");
+    assert!(!svc.is_active("green"), "started a color nginx cannot follow");
+    drop(back);
+    let o = svc.bgctl(&["reconcile"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    svc.assert_live("blue", "v1");
 }

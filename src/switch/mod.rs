@@ -174,10 +174,12 @@ where
 {
     let mut run = Run::new(world, request, report);
     run.lock().await?;
-    let result = match run.world.state.read().await {
-        Ok(snapshot) => run.converge(&snapshot).await,
-        Err(e) => Err(e.into()),
-    };
+    let result = async {
+        let snapshot = run.world.state.read().await?;
+        run.world.proxy.ensure_running().await?;
+        run.converge(&snapshot).await
+    }
+    .await;
     run.unlock().await;
     result
 }
@@ -239,6 +241,8 @@ where
         let config = self.world.config;
         // read, then heal what an interrupted switch may have left
         let snapshot = self.world.state.read().await?;
+        // nginx must be able to follow before anything starts.
+        self.world.proxy.ensure_running().await?;
         for action in self.converge(&snapshot).await? {
             self.clock.report.note(&format!("converged first: {action}"));
         }
@@ -251,8 +255,6 @@ where
         };
         let image = self.image.clone().unwrap_or_else(|| config.image.clone());
         (self.from, self.to, self.image) = (from, Some(to), Some(image.clone()));
-        // nginx must be able to follow before anything starts.
-        self.world.proxy.ensure_running().await?;
         let old_site = self.world.proxy.current().await?;
         self.clock.lap(Phase::Read);
 

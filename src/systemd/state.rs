@@ -11,6 +11,12 @@ pub enum JobResult {
     Failed,
     Dependency,
     Skipped,
+    /// The job made no sense for the unit (e.g. reloading a stopped unit).
+    Invalid,
+    Assert,
+    Unsupported,
+    Collected,
+    Once,
 }
 
 /// A unit's `ActiveState`.
@@ -29,6 +35,8 @@ pub enum ActiveState {
 crate::string_enum!(JobResult, "job result", {
     Done => "done", Canceled => "canceled", Timeout => "timeout",
     Failed => "failed", Dependency => "dependency", Skipped => "skipped",
+    Invalid => "invalid", Assert => "assert", Unsupported => "unsupported",
+    Collected => "collected", Once => "once",
 });
 
 crate::string_enum!(ActiveState, "active state", {
@@ -109,7 +117,7 @@ mod tests {
     #[test]
     fn job_results_and_active_states_round_trip() {
         use JobResult::*;
-        for r in [Done, Canceled, Timeout, Failed, Dependency, Skipped] {
+        for r in [Done, Canceled, Timeout, Failed, Dependency, Skipped, Invalid, Assert, Unsupported, Collected, Once] {
             assert_eq!(r.as_str().parse::<JobResult>(), Ok(r));
         }
         use ActiveState as A;

@@ -67,7 +67,9 @@ struct NginxBack<'a>(&'a TestEnv);
 
 impl Drop for NginxBack<'_> {
     fn drop(&mut self) {
-        let _ = self.0.in_sandbox(&["systemctl", "start", self.0.var("BGCTL_TEST_NGINX_UNIT")]);
+        let _ = self
+            .0
+            .in_sandbox(&["systemctl", "start", self.0.var("BGCTL_TEST_NGINX_UNIT")]);
     }
 }
 
@@ -85,7 +87,11 @@ fn a_stopped_nginx_unit_fails_the_switch_before_anything_changes() {
     assert!(stopped.status.success());
     let o = svc.bgctl(&["switch", "--image", "bgctl-demo:v2"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(stderr(&o).contains("is not running") && stderr(&o).contains("start it before deploying"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("is not running") && stderr(&o).contains("start it before deploying"),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(svc.etcd("color").as_deref(), Some("blue"), "flipped with nginx down");
     assert!(!svc.is_active("green"), "started a color nginx cannot follow");
     drop(back);

@@ -7,6 +7,8 @@ use etcd_client::{
     Certificate, Client, Compare, CompareOp, ConnectOptions, GetOptions, Identity, LockOptions, PutOptions, SortOrder,
     SortTarget, TlsOptions, Txn, TxnOp,
 };
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tonic::Code;
@@ -15,8 +17,11 @@ use super::{HISTORY_KEPT, HistoryRecord, Keys, Snapshot, StateError, StateStore,
 use crate::config::Config;
 use crate::domain::Color;
 
-/// Connecting and each request (DESIGN §4: exit 5 in under 10 s).
+/// Connecting, and each request (DESIGN §4: exit 5 in under 10 s).
 const TIMEOUT: Duration = Duration::from_secs(5);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
+/// The pause before a request goes to the next member.
+const RETRY_PAUSE: Duration = Duration::from_millis(200);
 /// The lock's lease: a dead holder frees the lock within this (DESIGN §4).
 const LEASE_TTL: i64 = 15;
 /// Without --wait, how long a lock call may queue behind a holder that
@@ -26,12 +31,42 @@ const NO_WAIT_LIMIT: Duration = Duration::from_secs(1);
 const RENEW_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub struct EtcdStore {
-    client: Client,
-    /// Without a request timeout: only for the lock call, which waits.
-    lock_client: Client,
+    members: Members,
     keys: Keys,
     endpoints: String,
     held: Option<Held>,
+}
+
+/// A client per cluster member, and the one in use: etcd-client's balanced
+/// channel keeps sending to a member that died, so bgctl moves on itself.
+struct Members {
+    /// (requests with a timeout, the lock call without one)
+    clients: Vec<(Client, Client)>,
+    current: AtomicUsize,
+}
+
+impl Members {
+    fn client(&self) -> Client {
+        self.clients[self.current.load(Ordering::Relaxed)].0.clone()
+    }
+
+    /// Without a request timeout: only for the lock call, which waits.
+    fn lock_client(&self) -> Client {
+        self.clients[self.current.load(Ordering::Relaxed)].1.clone()
+    }
+
+    /// The member in use did not answer: the next one.
+    fn next(&self) {
+        let n = self.clients.len();
+        let _ = self
+            .current
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| Some((c + 1) % n));
+    }
+
+    /// One try per member, and one more.
+    fn attempts(&self) -> usize {
+        self.clients.len() + 1
+    }
 }
 
 /// The lock while we hold it: its lease, kept alive by a task.
@@ -59,20 +94,29 @@ impl EtcdStore {
         if let Some(tls) = tls_options(config).map_err(unreachable)? {
             options = options.with_tls(tls);
         }
-        let connect = |options: ConnectOptions| async {
-            tokio::time::timeout(TIMEOUT, Client::connect(&endpoints, Some(options)))
-                .await
-                .map_err(|_| unreachable(format!("no answer within {}s", TIMEOUT.as_secs())))?
-                .map_err(|e| classify(&joined, "connect", e))
-        };
         // The lock call waits as long as the lock is held; every other
         // request times out. A cancelled lock call would have etcd delete
         // our waiting key, possibly after a later call acquired it.
-        let lock_client = connect(options.clone()).await?;
-        let client = connect(options.with_timeout(TIMEOUT)).await?;
+        let mut clients = Vec::new();
+        let mut failure = None;
+        for endpoint in &endpoints {
+            let pair = async {
+                let requests = connect(endpoint, options.clone().with_timeout(REQUEST_TIMEOUT), &joined).await?;
+                Ok::<_, StateError>((requests, connect(endpoint, options.clone(), &joined).await?))
+            };
+            match pair.await {
+                Ok(pair) => clients.push(pair),
+                Err(e) => failure = Some(e),
+            }
+        }
+        if clients.is_empty() {
+            return Err(failure.unwrap_or_else(|| unreachable("no endpoints".into())));
+        }
         Ok(EtcdStore {
-            client,
-            lock_client,
+            members: Members {
+                clients,
+                current: AtomicUsize::new(0),
+            },
             keys: Keys::new(&config.prefix(), &config.name),
             endpoints: joined,
             held: None,
@@ -83,6 +127,26 @@ impl EtcdStore {
         move |e| classify(&self.endpoints, operation, e)
     }
 
+    /// One idempotent request, tried again when the cluster did not answer
+    /// (a member died and the next try goes to another): up to `ATTEMPTS`.
+    async fn call<T, F, Fut>(&self, operation: &'static str, mut request: F) -> Result<T, StateError>
+    where
+        F: FnMut(Client) -> Fut,
+        Fut: std::future::Future<Output = Result<T, etcd_client::Error>>,
+    {
+        let mut attempt = 1;
+        loop {
+            match request(self.members.client()).await.map_err(self.error(operation)) {
+                Err(StateError::Unreachable { .. }) if attempt < self.members.attempts() => {
+                    attempt += 1;
+                    self.members.next();
+                    tokio::time::sleep(RETRY_PAUSE).await;
+                }
+                result => return result,
+            }
+        }
+    }
+
     /// Who holds the lock: the description the oldest lock key's owner wrote
     /// under `lock-holder/<lease>` before it queued.
     async fn holder(&self) -> Result<Option<String>, StateError> {
@@ -90,20 +154,50 @@ impl EtcdStore {
             .with_prefix()
             .with_sort(SortTarget::Create, SortOrder::Ascend)
             .with_limit(1);
-        let mut client = self.client.clone();
-        let found = client.get(format!("{}/", self.keys.lock()), Some(options)).await;
-        let found = found.map_err(self.error("read the lock"))?;
+        let prefix = format!("{}/", self.keys.lock());
+        let found = self
+            .call("read the lock", |mut c| {
+                let (prefix, options) = (prefix.clone(), options.clone());
+                async move { c.get(prefix, Some(options)).await }
+            })
+            .await?;
         let Some(oldest) = found.kvs().first() else {
             return Ok(None);
         };
         let key = String::from_utf8_lossy(oldest.key()).into_owned();
         let lease = key.rsplit('/').next().unwrap_or_default();
-        let said = client.get(self.keys.lock_holder(lease), None).await;
-        let said = said.map_err(self.error("read the lock holder"))?;
+        let holder_key = self.keys.lock_holder(lease);
+        let said = self
+            .call("read the lock holder", |mut c| {
+                let key = holder_key.clone();
+                async move { c.get(key, None).await }
+            })
+            .await?;
         Ok(Some(said.kvs().first().map_or_else(
             || format!("a deploy that did not say who it is (lock key {key})"),
             |kv| String::from_utf8_lossy(kv.value()).into_owned(),
         )))
+    }
+
+    /// Every key under the prefix, and the revision of the revision key.
+    async fn read_raw(&self) -> Result<(i64, HashMap<String, String>), StateError> {
+        let all = self.keys.all();
+        let found = self
+            .call("read the state", |mut c| {
+                let all = all.clone();
+                async move { c.get(all, Some(GetOptions::new().with_prefix())).await }
+            })
+            .await?;
+        let mut revision = 0;
+        let mut kv = HashMap::new();
+        for item in found.kvs() {
+            let key = String::from_utf8_lossy(item.key()).into_owned();
+            if key == self.keys.revision_key() {
+                revision = item.mod_revision();
+            }
+            kv.insert(key, String::from_utf8_lossy(item.value()).into_owned());
+        }
+        Ok((revision, kv))
     }
 
     /// The txn guard that fences writes to our lock: our lock key still
@@ -120,8 +214,16 @@ impl EtcdStore {
     }
 
     /// One guarded transaction: `ops` if `key` is at revision `expected` and
-    /// the lock is still ours; `Conflict` (or `LockLost`) otherwise.
-    async fn guarded(&self, operation: &'static str, expected: i64, ops: Vec<TxnOp>) -> Result<i64, StateError> {
+    /// the lock is still ours; `Conflict` (or `LockLost`) otherwise. When the
+    /// cluster does not answer, the txn may or may not have committed: the
+    /// key is read again, and `applied` tells ours from another's change.
+    async fn guarded(
+        &self,
+        operation: &'static str,
+        expected: i64,
+        ops: Vec<TxnOp>,
+        applied: impl Fn(&HashMap<String, String>) -> bool,
+    ) -> Result<i64, StateError> {
         let key = self.keys.revision_key();
         let txn = Txn::new()
             .when([
@@ -129,7 +231,31 @@ impl EtcdStore {
                 self.fence()?,
             ])
             .and_then(ops);
-        let response = self.client.clone().txn(txn).await.map_err(self.error(operation))?;
+        let mut attempt = 1;
+        let response = loop {
+            match self
+                .members
+                .client()
+                .txn(txn.clone())
+                .await
+                .map_err(self.error(operation))
+            {
+                Err(StateError::Unreachable { .. }) if attempt < self.members.attempts() => {
+                    attempt += 1;
+                    self.members.next();
+                    tokio::time::sleep(RETRY_PAUSE).await;
+                    let (now, kv) = self.read_raw().await?;
+                    if now != expected {
+                        return if applied(&kv) {
+                            Ok(now)
+                        } else {
+                            Err(StateError::Conflict { key, expected })
+                        };
+                    }
+                }
+                other => break other?,
+            }
+        };
         if response.succeeded() {
             return Ok(response.header().map(|h| h.revision()).unwrap_or_default());
         }
@@ -137,6 +263,17 @@ impl EtcdStore {
         self.check_lock().await?;
         Err(StateError::Conflict { key, expected })
     }
+}
+
+/// A client for one member.
+async fn connect(endpoint: &str, options: ConnectOptions, endpoints: &str) -> Result<Client, StateError> {
+    tokio::time::timeout(TIMEOUT, Client::connect([endpoint], Some(options)))
+        .await
+        .map_err(|_| StateError::Unreachable {
+            endpoints: endpoints.to_owned(),
+            reason: format!("no answer within {}s", TIMEOUT.as_secs()),
+        })?
+        .map_err(|e| classify(endpoints, "connect", e))
 }
 
 /// Sorts an etcd error: transport trouble is "unreachable" (exit 5); a
@@ -193,37 +330,59 @@ impl StateStore for EtcdStore {
                 holder,
             });
         }
-        let mut client = self.client.clone();
-        let lease = client
-            .lease_grant(LEASE_TTL, None)
-            .await
-            .map_err(self.error("grant a lease"))?
+        let mut client = self.members.client();
+        let lease = self
+            .call(
+                "grant a lease",
+                |mut c| async move { c.lease_grant(LEASE_TTL, None).await },
+            )
+            .await?
             .id();
         let (lost_tx, lost) = watch::channel(None);
-        let keeper = tokio::spawn(keep_alive(client.clone(), lease, lost_tx));
+        let all: Vec<Client> = self.members.clients.iter().map(|(c, _)| c.clone()).collect();
+        let keeper = tokio::spawn(keep_alive(all, lease, lost_tx));
         // Say who we are before queueing, so a deploy that finds us holding
         // the lock can always name us (same lease: gone when we are).
-        let described = client
-            .put(
-                self.keys.lock_holder(&format!("{lease:x}")),
-                holder,
-                Some(PutOptions::new().with_lease(lease)),
-            )
+        let holder_key = self.keys.lock_holder(&format!("{lease:x}"));
+        let described = self
+            .call("describe the lock holder", |mut c| {
+                let (key, holder) = (holder_key.clone(), holder.to_owned());
+                async move { c.put(key, holder, Some(PutOptions::new().with_lease(lease))).await }
+            })
             .await;
         if let Err(e) = described {
             keeper.abort();
             let _ = client.lease_revoke(lease).await;
-            return Err(self.error("describe the lock holder")(e));
+            return Err(e);
         }
         let name = self.keys.lock();
         // One call, queued until it holds the lock or the deadline passes (a
         // give-up revokes the lease, which removes the queued key with it).
-        let mut lock_client = self.lock_client.clone();
-        let queued = lock_client.lock(name.clone(), Some(LockOptions::new().with_lease(lease)));
+        let queued = async {
+            // A member that dies while we queue: queue on the next (same
+            // lease, so the same place in the queue).
+            let mut attempt = 1;
+            loop {
+                let mut lock_client = self.members.lock_client();
+                let options = LockOptions::new().with_lease(lease);
+                match lock_client
+                    .lock(name.clone(), Some(options))
+                    .await
+                    .map_err(self.error("lock"))
+                {
+                    Err(StateError::Unreachable { .. }) if attempt < self.members.attempts() => {
+                        attempt += 1;
+                        self.members.next();
+                        tokio::time::sleep(RETRY_PAUSE).await;
+                    }
+                    result => break result,
+                }
+            }
+        };
         let locked = match deadline {
-            None => queued.await.map_err(self.error("lock")),
+            None => queued.await,
             Some(deadline) => match tokio::time::timeout_at(deadline, queued).await {
-                Ok(result) => result.map_err(self.error("lock")),
+                Ok(result) => result,
                 Err(_) => {
                     let holder = self.holder().await?.unwrap_or_else(|| "another deploy".into());
                     Err(StateError::Locked {
@@ -255,7 +414,7 @@ impl StateStore for EtcdStore {
             return Ok(());
         };
         held.keeper.abort();
-        let mut client = self.client.clone();
+        let mut client = self.members.client();
         let _ = client.unlock(held.key).await;
         // Revoking the lease deletes every key bound to it, the lock's included.
         client
@@ -266,21 +425,7 @@ impl StateStore for EtcdStore {
     }
 
     async fn read(&self) -> Result<Snapshot, StateError> {
-        let found = self
-            .client
-            .clone()
-            .get(self.keys.all(), Some(GetOptions::new().with_prefix()))
-            .await;
-        let found = found.map_err(self.error("read the state"))?;
-        let mut revision = 0;
-        let mut kv = HashMap::new();
-        for item in found.kvs() {
-            let key = String::from_utf8_lossy(item.key()).into_owned();
-            if key == self.keys.revision_key() {
-                revision = item.mod_revision();
-            }
-            kv.insert(key, String::from_utf8_lossy(item.value()).into_owned());
-        }
+        let (revision, kv) = self.read_raw().await?;
         Ok(Snapshot {
             active: self.keys.active(&kv)?,
             images: self.keys.images(&kv),
@@ -295,7 +440,11 @@ impl StateStore for EtcdStore {
             .into_iter()
             .map(|(k, v)| TxnOp::put(k, v, None))
             .collect();
-        self.guarded("flip", expected, puts).await
+        let ours = self.keys.flip(to);
+        self.guarded("flip", expected, puts, |kv| {
+            ours.iter().all(|(k, v)| kv.get(k) == Some(v))
+        })
+        .await
     }
 
     async fn retract(&self, expected: i64, color: Color) -> Result<(), StateError> {
@@ -305,15 +454,23 @@ impl StateStore for EtcdStore {
             Status::Stopped.as_str(),
             None,
         ));
-        self.guarded("retract", expected, ops).await.map(drop)
+        let instance = self.keys.revision_key();
+        self.guarded("retract", expected, ops, |kv| !kv.contains_key(&instance))
+            .await
+            .map(drop)
     }
 
     async fn check_lock(&self) -> Result<(), StateError> {
         self.fence()?;
         // Ask etcd, not only the keep-alive task: the key must still exist.
         let held = self.held.as_ref().expect("fence checked it");
-        let found = self.client.clone().get(held.key.clone(), None).await;
-        match found.map_err(self.error("check the lock"))?.kvs().first() {
+        let found = self
+            .call("check the lock", |mut c| {
+                let key = held.key.clone();
+                async move { c.get(key, None).await }
+            })
+            .await?;
+        match found.kvs().first() {
             Some(_) => Ok(()),
             None => Err(StateError::LockLost("its key is gone: the lease expired".into())),
         }
@@ -321,16 +478,16 @@ impl StateStore for EtcdStore {
 
     async fn set_status(&self, color: Color, status: Status) -> Result<(), StateError> {
         let key = self.keys.color_key(color, "status");
-        self.client
-            .clone()
-            .put(key, status.as_str(), None)
-            .await
-            .map_err(self.error("set a status"))?;
-        Ok(())
+        self.call("set a status", |mut c| {
+            let key = key.clone();
+            async move { c.put(key, status.as_str(), None).await }
+        })
+        .await
+        .map(drop)
     }
 
     async fn record(&self, record: &HistoryRecord) -> Result<(), StateError> {
-        let mut client = self.client.clone();
+        let mut client = self.members.client();
         let key = format!("{}{}-{}", self.keys.history(), record.start, record.id);
         let value = serde_json::to_string(record).expect("a history record serialises");
         client
@@ -359,7 +516,7 @@ impl StateStore for EtcdStore {
         let options = GetOptions::new()
             .with_prefix()
             .with_sort(SortTarget::Key, SortOrder::Ascend);
-        let all = self.client.clone().get(self.keys.history(), Some(options)).await;
+        let all = self.members.client().get(self.keys.history(), Some(options)).await;
         let all = all.map_err(self.error("read history"))?;
         all.kvs()
             .iter()
@@ -377,7 +534,8 @@ impl StateStore for EtcdStore {
 /// Keeps the lease alive, renewing a third of the TTL after the last
 /// success and reopening the stream when it breaks; says why once the
 /// lease can no longer be alive.
-async fn keep_alive(mut client: Client, lease: i64, lost: watch::Sender<Option<String>>) {
+async fn keep_alive(clients: Vec<Client>, lease: i64, lost: watch::Sender<Option<String>>) {
+    let mut member = 0;
     let ttl = Duration::from_secs(LEASE_TTL as u64);
     let period = ttl / 3;
     let mut last_renewed = tokio::time::Instant::now();
@@ -390,6 +548,9 @@ async fn keep_alive(mut client: Client, lease: i64, lost: watch::Sender<Option<S
             return;
         }
         if stream.is_none() {
+            // Each reopening goes to the next member: the last one may be dead.
+            member = (member + 1) % clients.len();
+            let mut client = clients[member].clone();
             stream = tokio::time::timeout(RENEW_TIMEOUT, client.lease_keep_alive(lease))
                 .await
                 .ok()

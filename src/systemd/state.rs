@@ -117,7 +117,19 @@ mod tests {
     #[test]
     fn job_results_and_active_states_round_trip() {
         use JobResult::*;
-        for r in [Done, Canceled, Timeout, Failed, Dependency, Skipped, Invalid, Assert, Unsupported, Collected, Once] {
+        for r in [
+            Done,
+            Canceled,
+            Timeout,
+            Failed,
+            Dependency,
+            Skipped,
+            Invalid,
+            Assert,
+            Unsupported,
+            Collected,
+            Once,
+        ] {
             assert_eq!(r.as_str().parse::<JobResult>(), Ok(r));
         }
         use ActiveState as A;

@@ -191,6 +191,8 @@ pub struct Service<'a> {
     pub config: PathBuf,
     pub ports: (u16, u16),
     pub listen: u16,
+    /// Where `etcd()` reads: the environment's etcd unless a test says otherwise.
+    pub etcd_endpoints: String,
 }
 
 impl<'a> Service<'a> {
@@ -210,6 +212,7 @@ impl<'a> Service<'a> {
             config,
             ports: (ports.0, ports.1),
             listen: ports.2,
+            etcd_endpoints: env.var("BGCTL_TEST_ETCD").to_owned(),
         }
     }
 
@@ -271,12 +274,7 @@ impl Service<'_> {
         let prefix = format!("/{}", self.name.replace('_', "-"));
         let o = Command::new("etcdctl")
             .env("ETCDCTL_API", "3")
-            .args([
-                "--endpoints",
-                self.env.var("BGCTL_TEST_ETCD"),
-                "get",
-                "--print-value-only",
-            ])
+            .args(["--endpoints", &self.etcd_endpoints, "get", "--print-value-only"])
             .arg(format!("{prefix}/{key}"))
             .output()
             .expect("etcdctl runs");

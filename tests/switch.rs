@@ -222,3 +222,32 @@ fn etcd_unreachable_exits_5_within_10_seconds_and_touches_nothing() {
     assert!(stderr(&o).contains("cannot reach etcd"), "{}", stderr(&o));
     assert!(!svc.is_active("blue") && !svc.is_active("green"));
 }
+
+#[test]
+fn rollback_goes_back_to_the_previous_color_and_its_image() {
+    let env = TestEnv::get();
+    let svc = Service::new(&env, "roll", (19571, 19572, 19587), "");
+    svc.install();
+    switch(&svc, &["--image", "bgctl-demo:v1"]);
+    let o = svc.bgctl(&["rollback"]);
+    assert_eq!(o.status.code(), Some(2), "nothing to roll back to yet: {}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no earlier deploy to roll back to"),
+        "{}",
+        stderr(&o)
+    );
+    switch(&svc, &["--image", "bgctl-demo:v2"]);
+    svc.assert_live("green", "v2");
+
+    let load = Load::start(svc.listen, CLIENTS, QPS_PER_CLIENT, LOAD_LIMIT);
+    let o = svc.bgctl(&["rollback"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    svc.assert_live("blue", "v1");
+    assert_eq!(svc.etcd("image").as_deref(), Some("bgctl-demo:v1"));
+    // Rolling back again goes forward again.
+    let o = svc.bgctl(&["rollback"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let result = load.stop();
+    svc.assert_live("green", "v2");
+    assert_eq!(result.failed(), 0, "{}", result.report);
+}

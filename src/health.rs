@@ -129,25 +129,15 @@ pub async fn wait_healthy(
     let deadline = started + settings.timeout.get();
     let mut events = docker.watch_health(target.container).await?;
     loop {
-        let seen = Observation {
-            probe: probe.get(target.port, &settings.path).await,
-            container: docker.inspect(target.container).await?,
+        let last = match check_once(systemd, docker, probe, target, settings).await {
+            Err(HealthError::Lost { last }) => last,
+            done => return done,
         };
-        if seen.is_healthy() {
-            return Ok(seen);
-        }
-        let unit = systemd.state(target.unit).await?;
-        if unit.has_failed() || !unit.is_up() {
-            return Err(HealthError::UnitFailed {
-                state: Box::new(unit),
-                last: Box::new(seen),
-            });
-        }
         let now = Instant::now();
         if now >= deadline {
             return Err(HealthError::Timeout {
                 waited: now - started,
-                last: Box::new(seen),
+                last,
             });
         }
         // Docker's next health event, or the next probe, whichever is first.
@@ -155,8 +145,8 @@ pub async fn wait_healthy(
     }
 }
 
-/// One look at `target` (after the switch, before the old color stops):
-/// healthy now, or why not.
+/// One look at `target`: healthy now, or why not (`UnitFailed` ends any
+/// wait; `Lost` may still come right).
 pub async fn check_once(
     systemd: &impl Systemd,
     docker: &impl Docker,
@@ -168,6 +158,9 @@ pub async fn check_once(
         probe: probe.get(target.port, &settings.path).await,
         container: docker.inspect(target.container).await?,
     };
+    if seen.is_healthy() {
+        return Ok(seen);
+    }
     let unit = systemd.state(target.unit).await?;
     if unit.has_failed() || !unit.is_up() {
         return Err(HealthError::UnitFailed {
@@ -175,9 +168,5 @@ pub async fn check_once(
             last: Box::new(seen),
         });
     }
-    if seen.is_healthy() {
-        Ok(seen)
-    } else {
-        Err(HealthError::Lost { last: Box::new(seen) })
-    }
+    Err(HealthError::Lost { last: Box::new(seen) })
 }

@@ -91,7 +91,7 @@ impl Error {
 fn switch_code(e: &SwitchError) -> ExitCode {
     match e {
         SwitchError::AlreadyLive(_) | SwitchError::NothingToRollBack => ExitCode::Usage,
-        SwitchError::Unhealthy { .. } => ExitCode::Unhealthy,
+        SwitchError::Unhealthy { .. } | SwitchError::StartFailed { .. } => ExitCode::Unhealthy,
         SwitchError::State(e) => state_code(e),
         SwitchError::Systemd(e) => systemd_code(e),
         SwitchError::Docker(e) => docker_code(e),

@@ -34,7 +34,7 @@ fn deploy_bad(name: &str, ports: (u16, u16, u16), image: &str) -> (Option<i32>, 
     );
     svc.assert_live("blue", "v1");
     assert_eq!(svc.etcd("image").as_deref(), Some("bgctl-demo:v1"), "the state changed");
-    assert_eq!(result.failed(), 0, "{}", result.report);
+    result.assert_no_failures();
     (o.status.code(), err)
 }
 

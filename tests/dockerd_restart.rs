@@ -54,5 +54,5 @@ fn a_switch_after_a_dockerd_restart_succeeds_with_no_failed_request() {
         result.failed()
     );
     svc.assert_live("green", "v2");
-    assert_eq!(result.failed(), 0, "{}", result.report);
+    result.assert_no_failures();
 }

@@ -134,5 +134,5 @@ fn switches_go_on_when_one_of_three_etcd_members_dies() {
         result.failed()
     );
     svc.assert_live("green", "v2");
-    assert_eq!(result.failed(), 0, "{}", result.report);
+    result.assert_no_failures();
 }

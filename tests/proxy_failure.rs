@@ -59,7 +59,7 @@ fn a_site_nginx_refuses_is_never_loaded_and_the_switch_is_rolled_back() {
     assert_eq!(answer, "HTTP/1.1 200 OK blue");
     assert!(body.contains("demo-app v1"), "{body}");
     assert!(svc.is_active("blue") && !svc.is_active("green"));
-    assert_eq!(result.failed(), 0, "{}", result.report);
+    result.assert_no_failures();
 }
 
 /// Starts nginx's unit again on drop, whatever the test did.

@@ -44,7 +44,7 @@ fn twenty_switches_under_load_fail_no_request() {
         result.requests(),
         result.failed()
     );
-    assert_eq!(result.failed(), 0, "{}", result.report);
+    result.assert_no_failures();
     assert!(result.requests() > 2000, "the load barely ran: {}", result.report);
 }
 
@@ -77,7 +77,7 @@ fn a_slow_starting_version_switches_with_no_failed_request() {
         "healthy after {healthy_ms} ms, before the app could listen"
     );
     eprintln!("slow start: {} requests, {} failed", result.requests(), result.failed());
-    assert_eq!(result.failed(), 0, "{}", result.report);
+    result.assert_no_failures();
 }
 
 #[test]
@@ -121,7 +121,7 @@ fn five_switches_at_once_one_deploys_four_exit_4_naming_the_holder() {
         );
     }
     svc.assert_live("green", "v2");
-    assert_eq!(result.failed(), 0, "{}", result.report);
+    result.assert_no_failures();
 }
 
 #[test]
@@ -176,7 +176,7 @@ fn the_file_backend_switches_without_etcd() {
     assert_eq!(stored["history"].as_array().unwrap().len(), 2);
     let (answer, _) = svc.answer().unwrap();
     assert_eq!(answer, "HTTP/1.1 200 OK green");
-    assert_eq!(result.failed(), 0, "{}", result.report);
+    result.assert_no_failures();
 }
 
 #[test]
@@ -199,7 +199,7 @@ fn a_version_that_never_gets_healthy_exits_3_and_the_old_color_keeps_serving() {
     );
     svc.assert_live("blue", "v1");
     assert_eq!(svc.etcd("image").as_deref(), Some("bgctl-demo:v1"), "the state changed");
-    assert_eq!(result.failed(), 0, "{}", result.report);
+    result.assert_no_failures();
 }
 
 #[test]
@@ -249,5 +249,5 @@ fn rollback_goes_back_to_the_previous_color_and_its_image() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let result = load.stop();
     svc.assert_live("green", "v2");
-    assert_eq!(result.failed(), 0, "{}", result.report);
+    result.assert_no_failures();
 }

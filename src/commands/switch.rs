@@ -53,11 +53,18 @@ async fn with_store(config: &Config, job: Job, json: bool, mut state: impl State
                 .active
                 .and_then(|a| a.previous)
                 .ok_or(SwitchError::NothingToRollBack)?;
-            let image = snapshot
-                .images
-                .get(&previous)
-                .cloned()
-                .ok_or(SwitchError::NothingToRollBack)?;
+            // The image `previous` last served with: the newest good deploy to
+            // it (its image key may name a release that was rolled back).
+            let history = state.history().await?;
+            let served = history
+                .iter()
+                .rev()
+                .find(|r| r.result == "ok" && r.to == previous.as_str());
+            let image = match served {
+                Some(record) => record.image.parse().ok(),
+                None => snapshot.images.get(&previous).cloned(),
+            };
+            let image = image.ok_or(SwitchError::NothingToRollBack)?;
             ("rollback", Some(previous), Some(image), wait(w))
         }
         Job::Reconcile => ("reconcile", None, None, Wait::Upto(RECONCILE_WAIT)),

@@ -82,6 +82,15 @@ pub enum SwitchError {
         journal: Vec<String>,
         log: Vec<String>,
     },
+    #[error(
+        "{unit} did not start, so nothing else changed: {source}{}",
+        lines("its journal", journal)
+    )]
+    StartFailed {
+        unit: UnitName,
+        source: SystemdError,
+        journal: Vec<String>,
+    },
     #[error("{unit}: {source}, before the old color stopped{}", lines("its journal", journal))]
     NewColorLost {
         unit: UnitName,
@@ -124,6 +133,9 @@ fn lines(title: &str, lines: &[String]) -> String {
     let indented: Vec<String> = lines.iter().map(|l| format!("  {l}")).collect();
     format!("\n{title}:\n{}", indented.join("\n"))
 }
+
+/// Looks at the new color after the drain before it counts as lost.
+const CONFIRM_LOOKS: usize = 3;
 
 /// Journal lines shown with a failed color.
 const JOURNAL_LINES: usize = 15;
@@ -243,11 +255,22 @@ where
         let snapshot = self.world.state.read().await?;
         // nginx must be able to follow before anything starts.
         self.world.proxy.ensure_running().await?;
-        for action in self.converge(&snapshot).await? {
-            self.clock.report.note(&format!("converged first: {action}"));
+        match self.converge(&snapshot).await {
+            Ok(actions) => {
+                for action in actions {
+                    self.clock.report.note(&format!("converged first: {action}"));
+                }
+            }
+            // A sick live color must not block the deploy meant to fix it.
+            Err(e @ SwitchError::LiveUnhealthy { .. }) => self.clock.report.note(&format!("{e}; deploying anyway")),
+            Err(e) => return Err(e),
         }
         let from = snapshot.active.as_ref().map(|a| a.color);
-        let to = match (self.request.to, from) {
+        let old_site = self.world.proxy.current().await?;
+        // With no state, a site that still serves a color (state lost) keeps
+        // that color: the deploy goes to the other one.
+        let serving = old_site.as_deref().and_then(render::site_color);
+        let to = match (self.request.to, from.or(serving)) {
             (Some(to), Some(live)) if to == live => return Err(SwitchError::AlreadyLive(to)),
             (Some(to), _) => to,
             (None, Some(live)) => live.other(),
@@ -255,7 +278,6 @@ where
         };
         let image = self.image.clone().unwrap_or_else(|| config.image.clone());
         (self.from, self.to, self.image) = (from, Some(to), Some(image.clone()));
-        let old_site = self.world.proxy.current().await?;
         self.clock.lap(Phase::Read);
 
         let target = Names {
@@ -412,10 +434,19 @@ where
         if systemd.state(&target.unit).await?.is_up() {
             systemd.stop(&target.unit, self.stop_timeout()).await?;
         }
-        if let Err(e) = systemd.start(&target.unit, Duration::ZERO, START_TIMEOUT).await {
-            return Err(self.abandon(target, e.into()).await);
-        }
-        Ok(())
+        let failure = match systemd.start(&target.unit, Duration::ZERO, START_TIMEOUT).await {
+            Ok(_) => return Ok(()),
+            // The unit would not even start (a failed pull, a bad command): say why.
+            Err(e @ (SystemdError::JobFailed { .. } | SystemdError::FailedAfterStart { .. })) => {
+                SwitchError::StartFailed {
+                    unit: target.unit.clone(),
+                    journal: systemd.journal_tail(&target.unit, JOURNAL_LINES).await,
+                    source: e,
+                }
+            }
+            Err(e) => e.into(),
+        };
+        Err(self.abandon(target, failure).await)
     }
 
     async fn healthy(&mut self, target: &Names, to: Color) -> Result<(), SwitchError> {
@@ -447,7 +478,16 @@ where
             container: &target.container,
             port: w.config.port(to),
         };
-        match check_once(w.systemd, w.docker, w.probe, &probe_target, &w.config.health).await {
+        // A few looks: one slow probe is no reason to undo a verified deploy.
+        let mut seen = check_once(w.systemd, w.docker, w.probe, &probe_target, &w.config.health).await;
+        for _ in 1..CONFIRM_LOOKS {
+            if !matches!(seen, Err(HealthError::Lost { .. })) {
+                break;
+            }
+            tokio::time::sleep(w.config.health.interval.get()).await;
+            seen = check_once(w.systemd, w.docker, w.probe, &probe_target, &w.config.health).await;
+        }
+        match seen {
             Ok(_) => Ok(()),
             Err(HealthError::Systemd(e)) => Err(e.into()),
             Err(HealthError::Docker(e)) => Err(e.into()),
@@ -463,8 +503,9 @@ where
     async fn serve(&mut self, to: Color) -> Result<(), SwitchError> {
         self.world.state.check_lock().await?;
         let site = render::site(self.world.config, Some(to))?;
-        self.world.proxy.apply(&site).await?;
+        // Set first: a reload that errs may still have happened.
         self.site_applied = true;
+        self.world.proxy.apply(&site).await?;
         self.clock.lap(Phase::Proxy);
         self.world.proxy.verify(to, VERIFY_TIMEOUT).await?;
         self.clock.lap(Phase::Verify);
@@ -476,10 +517,19 @@ where
     async fn stop_old(&mut self, to: Color) -> Result<(), SwitchError> {
         let config = self.world.config;
         let systemd = self.world.systemd;
-        self.world.state.check_lock().await?;
+        if let Err(e) = self.world.state.check_lock().await {
+            self.clock
+                .report
+                .note(&format!("{to} is live; the old color keeps running: {e}"));
+            return Ok(());
+        }
         let unit = |c: Color| naming::instance_unit(&config.name, c, config.port(c));
         // Enablement first: a reboot after this starts the new color.
-        enable_only(systemd, &unit(to), &unit(to.other())).await?;
+        if let Err(e) = enable_only(systemd, &unit(to), &unit(to.other())).await {
+            self.clock
+                .report
+                .note(&format!("{to} is live, but enabling only it failed: {e}"));
+        }
         let Some(from) = self.from else { return Ok(()) };
         if let Err(e) = systemd.stop(&unit(from), self.stop_timeout()).await {
             self.clock
@@ -516,6 +566,10 @@ where
         target: &Names,
         old_site: Option<String>,
     ) -> SwitchError {
+        // Another deploy holds the lock now: whatever we touched is its to fix.
+        if matches!(failure, SwitchError::State(StateError::LockLost(_))) {
+            return failure;
+        }
         let config = self.world.config;
         let to = self.to.expect("the target is known by now");
         let site = match old_site {
@@ -542,31 +596,31 @@ where
             Ok(()) => state.set_status(to, Status::Stopped).await.map_err(SwitchError::from),
             Err(e) => Err(e.into()),
         };
-        if site_back.is_err() {
-            // nginx may still send to the target: it keeps running.
-            let rollback = site_back
-                .err()
-                .into_iter()
-                .chain(state_back.err())
-                .next()
-                .expect("an error");
+        // The target stops only when nginx and the state are back on the old
+        // color and it answers: otherwise the target may be all that serves.
+        let old_serves = match (&site_back, &state_back, self.from) {
+            (Ok(()), Ok(()), Some(from)) => self
+                .world
+                .proxy
+                .verify(from, VERIFY_TIMEOUT)
+                .await
+                .map_err(SwitchError::from),
+            _ => Ok(()),
+        };
+        if let Some(rollback) = [site_back, state_back, old_serves].into_iter().find_map(Result::err) {
             return SwitchError::RollbackFailed {
                 failure: Box::new(failure),
                 rollback: Box::new(rollback),
             };
         }
+        // Requests already on their way to the target finish first.
+        tokio::time::sleep(config.proxy.drain.get()).await;
         let failure = self.abandon(target, failure).await;
-        match state_back {
-            Ok(()) => SwitchError::RolledBack {
-                failure: Box::new(failure),
-                restored: match self.from {
-                    Some(from) => format!("{from} is live again and never stopped serving"),
-                    None => "no color is live, as before".into(),
-                },
-            },
-            Err(rollback) => SwitchError::RollbackFailed {
-                failure: Box::new(failure),
-                rollback: Box::new(rollback),
+        SwitchError::RolledBack {
+            failure: Box::new(failure),
+            restored: match self.from {
+                Some(from) => format!("{from} is live again and never stopped serving"),
+                None => "no color is live, as before".into(),
             },
         }
     }

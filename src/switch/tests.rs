@@ -243,7 +243,8 @@ struct FakeProxy<'a> {
     site: RefCell<Option<String>>,
     /// The color nginx has loaded (changes only on apply, as a reload does).
     loaded: Cell<Option<Color>>,
-    verify_ok: bool,
+    /// The color whose verify fails (the new one, when a test says so).
+    verify_fails: Option<Color>,
     /// Applies that succeed before the rest fail (nginx -t says no).
     applies_left: Cell<usize>,
 }
@@ -274,7 +275,7 @@ impl Proxy for FakeProxy<'_> {
     }
     async fn verify(&self, color: Color, limit: Duration) -> Result<(), ProxyError> {
         self.log.push(format!("verify {color}"));
-        if self.verify_ok {
+        if self.verify_fails != Some(color) {
             Ok(())
         } else {
             Err(ProxyError::Verify {
@@ -397,7 +398,7 @@ async fn run<'a>(
         log: &fx.log,
         loaded: Cell::new(live),
         site: RefCell::new(old_site),
-        verify_ok: faults.verify_ok,
+        verify_fails: (!faults.verify_ok).then(|| to.unwrap_or(live.map_or(Color::Blue, Color::other))),
         applies_left: Cell::new(faults.applies),
     };
     let request = Request {
@@ -638,7 +639,7 @@ fn interrupted<'a>(fx: &'a Fixture, running: &[Color]) -> (FakeSystemd<'a>, Fake
         log: &fx.log,
         site: RefCell::new(Some(render::site(&fx.config, Some(Color::Green)).unwrap().contents)),
         loaded: Cell::new(Some(Color::Green)),
-        verify_ok: true,
+        verify_fails: None,
         applies_left: Cell::new(usize::MAX),
     };
     (systemd, state, proxy)

@@ -379,6 +379,16 @@ impl LoadResult {
         self.by_status.iter().map(|(_, n)| n).sum::<u64>() + self.errors
     }
 
+    /// The bar of every load test: the load ran, and nothing failed.
+    pub fn assert_no_failures(&self) {
+        assert!(
+            self.requests() > 0,
+            "no request was counted; hey said:\n{}",
+            self.report
+        );
+        assert_eq!(self.failed(), 0, "{}", self.report);
+    }
+
     /// Non-2xx answers plus errors.
     pub fn failed(&self) -> u64 {
         self.by_status

@@ -100,7 +100,7 @@ struct Site<'a> {
 struct Live {
     color: Color,
     upstream: String,
-    fallback: String,
+    fallback: Option<String>,
 }
 
 /// Everything `install` writes, given the live color (None before the first
@@ -160,6 +160,17 @@ pub fn image_dropin(config: &Config, color: Color, image: &ImageRef) -> Result<R
 
 /// The nginx site: proxying to `live`'s port, or answering 503 when no color is live.
 pub fn site(config: &Config, live: Option<Color>) -> Result<RenderedFile, RenderError> {
+    render_site(config, live, None)
+}
+
+/// The site while a switch drains: `to` serves, and `from` (still up, and
+/// known good) takes the requests whose connection to `to` fails.
+pub fn switching_site(config: &Config, to: Color, from: Color) -> Result<RenderedFile, RenderError> {
+    render_site(config, Some(to), Some(from))
+}
+
+fn render_site(config: &Config, live: Option<Color>, fallback: Option<Color>) -> Result<RenderedFile, RenderError> {
+    let address = |c: Color| format!("{}:{}", publish_address(config.upstream_ip()), config.port(c));
     let site = Site {
         name: &config.name,
         listen: config.proxy.listen.get(),
@@ -167,13 +178,10 @@ pub fn site(config: &Config, live: Option<Color>) -> Result<RenderedFile, Render
         server_name: config.proxy.server_name.as_str(),
         blue_port: config.port(Color::Blue).get(),
         green_port: config.port(Color::Green).get(),
-        live: live.map(|color| {
-            let address = |c: Color| format!("{}:{}", publish_address(config.upstream_ip()), config.port(c));
-            Live {
-                color,
-                upstream: address(color),
-                fallback: address(color.other()),
-            }
+        live: live.map(|color| Live {
+            color,
+            upstream: address(color),
+            fallback: fallback.map(address),
         }),
     };
     finish(config.site(), "the nginx site", WritePolicy::CreateOnly, site.render())

@@ -69,7 +69,13 @@ fn the_site_proxies_to_the_live_colors_port_and_names_it() {
     let config = fixture("bdd_assistant.toml");
     let blue = site(&config, Some(Color::Blue)).unwrap().contents;
     assert!(blue.contains("server 127.0.0.1:9001 max_fails=0;"), "{blue}");
-    assert!(blue.contains("server 127.0.0.1:9002 backup max_fails=0;"), "{blue}");
+    assert!(!blue.contains("backup"), "a settled site has no fallback: {blue}");
+    let switching = switching_site(&config, Color::Blue, Color::Green).unwrap().contents;
+    assert!(
+        switching.contains("server 127.0.0.1:9002 backup max_fails=0;"),
+        "{switching}"
+    );
+    assert_eq!(site_color(&switching), Some(Color::Blue));
     assert!(blue.contains("proxy_pass http://bgctl_bdd_assistant;"), "{blue}");
     assert!(
         blue.contains("add_header X-Bgctl-Color $bgctl_bdd_assistant_color always;"),

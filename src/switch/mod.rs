@@ -502,7 +502,10 @@ where
     /// proxy + verify: nginx points at `to` and requests prove it.
     async fn serve(&mut self, to: Color) -> Result<(), SwitchError> {
         self.world.state.check_lock().await?;
-        let site = render::site(self.world.config, Some(to))?;
+        let site = match self.from {
+            Some(from) => render::switching_site(self.world.config, to, from)?,
+            None => render::site(self.world.config, Some(to))?,
+        };
         // Set first: a reload that errs may still have happened.
         self.site_applied = true;
         self.world.proxy.apply(&site).await?;
@@ -531,6 +534,13 @@ where
                 .note(&format!("{to} is live, but enabling only it failed: {e}"));
         }
         let Some(from) = self.from else { return Ok(()) };
+        // The new color is confirmed: nginx stops falling back to the old one.
+        let settled = render::site(config, Some(to))?;
+        if let Err(e) = self.world.proxy.apply(&settled).await {
+            self.clock
+                .report
+                .note(&format!("{to} is live; the site keeps {from} as fallback: {e}"));
+        }
         if let Err(e) = systemd.stop(&unit(from), self.stop_timeout()).await {
             self.clock
                 .report

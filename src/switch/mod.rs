@@ -506,9 +506,13 @@ where
             Some(from) => render::switching_site(self.world.config, to, from)?,
             None => render::site(self.world.config, Some(to))?,
         };
-        // Set first: a reload that errs may still have happened.
+        // A reload that errs may still have happened; only a site nginx -t
+        // refused is certainly not loaded (and apply put the old file back).
+        if let Err(e) = self.world.proxy.apply(&site).await {
+            self.site_applied = !matches!(e, ProxyError::Invalid { .. });
+            return Err(e.into());
+        }
         self.site_applied = true;
-        self.world.proxy.apply(&site).await?;
         self.clock.lap(Phase::Proxy);
         self.world.proxy.verify(to, VERIFY_TIMEOUT).await?;
         self.clock.lap(Phase::Verify);

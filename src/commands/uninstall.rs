@@ -25,7 +25,7 @@ pub async fn run(config: &Config) -> Result<(), Error> {
 
     // The site first, so nginx stops sending traffic before the colors stop.
     let site = config.site();
-    if remove_ours(site.as_path())? && systemd.state(&config.proxy.unit).await?.is_running() {
+    if remove_ours(site.as_path())? && systemd.state(&config.proxy.unit).await?.is_active() {
         systemd.reload_unit(&config.proxy.unit, PROXY_RELOAD_TIMEOUT).await?;
         eprintln!("uninstall: reloaded {} so it forgets the site", config.proxy.unit);
     }

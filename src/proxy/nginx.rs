@@ -132,7 +132,8 @@ impl<S: Systemd> Proxy for Nginx<'_, S> {
             unit: unit.to_string(),
             source,
         })?;
-        if state.is_running() {
+        // Reloading (another service's switch) is running too.
+        if state.is_active() {
             Ok(())
         } else {
             Err(ProxyError::NotRunning {

@@ -66,6 +66,11 @@ impl UnitState {
         self.active_state == ActiveState::Active && self.sub_state == "running"
     }
 
+    /// Active, or reloading (which a running service does now and then).
+    pub fn is_active(&self) -> bool {
+        matches!(self.active_state, ActiveState::Active | ActiveState::Reloading)
+    }
+
     /// Running or on its way there (not stopping, not stopped).
     pub fn is_up(&self) -> bool {
         matches!(

@@ -615,6 +615,25 @@ async fn when_the_old_site_cannot_be_restored_the_target_keeps_running() {
     );
 }
 
+static HEALTHY: FakeDocker = FakeDocker { sick: None };
+
+/// The fakes as a world in which every container is healthy.
+fn healthy_world<'a>(
+    config: &'a Config,
+    systemd: &'a FakeSystemd<'a>,
+    state: &'a mut FakeState<'a>,
+    proxy: &'a FakeProxy<'a>,
+) -> World<'a, FakeSystemd<'a>, FakeDocker, FakeState<'a>, FakeProxy<'a>, FakeProbe> {
+    World {
+        config,
+        systemd,
+        docker: &HEALTHY,
+        state,
+        proxy,
+        probe: &FakeProbe,
+    }
+}
+
 /// etcd says blue; nginx has green loaded and both run: a switch killed
 /// right after its flip-back, or a hand-edited site.
 fn interrupted<'a>(fx: &'a Fixture, running: &[Color]) -> (FakeSystemd<'a>, FakeState<'a>, FakeProxy<'a>) {
@@ -659,14 +678,7 @@ fn request(to: Option<Color>) -> Request {
 async fn a_switch_first_heals_a_proxy_left_on_the_idle_color_then_deploys() {
     let fx = Fixture::new("interrupted");
     let (systemd, mut state, proxy) = interrupted(&fx, &[Color::Blue, Color::Green]);
-    let world = World {
-        config: &fx.config,
-        systemd: &systemd,
-        docker: &FakeDocker { sick: None },
-        state: &mut state,
-        proxy: &proxy,
-        probe: &FakeProbe,
-    };
+    let world = healthy_world(&fx.config, &systemd, &mut state, &proxy);
     let outcome = switch(world, &request(None), &mut Quiet::default()).await.unwrap();
     assert_eq!((outcome.from, outcome.to), (Some(Color::Blue), Color::Green));
     // nginx goes back to blue before green (then idle) is stopped and redeployed.
@@ -680,14 +692,7 @@ async fn reconcile_starts_the_live_color_points_nginx_at_it_and_stops_the_other(
     let fx = Fixture::new("reconcile");
     // Only green runs; etcd says blue; nginx has green.
     let (systemd, mut state, proxy) = interrupted(&fx, &[Color::Green]);
-    let world = World {
-        config: &fx.config,
-        systemd: &systemd,
-        docker: &FakeDocker { sick: None },
-        state: &mut state,
-        proxy: &proxy,
-        probe: &FakeProbe,
-    };
+    let world = healthy_world(&fx.config, &systemd, &mut state, &proxy);
     let actions = reconcile(world, &request(None), &mut Quiet::default()).await.unwrap();
     assert_eq!(
         actions,
@@ -713,14 +718,7 @@ async fn reconcile_of_a_system_in_sync_changes_nothing() {
     assert!(out.result.is_ok());
     fx.log.0.borrow_mut().clear();
     let mut state = out.state;
-    let world = World {
-        config: &fx.config,
-        systemd: &out.systemd,
-        docker: &FakeDocker { sick: None },
-        state: &mut state,
-        proxy: &out.proxy,
-        probe: &FakeProbe,
-    };
+    let world = healthy_world(&fx.config, &out.systemd, &mut state, &out.proxy);
     let actions = reconcile(world, &request(None), &mut Quiet::default()).await.unwrap();
     assert!(actions.is_empty(), "{actions:?}");
     assert_eq!(*fx.log.0.borrow(), ["lock", "unlock"]);

@@ -91,7 +91,15 @@ impl Error {
 fn switch_code(e: &SwitchError) -> ExitCode {
     match e {
         SwitchError::AlreadyLive(_) | SwitchError::NothingToRollBack => ExitCode::Usage,
-        SwitchError::Unhealthy { .. } | SwitchError::StartFailed { .. } => ExitCode::Unhealthy,
+        // 3 is for a new color whose app ran and never got healthy; a
+        // start job that failed, or a container docker could not run (a
+        // taken port), is 1.
+        SwitchError::Unhealthy { .. } if !e.docker_refused() => ExitCode::Unhealthy,
+        SwitchError::StartFailed {
+            source: SystemdError::FailedAfterStart { .. },
+            ..
+        } if !e.docker_refused() => ExitCode::Unhealthy,
+        SwitchError::Unhealthy { .. } | SwitchError::StartFailed { .. } => ExitCode::Failed,
         SwitchError::State(e) => state_code(e),
         SwitchError::Systemd(e) => systemd_code(e),
         SwitchError::Docker(e) => docker_code(e),
@@ -123,6 +131,7 @@ fn state_code(e: &StateError) -> ExitCode {
     match e {
         StateError::Locked { .. } => ExitCode::Locked,
         StateError::Unreachable { .. } => ExitCode::Unreachable,
+        StateError::Tls { .. } => ExitCode::Usage,
         _ => ExitCode::Failed,
     }
 }

@@ -7,9 +7,9 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use crate::config::Health as Settings;
+use crate::config::{Config, Health as Settings};
 use crate::docker::{Container, Docker, DockerError, HealthWatch};
-use crate::domain::{HealthPath, Port, UnitName};
+use crate::domain::{Color, HealthPath, Port, UnitName};
 use crate::http_probe;
 use crate::systemd::{Systemd, SystemdError, UnitState};
 
@@ -109,11 +109,21 @@ impl HealthError {
     }
 }
 
-/// The color being checked.
-pub struct Target<'a> {
-    pub unit: &'a UnitName,
-    pub container: &'a str,
+/// The color being checked: its unit, its container and its host port.
+pub struct Target {
+    pub unit: UnitName,
+    pub container: String,
     pub port: Port,
+}
+
+impl Target {
+    pub fn new(config: &Config, color: Color) -> Target {
+        Target {
+            unit: config.unit(color),
+            container: config.container(color),
+            port: config.port(color),
+        }
+    }
 }
 
 /// Waits until `target` is healthy. A slow app may be `unhealthy` before it
@@ -122,12 +132,12 @@ pub async fn wait_healthy(
     systemd: &impl Systemd,
     docker: &impl Docker,
     probe: &impl Probe,
-    target: &Target<'_>,
+    target: &Target,
     settings: &Settings,
 ) -> Result<Observation, HealthError> {
     let started = Instant::now();
     let deadline = started + settings.timeout.get();
-    let mut events = docker.watch_health(target.container).await?;
+    let mut events = docker.watch_health(&target.container).await?;
     loop {
         let last = match check_once(systemd, docker, probe, target, settings).await {
             Err(HealthError::Lost { last }) => last,
@@ -151,17 +161,17 @@ pub async fn check_once(
     systemd: &impl Systemd,
     docker: &impl Docker,
     probe: &impl Probe,
-    target: &Target<'_>,
+    target: &Target,
     settings: &Settings,
 ) -> Result<Observation, HealthError> {
     let seen = Observation {
         probe: probe.get(target.port, &settings.path).await,
-        container: docker.inspect(target.container).await?,
+        container: docker.inspect(&target.container).await?,
     };
     if seen.is_healthy() {
         return Ok(seen);
     }
-    let unit = systemd.state(target.unit).await?;
+    let unit = systemd.state(&target.unit).await?;
     if unit.has_failed() || !unit.is_up() {
         return Err(HealthError::UnitFailed {
             state: Box::new(unit),

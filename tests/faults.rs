@@ -97,6 +97,7 @@ macro_rules! killed_after {
 killed_after! {
     kill_after_lock: "lock" on (19701, 19702, 19780);
     kill_after_read: "read" on (19703, 19704, 19781);
+    kill_after_converge: "converge" on (19725, 19726, 19791);
     kill_after_start: "start" on (19705, 19706, 19782);
     kill_after_healthy: "healthy" on (19707, 19708, 19783);
     kill_after_flip: "flip" on (19709, 19710, 19784);

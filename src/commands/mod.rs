@@ -1,7 +1,9 @@
-//! One file per subcommand (switch, rollback and reconcile share one:
-//! they all change what is live); `execute` loads the config and dispatches.
+//! One file per subcommand (switch and rollback share one: a rollback is a
+//! switch to the previous color); `execute` loads the config and dispatches.
 
+mod deploy;
 mod install;
+mod reconcile;
 mod render;
 mod status;
 mod switch;
@@ -12,7 +14,7 @@ use std::path::{Path, PathBuf};
 use crate::cli::{Cli, Command};
 use crate::config::{CONFIG_DIR, Config, ConfigError, ConfigSource, locate};
 use crate::error::Error;
-use switch::Job;
+use crate::switch::Goal;
 
 pub async fn execute(cli: Cli) -> Result<(), Error> {
     let env = std::env::var_os("BGCTL_CONFIG")
@@ -25,9 +27,12 @@ pub async fn execute(cli: Cli) -> Result<(), Error> {
         Command::Uninstall => uninstall::run(&config).await,
         Command::Status => status::run(&config, cli.json).await,
         Command::Render { out } => render::run(&config, out.as_deref()),
-        Command::Switch { to, image, wait } => switch::run(&config, Job::Switch { to, image, wait }, cli.json).await,
-        Command::Rollback { wait } => switch::run(&config, Job::Rollback { wait }, cli.json).await,
-        Command::Reconcile => switch::run(&config, Job::Reconcile, cli.json).await,
+        Command::Switch { to, image, wait } => {
+            let goal = to.map_or(Goal::Other, Goal::To);
+            switch::run(&config, goal, image, wait, cli.json).await
+        }
+        Command::Rollback { wait } => switch::run(&config, Goal::Previous, None, wait, cli.json).await,
+        Command::Reconcile => reconcile::run(&config, cli.json).await,
     }
 }
 

@@ -1,191 +1,88 @@
-//! `switch`, `rollback` and `reconcile`: the commands that change what is
-//! live. They share the real boundaries, the lock and the progress output.
+//! `switch` and `rollback`: deploy to a color, and say what happened, for
+//! people on stderr and with `--json` for machines, from one typed summary.
 
+use std::fmt;
 use std::time::Duration;
 
-use crate::config::{Backend, Config};
-use crate::docker::EngineDocker;
-use crate::domain::{Color, ImageRef};
+use serde::Serialize;
+
+use super::deploy::{Boundaries, Progress, millis, request};
+use crate::config::Config;
+use crate::domain::ImageRef;
 use crate::error::Error;
-use crate::health::HttpProbe;
 use crate::proxy::Nginx;
-use crate::state::{EtcdStore, FileStore, StateStore, Wait};
-use crate::switch::{Outcome, Phase, Report, Request, SwitchError, World, now_rfc3339, reconcile, switch};
-use crate::systemd::DbusSystemd;
+use crate::state::Wait;
+use crate::switch::{Goal, Outcome, Phase, World, switch};
 
-/// reconcile waits this long for the lock: a dead holder's lease expires in ~15 s.
-const RECONCILE_WAIT: Duration = Duration::from_secs(30);
-
-pub enum Job {
-    Switch {
-        to: Option<Color>,
-        image: Option<ImageRef>,
-        wait: bool,
-    },
-    Rollback {
-        wait: bool,
-    },
-    Reconcile,
-}
-
-pub async fn run(config: &Config, job: Job, json: bool) -> Result<(), Error> {
-    match config.state.backend {
-        Backend::Etcd => with_store(config, job, json, EtcdStore::connect(config).await?).await,
-        Backend::File => with_store(config, job, json, FileStore::open(config)).await,
-    }
-}
-
-async fn with_store(config: &Config, job: Job, json: bool, mut state: impl StateStore) -> Result<(), Error> {
-    let systemd = DbusSystemd::connect().await?;
-    let docker = EngineDocker::connect(&config.docker.host).await?;
-    let proxy = Nginx::new(config, &systemd);
-    let probe = HttpProbe {
-        ip: config.upstream_ip(),
-    };
-
-    let wait = |wait: bool| if wait { Wait::Forever } else { Wait::No };
-    let (verb, to, image, wait) = match job {
-        Job::Switch { to, image, wait: w } => ("switch", to, image, wait(w)),
-        Job::Rollback { wait: w } => {
-            // The switch re-reads under the lock; a change in between makes it refuse.
-            let snapshot = state.read().await?;
-            let previous = snapshot
-                .active
-                .and_then(|a| a.previous)
-                .ok_or(SwitchError::NothingToRollBack)?;
-            // The image `previous` last served with: the newest good deploy to
-            // it (its image key may name a release that was rolled back).
-            let history = state.history().await?;
-            let served = history
-                .iter()
-                .rev()
-                .find(|r| r.result == "ok" && r.to == previous.as_str());
-            let image = match served {
-                Some(record) => record.image.parse().ok(),
-                None => snapshot.images.get(&previous).cloned(),
-            };
-            let image = image.ok_or(SwitchError::NothingToRollBack)?;
-            ("rollback", Some(previous), Some(image), wait(w))
-        }
-        Job::Reconcile => ("reconcile", None, None, Wait::Upto(RECONCILE_WAIT)),
-    };
-    let deploy_id = deploy_id();
-    let request = Request {
-        to,
-        image,
-        wait,
-        holder: format!(
-            "{verb} {deploy_id} (pid {}) since {}",
-            std::process::id(),
-            now_rfc3339()
-        ),
-        deploy_id: deploy_id.clone(),
-    };
-    eprintln!("{verb} {}: deploy {deploy_id}", config.name);
+pub async fn run(config: &Config, goal: Goal, image: Option<ImageRef>, wait: bool, json: bool) -> Result<(), Error> {
+    // Only a label: rollback's target is chosen under the lock.
+    let verb = if goal == Goal::Previous { "rollback" } else { "switch" };
+    let mut b = Boundaries::connect(config).await?;
+    let wait = if wait { Wait::Forever } else { Wait::No };
+    let request = request(verb, goal, image, wait);
+    eprintln!("{verb} {}: deploy {}", config.name, request.deploy_id);
+    let proxy = Nginx::new(config, &b.systemd);
     let world = World {
         config,
-        systemd: &systemd,
-        docker: &docker,
-        state: &mut state,
+        systemd: &b.systemd,
+        docker: &b.docker,
+        state: &mut b.state,
         proxy: &proxy,
-        probe: &probe,
+        probe: &b.probe,
     };
-    if verb == "reconcile" {
-        let actions = reconcile(world, &request, &mut Stderr).await?;
-        if actions.is_empty() {
-            eprintln!("reconcile {}: in sync, nothing to do", config.name);
-        }
-        for action in &actions {
-            eprintln!("reconcile {}: {action}", config.name);
-        }
-        if json {
-            println!("{}", serde_json::json!({ "deploy_id": deploy_id, "actions": actions }));
-        }
-        return Ok(());
-    }
-    let outcome = switch(world, &request, &mut Stderr).await?;
-    let total: Duration = outcome.phases.iter().map(|(_, d)| *d).sum();
-    let from = outcome.from.map_or("nothing".into(), |c| c.to_string());
-    eprintln!(
-        "{verb} {}: {} is live with {} (was {from}), in {}",
-        config.name,
-        outcome.to,
-        outcome.image,
-        millis(total)
-    );
+    let outcome = switch(world, &request, &mut Progress).await?;
+    let summary = Summary::new(&request.deploy_id, &outcome);
+    eprintln!("{verb} {}: {summary}", config.name);
     if json {
-        println!("{}", outcome_json(&deploy_id, &outcome));
+        println!("{}", serde_json::to_string(&summary).expect("a summary serialises"));
     }
     Ok(())
 }
 
-/// A deploy's id: time and pid, unique enough to find it in the journal.
-fn deploy_id() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    format!("{:x}-{:x}", now.as_millis(), std::process::id())
+/// A finished deploy (`switch --json`).
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub deploy_id: String,
+    pub from: Option<String>,
+    pub to: String,
+    pub image: String,
+    pub total_ms: u64,
+    pub phases_ms: PhaseTimes,
 }
 
-fn millis(d: Duration) -> String {
-    format!("{} ms", d.as_millis())
-}
+/// Each phase's milliseconds, in the order they ran (a JSON object).
+#[derive(Debug)]
+pub struct PhaseTimes(Vec<(Phase, Duration)>);
 
-fn outcome_json(deploy_id: &str, outcome: &Outcome) -> serde_json::Value {
-    let phases: serde_json::Map<String, serde_json::Value> = outcome
-        .phases
-        .iter()
-        .map(|(p, d)| (p.to_string(), serde_json::json!(d.as_millis() as u64)))
-        .collect();
-    serde_json::json!({
-        "deploy_id": deploy_id,
-        "from": outcome.from.map(|c| c.to_string()),
-        "to": outcome.to.to_string(),
-        "image": outcome.image.to_string(),
-        "phases_ms": phases,
-    })
-}
-
-/// Progress for people: a line per phase, on stderr.
-struct Stderr;
-
-impl Report for Stderr {
-    fn phase(&mut self, phase: Phase, took: Duration) {
-        eprintln!("  {phase:<8} {:>8}", millis(took));
-        fault_point(phase);
-    }
-
-    fn note(&mut self, text: &str) {
-        eprintln!("  note: {text}");
+impl Serialize for PhaseTimes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(p, d)| (p.as_str(), d.as_millis() as u64)))
     }
 }
 
-/// Test-only crash points (cargo feature `fault-injection`):
-/// `BGCTL_FAULT=<phase>:crash` aborts right after that phase (no cleanup,
-/// as kill -9); `<phase>:hang` prints `fault: hanging after <phase>` and
-/// waits to be killed.
-#[cfg(feature = "fault-injection")]
-fn fault_point(phase: Phase) {
-    let Ok(fault) = std::env::var("BGCTL_FAULT") else {
-        return;
-    };
-    let Some((at, action)) = fault.split_once(':') else {
-        return;
-    };
-    if at != phase.as_str() {
-        return;
-    }
-    match action {
-        "crash" => std::process::abort(),
-        "hang" => {
-            eprintln!("fault: hanging after {phase}");
-            loop {
-                std::thread::park();
-            }
+impl Summary {
+    fn new(deploy_id: &str, outcome: &Outcome) -> Summary {
+        let total: Duration = outcome.phases.iter().map(|(_, d)| *d).sum();
+        Summary {
+            deploy_id: deploy_id.to_owned(),
+            from: outcome.from.map(|c| c.to_string()),
+            to: outcome.to.to_string(),
+            image: outcome.image.to_string(),
+            total_ms: total.as_millis() as u64,
+            phases_ms: PhaseTimes(outcome.phases.clone()),
         }
-        _ => {}
     }
 }
 
-#[cfg(not(feature = "fault-injection"))]
-fn fault_point(_: Phase) {}
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} is live with {} (was {}), in {}",
+            self.to,
+            self.image,
+            self.from.as_deref().unwrap_or("nothing"),
+            millis(Duration::from_millis(self.total_ms))
+        )
+    }
+}

@@ -13,7 +13,7 @@ use serde::Deserialize;
 pub use locate::{CONFIG_DIR, ConfigSource, locate};
 pub use sections::*;
 
-use crate::domain::{AbsPath, Color, ImageRef, KeyPrefix, Port, ServiceName};
+use crate::domain::{AbsPath, Color, ImageRef, KeyPrefix, Port, ServiceName, UnitName};
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -138,6 +138,16 @@ impl Config {
             Color::Blue => self.colors.blue,
             Color::Green => self.colors.green,
         }
+    }
+
+    /// `<name>_<color>@<port>.service`: the color's running unit.
+    pub fn unit(&self, color: Color) -> UnitName {
+        crate::naming::instance_unit(&self.name, color, self.port(color))
+    }
+
+    /// `<name>_<color>`: the color's container.
+    pub fn container(&self, color: Color) -> String {
+        crate::naming::instance(&self.name, color)
     }
 
     /// Where the proxy and the probe reach a color's published port: the

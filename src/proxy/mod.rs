@@ -2,6 +2,7 @@
 //! reloaded, then checked from the outside. [`Proxy`] is what the switch
 //! uses; [`Nginx`] is the real one.
 
+mod connections;
 mod nginx;
 
 use std::time::Duration;
@@ -55,4 +56,9 @@ pub trait Proxy {
 
     /// Whether one request through the proxy is answered by `color` now.
     async fn serves(&self, color: Color) -> bool;
+
+    /// Waits until no request is in flight to `color` (no TCP connection to
+    /// its host port is left), at most `limit`; returns the connections
+    /// still open then (0: drained).
+    async fn drain(&self, color: Color, limit: Duration) -> usize;
 }

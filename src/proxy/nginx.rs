@@ -4,7 +4,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use super::{Proxy, ProxyError};
+use super::{Proxy, ProxyError, connections};
 use crate::config::Config;
 use crate::domain::Color;
 use crate::files::{read_if_exists, remove_if_exists, write_atomic};
@@ -19,6 +19,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 /// Answers in a row from the new color before verify trusts it.
 const CONSECUTIVE: u32 = 3;
 const VERIFY_POLL: Duration = Duration::from_millis(50);
+/// How often the connections to a draining color are counted.
+const DRAIN_POLL: Duration = Duration::from_millis(50);
 /// Serialises site changes of every bgctl on the host.
 const HOST_LOCK: &str = "/run/lock/bgctl-nginx.lock";
 
@@ -174,6 +176,18 @@ impl<S: Systemd> Proxy for Nginx<'_, S> {
 
     async fn serves(&self, color: Color) -> bool {
         self.ask(color).await.is_ok()
+    }
+
+    async fn drain(&self, color: Color, limit: Duration) -> usize {
+        let port = self.config.port(color).get();
+        let deadline = Instant::now() + limit;
+        loop {
+            let open = connections::in_flight(port);
+            if open == 0 || Instant::now() >= deadline {
+                return open;
+            }
+            tokio::time::sleep(DRAIN_POLL).await;
+        }
     }
 
     async fn verify(&self, color: Color, limit: Duration) -> Result<(), ProxyError> {

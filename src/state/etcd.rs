@@ -13,13 +13,25 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tonic::Code;
 
-use super::{HISTORY_KEPT, HistoryRecord, Keys, Snapshot, StateError, StateStore, Status, Wait};
+use super::{HISTORY_KEPT, HistoryRecord, Holder, Keys, Snapshot, StateError, StateStore, Status, Wait};
 use crate::config::Config;
 use crate::domain::Color;
 
 /// Connecting, and each request (DESIGN §4: exit 5 in under 10 s).
 const TIMEOUT: Duration = Duration::from_secs(5);
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+/// All tries of one request together, whatever the number of members: with
+/// every member hung, exit 5 still comes in under 10 s.
+const CALL_BUDGET: Duration = Duration::from_secs(7);
+/// HTTP/2 pings on every connection: a member that accepts and never
+/// answers (stopped, partitioned) is found out even while the lock call
+/// waits, which has no request timeout.
+const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(1);
+const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(2);
+/// After a renewal that could not even be sent: the next try.
+const RENEW_RETRY: Duration = Duration::from_millis(500);
+/// How often a queued lock call looks for a holder that died on this host.
+const DEAD_HOLDER_POLL: Duration = Duration::from_secs(1);
 /// The pause before a request goes to the next member.
 const RETRY_PAUSE: Duration = Duration::from_millis(200);
 /// The lock's lease: a dead holder frees the lock within this (DESIGN §4).
@@ -69,12 +81,71 @@ impl Members {
     }
 }
 
+/// The tries of one request: one per member and one more, all within
+/// [`CALL_BUDGET`] of the first.
+struct Tries {
+    left: usize,
+    deadline: tokio::time::Instant,
+}
+
+impl Tries {
+    fn new(members: &Members) -> Tries {
+        Tries {
+            left: members.attempts(),
+            deadline: tokio::time::Instant::now() + CALL_BUDGET,
+        }
+    }
+
+    /// Whether a failed try may be followed by another; pauses first.
+    async fn again(&mut self) -> bool {
+        self.left -= 1;
+        if self.left == 0 || tokio::time::Instant::now() + RETRY_PAUSE >= self.deadline {
+            return false;
+        }
+        tokio::time::sleep(RETRY_PAUSE).await;
+        true
+    }
+
+    /// `request`, cut off at the budget's end.
+    async fn within<T>(
+        &self,
+        endpoints: &str,
+        request: impl std::future::Future<Output = Result<T, StateError>>,
+    ) -> Result<T, StateError> {
+        tokio::time::timeout_at(self.deadline, request)
+            .await
+            .unwrap_or_else(|_| {
+                Err(StateError::Unreachable {
+                    endpoints: endpoints.to_owned(),
+                    reason: format!("no answer within {}s", CALL_BUDGET.as_secs()),
+                })
+            })
+    }
+}
+
 /// The lock while we hold it: its lease, kept alive by a task.
 struct Held {
     lease: i64,
     key: Vec<u8>,
     keeper: JoinHandle<()>,
     lost: watch::Receiver<Option<String>>,
+}
+
+/// One key of the lock's queue.
+struct Queued {
+    lease: i64,
+    /// What its owner said, if it is a description bgctl wrote.
+    holder: Option<Holder>,
+    said: String,
+}
+
+impl std::fmt::Display for Queued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.holder {
+            Some(holder) => write!(f, "{holder}"),
+            None => f.write_str(&self.said),
+        }
+    }
 }
 
 impl EtcdStore {
@@ -91,9 +162,12 @@ impl EtcdStore {
             let password = state.password.as_ref().map(|p| p.to_string()).unwrap_or_default();
             options = options.with_user(user.to_string(), password);
         }
-        if let Some(tls) = tls_options(config).map_err(unreachable)? {
+        if let Some(tls) = tls_options(config)? {
             options = options.with_tls(tls);
         }
+        let options = options
+            .with_keep_alive(KEEP_ALIVE_INTERVAL, KEEP_ALIVE_TIMEOUT)
+            .with_keep_alive_while_idle(true);
         // The lock call waits as long as the lock is held; every other
         // request times out. A cancelled lock call would have etcd delete
         // our waiting key, possibly after a later call acquired it.
@@ -134,26 +208,23 @@ impl EtcdStore {
         F: FnMut(Client) -> Fut,
         Fut: std::future::Future<Output = Result<T, etcd_client::Error>>,
     {
-        let mut attempt = 1;
+        let mut tries = Tries::new(&self.members);
         loop {
-            match request(self.members.client()).await.map_err(self.error(operation)) {
-                Err(StateError::Unreachable { .. }) if attempt < self.members.attempts() => {
-                    attempt += 1;
-                    self.members.next();
-                    tokio::time::sleep(RETRY_PAUSE).await;
-                }
+            let sent = async { request(self.members.client()).await.map_err(self.error(operation)) };
+            match tries.within(&self.endpoints, sent).await {
+                Err(StateError::Unreachable { .. }) if tries.again().await => self.members.next(),
                 result => return result,
             }
         }
     }
 
-    /// Who holds the lock: the description the oldest lock key's owner wrote
-    /// under `lock-holder/<lease>` before it queued.
-    async fn holder(&self) -> Result<Option<String>, StateError> {
+    /// The lock's keys, the holder first and its queue after it, each with
+    /// its lease and the description its owner wrote under
+    /// `lock-holder/<lease>` before it queued.
+    async fn queue(&self) -> Result<Vec<Queued>, StateError> {
         let options = GetOptions::new()
             .with_prefix()
-            .with_sort(SortTarget::Create, SortOrder::Ascend)
-            .with_limit(1);
+            .with_sort(SortTarget::Create, SortOrder::Ascend);
         let prefix = format!("{}/", self.keys.lock());
         let found = self
             .call("read the lock", |mut c| {
@@ -161,22 +232,114 @@ impl EtcdStore {
                 async move { c.get(prefix, Some(options)).await }
             })
             .await?;
-        let Some(oldest) = found.kvs().first() else {
-            return Ok(None);
+        let mut queue = Vec::new();
+        for kv in found.kvs() {
+            let key = String::from_utf8_lossy(kv.key()).into_owned();
+            let lease_hex = key.rsplit('/').next().unwrap_or_default().to_owned();
+            let holder_key = self.keys.lock_holder(&lease_hex);
+            let said = self
+                .call("read the lock holder", |mut c| {
+                    let key = holder_key.clone();
+                    async move { c.get(key, None).await }
+                })
+                .await?;
+            let said = said.kvs().first().map(|kv| kv.value().to_vec());
+            queue.push(Queued {
+                lease: kv.lease(),
+                holder: said.as_deref().and_then(|v| serde_json::from_slice(v).ok()),
+                said: said.map_or_else(
+                    || format!("a deploy that did not say who it is (lock key {key})"),
+                    |v| String::from_utf8_lossy(&v).into_owned(),
+                ),
+            });
+        }
+        Ok(queue)
+    }
+
+    /// Who holds the lock, in words.
+    async fn holder(&self) -> Result<Option<String>, StateError> {
+        Ok(self.queue().await?.into_iter().next().map(|q| q.to_string()))
+    }
+
+    /// Revokes the leases of lock holders (and waiters) that died on this
+    /// host, so nobody waits out their TTL; returns how many.
+    async fn clear_dead(&self) -> Result<usize, StateError> {
+        let mut cleared = 0;
+        for queued in self.queue().await? {
+            if queued.holder.as_ref().is_some_and(Holder::is_dead_here) {
+                let lease = queued.lease;
+                self.call("revoke a dead holder's lease", |mut c| async move {
+                    match c.lease_revoke(lease).await {
+                        // Gone already: as good.
+                        Err(etcd_client::Error::GRpcStatus(s)) if s.code() == Code::NotFound => Ok(()),
+                        other => other.map(drop),
+                    }
+                })
+                .await?;
+                cleared += 1;
+            }
+        }
+        Ok(cleared)
+    }
+
+    /// Says who we are before queueing, so a deploy that finds us holding
+    /// the lock can always name us (same lease: gone when we are).
+    async fn describe(&self, lease: i64, holder: &Holder) -> Result<(), StateError> {
+        let key = self.keys.lock_holder(&format!("{lease:x}"));
+        let value = serde_json::to_string(holder).expect("a holder serialises");
+        self.call("describe the lock holder", |mut c| {
+            let (key, value) = (key.clone(), value.clone());
+            async move { c.put(key, value, Some(PutOptions::new().with_lease(lease))).await }
+        })
+        .await
+        .map(drop)
+    }
+
+    /// One lock call, queued until it holds the lock; returns our lock key.
+    /// Meanwhile a holder that dies on this host is cleared at once. A member
+    /// that dies, or hangs (its HTTP/2 pings go unanswered), while we queue:
+    /// queue on the next (same lease, so the same place in the queue), all
+    /// within one [`CALL_BUDGET`] after the first failure.
+    async fn queue_for_lock(&self, lease: i64) -> Result<Vec<u8>, StateError> {
+        let name = self.keys.lock();
+        let queued = async {
+            let mut tries: Option<Tries> = None;
+            loop {
+                let mut client = self.members.lock_client();
+                let options = LockOptions::new().with_lease(lease);
+                let sent = async {
+                    client
+                        .lock(name.clone(), Some(options))
+                        .await
+                        .map_err(self.error("lock"))
+                };
+                let result = match &tries {
+                    None => sent.await,
+                    Some(tries) => tries.within(&self.endpoints, sent).await,
+                };
+                match result {
+                    Err(StateError::Unreachable { .. }) => {
+                        let tries = tries.get_or_insert_with(|| Tries::new(&self.members));
+                        if !tries.again().await {
+                            return result.map(|r| r.key().to_vec());
+                        }
+                        self.members.next();
+                    }
+                    result => return result.map(|r| r.key().to_vec()),
+                }
+            }
         };
-        let key = String::from_utf8_lossy(oldest.key()).into_owned();
-        let lease = key.rsplit('/').next().unwrap_or_default();
-        let holder_key = self.keys.lock_holder(lease);
-        let said = self
-            .call("read the lock holder", |mut c| {
-                let key = holder_key.clone();
-                async move { c.get(key, None).await }
-            })
-            .await?;
-        Ok(Some(said.kvs().first().map_or_else(
-            || format!("a deploy that did not say who it is (lock key {key})"),
-            |kv| String::from_utf8_lossy(kv.value()).into_owned(),
-        )))
+        let watch_dead = async {
+            loop {
+                tokio::time::sleep(DEAD_HOLDER_POLL).await;
+                // Not reaching etcd here is the lock call's to report.
+                let _ = self.clear_dead().await;
+            }
+        };
+        tokio::select! {
+            locked = queued => locked,
+            never = watch_dead => never,
+        }
     }
 
     /// Every key under the prefix, and the revision of the revision key.
@@ -231,19 +394,15 @@ impl EtcdStore {
                 self.fence()?,
             ])
             .and_then(ops);
-        let mut attempt = 1;
+        let mut tries = Tries::new(&self.members);
         let response = loop {
-            match self
-                .members
-                .client()
-                .txn(txn.clone())
-                .await
-                .map_err(self.error(operation))
-            {
-                Err(StateError::Unreachable { .. }) if attempt < self.members.attempts() => {
-                    attempt += 1;
+            let sent = async {
+                let mut client = self.members.client();
+                client.txn(txn.clone()).await.map_err(self.error(operation))
+            };
+            match tries.within(&self.endpoints, sent).await {
+                Err(StateError::Unreachable { .. }) if tries.again().await => {
                     self.members.next();
-                    tokio::time::sleep(RETRY_PAUSE).await;
                     let (now, kv) = self.read_raw().await?;
                     if now != expected {
                         return if applied(&kv) {
@@ -262,6 +421,27 @@ impl EtcdStore {
         // Which guard failed: a lost lock is worse news than a moved revision.
         self.check_lock().await?;
         Err(StateError::Conflict { key, expected })
+    }
+}
+
+impl EtcdStore {
+    /// `ops` in one transaction, only while our lock key exists; `LockLost`
+    /// otherwise. Idempotent puts, so a try whose answer was lost is sent again.
+    async fn fenced(&self, operation: &'static str, ops: Vec<TxnOp>) -> Result<(), StateError> {
+        let txn = Txn::new().when([self.fence()?]).and_then(ops);
+        let response = self
+            .call(operation, |mut c| {
+                let txn = txn.clone();
+                async move { c.txn(txn).await }
+            })
+            .await?;
+        if response.succeeded() {
+            Ok(())
+        } else {
+            Err(StateError::LockLost(
+                "its key is gone: the lease expired or was revoked".into(),
+            ))
+        }
     }
 }
 
@@ -299,29 +479,56 @@ fn classify(endpoints: &str, operation: &'static str, e: etcd_client::Error) -> 
     }
 }
 
-fn tls_options(config: &Config) -> Result<Option<TlsOptions>, String> {
+/// The TLS files of `[state]`, read and checked before connecting: a file
+/// that is missing, unreadable or not PEM is a config error (exit 2) naming
+/// its key, not an etcd that cannot be reached.
+fn tls_options(config: &Config) -> Result<Option<TlsOptions>, StateError> {
     let state = &config.state;
     if state.ca.is_none() && state.cert.is_none() {
         return Ok(None);
     }
-    let read = |p: &crate::domain::AbsPath| std::fs::read(p.as_path()).map_err(|e| format!("cannot read {p}: {e}"));
     let mut tls = TlsOptions::new();
     if let Some(ca) = &state.ca {
-        tls = tls.ca_certificate(Certificate::from_pem(read(ca)?));
+        tls = tls.ca_certificate(Certificate::from_pem(pem_file("ca", ca, "CERTIFICATE")?));
     }
     if let (Some(cert), Some(key)) = (&state.cert, &state.key) {
-        tls = tls.identity(Identity::from_pem(read(cert)?, read(key)?));
+        let cert = pem_file("cert", cert, "CERTIFICATE")?;
+        tls = tls.identity(Identity::from_pem(cert, pem_file("key", key, "PRIVATE KEY")?));
     }
     Ok(Some(tls))
 }
 
+/// The file at `[state] <key>`, which must hold a PEM block whose label
+/// ends with `label` ("CERTIFICATE", "PRIVATE KEY" for any key type).
+fn pem_file(key: &'static str, path: &crate::domain::AbsPath, label: &str) -> Result<Vec<u8>, StateError> {
+    let bad = |reason: String| StateError::Tls {
+        key,
+        path: path.to_string(),
+        reason,
+    };
+    let bytes = std::fs::read(path.as_path()).map_err(|e| bad(format!("cannot read it: {e}")))?;
+    let text = String::from_utf8_lossy(&bytes);
+    let has_block = text.lines().any(|l| {
+        l.trim()
+            .strip_prefix("-----BEGIN ")
+            .and_then(|rest| rest.strip_suffix("-----"))
+            .is_some_and(|found| found.ends_with(label))
+    });
+    if !has_block {
+        return Err(bad(format!("no PEM \"{label}\" block in it")));
+    }
+    Ok(bytes)
+}
+
 impl StateStore for EtcdStore {
-    async fn lock(&mut self, holder: &str, wait: Wait) -> Result<(), StateError> {
+    async fn lock(&mut self, holder: &Holder, wait: Wait) -> Result<(), StateError> {
         let deadline = match wait {
             Wait::No => Some(tokio::time::Instant::now() + NO_WAIT_LIMIT),
             Wait::Upto(limit) => Some(tokio::time::Instant::now() + limit),
             Wait::Forever => None,
         };
+        // A holder that died on this host frees the lock now, not in 15 s.
+        self.clear_dead().await?;
         if wait == Wait::No
             && let Some(holder) = self.holder().await?
         {
@@ -330,7 +537,6 @@ impl StateStore for EtcdStore {
                 holder,
             });
         }
-        let mut client = self.members.client();
         let lease = self
             .call(
                 "grant a lease",
@@ -341,72 +547,37 @@ impl StateStore for EtcdStore {
         let (lost_tx, lost) = watch::channel(None);
         let all: Vec<Client> = self.members.clients.iter().map(|(c, _)| c.clone()).collect();
         let keeper = tokio::spawn(keep_alive(all, lease, lost_tx));
-        // Say who we are before queueing, so a deploy that finds us holding
-        // the lock can always name us (same lease: gone when we are).
-        let holder_key = self.keys.lock_holder(&format!("{lease:x}"));
-        let described = self
-            .call("describe the lock holder", |mut c| {
-                let (key, holder) = (holder_key.clone(), holder.to_owned());
-                async move { c.put(key, holder, Some(PutOptions::new().with_lease(lease))).await }
-            })
-            .await;
-        if let Err(e) = described {
-            keeper.abort();
-            let _ = client.lease_revoke(lease).await;
-            return Err(e);
-        }
-        let name = self.keys.lock();
-        // One call, queued until it holds the lock or the deadline passes (a
-        // give-up revokes the lease, which removes the queued key with it).
-        let queued = async {
-            // A member that dies while we queue: queue on the next (same
-            // lease, so the same place in the queue).
-            let mut attempt = 1;
-            loop {
-                let mut lock_client = self.members.lock_client();
-                let options = LockOptions::new().with_lease(lease);
-                match lock_client
-                    .lock(name.clone(), Some(options))
-                    .await
-                    .map_err(self.error("lock"))
-                {
-                    Err(StateError::Unreachable { .. }) if attempt < self.members.attempts() => {
-                        attempt += 1;
-                        self.members.next();
-                        tokio::time::sleep(RETRY_PAUSE).await;
-                    }
-                    result => break result,
-                }
+        let locked = async {
+            self.describe(lease, holder).await?;
+            let queued = self.queue_for_lock(lease);
+            match deadline {
+                None => queued.await,
+                Some(deadline) => match tokio::time::timeout_at(deadline, queued).await {
+                    Ok(result) => result,
+                    Err(_) => Err(StateError::Locked {
+                        key: self.keys.lock(),
+                        holder: self.holder().await?.unwrap_or_else(|| "another deploy".into()),
+                    }),
+                },
             }
         };
-        let locked = match deadline {
-            None => queued.await,
-            Some(deadline) => match tokio::time::timeout_at(deadline, queued).await {
-                Ok(result) => result,
-                Err(_) => {
-                    let holder = self.holder().await?.unwrap_or_else(|| "another deploy".into());
-                    Err(StateError::Locked {
-                        key: name.clone(),
-                        holder,
-                    })
-                }
-            },
-        };
-        let key = match locked {
-            Ok(response) => response.key().to_vec(),
+        match locked.await {
+            Ok(key) => {
+                self.held = Some(Held {
+                    lease,
+                    key,
+                    keeper,
+                    lost,
+                });
+                Ok(())
+            }
             Err(e) => {
+                // Revoking the lease removes our description and queued key too.
                 keeper.abort();
-                let _ = client.lease_revoke(lease).await;
-                return Err(e);
+                let _ = self.members.client().lease_revoke(lease).await;
+                Err(e)
             }
-        };
-        self.held = Some(Held {
-            lease,
-            key,
-            keeper,
-            lost,
-        });
-        Ok(())
+        }
     }
 
     async fn unlock(&mut self) -> Result<(), StateError> {
@@ -477,37 +648,33 @@ impl StateStore for EtcdStore {
     }
 
     async fn set_status(&self, color: Color, status: Status) -> Result<(), StateError> {
-        let key = self.keys.color_key(color, "status");
-        self.call("set a status", |mut c| {
-            let key = key.clone();
-            async move { c.put(key, status.as_str(), None).await }
-        })
-        .await
-        .map(drop)
+        let put = TxnOp::put(self.keys.color_key(color, "status"), status.as_str(), None);
+        self.fenced("set a status", vec![put]).await
     }
 
     async fn record(&self, record: &HistoryRecord) -> Result<(), StateError> {
-        let mut client = self.members.client();
         let key = format!("{}{}-{}", self.keys.history(), record.start, record.id);
         let value = serde_json::to_string(record).expect("a history record serialises");
-        client
-            .put(key, value, None)
-            .await
-            .map_err(self.error("record history"))?;
+        self.fenced("record history", vec![TxnOp::put(key, value, None)])
+            .await?;
         let options = GetOptions::new()
             .with_prefix()
             .with_keys_only()
             .with_sort(SortTarget::Key, SortOrder::Ascend);
-        let all = client
-            .get(self.keys.history(), Some(options))
-            .await
-            .map_err(self.error("read history"))?;
+        let prefix = self.keys.history();
+        let all = self
+            .call("read history", |mut c| {
+                let (prefix, options) = (prefix.clone(), options.clone());
+                async move { c.get(prefix, Some(options)).await }
+            })
+            .await?;
         let excess = all.kvs().len().saturating_sub(HISTORY_KEPT);
         for old in &all.kvs()[..excess] {
-            client
-                .delete(old.key().to_vec(), None)
-                .await
-                .map_err(self.error("trim history"))?;
+            self.call("trim history", |mut c| {
+                let key = old.key().to_vec();
+                async move { c.delete(key, None).await }
+            })
+            .await?;
         }
         Ok(())
     }
@@ -516,8 +683,13 @@ impl StateStore for EtcdStore {
         let options = GetOptions::new()
             .with_prefix()
             .with_sort(SortTarget::Key, SortOrder::Ascend);
-        let all = self.members.client().get(self.keys.history(), Some(options)).await;
-        let all = all.map_err(self.error("read history"))?;
+        let prefix = self.keys.history();
+        let all = self
+            .call("read history", |mut c| {
+                let (prefix, options) = (prefix.clone(), options.clone());
+                async move { c.get(prefix, Some(options)).await }
+            })
+            .await?;
         all.kvs()
             .iter()
             .map(|kv| {
@@ -557,6 +729,9 @@ async fn keep_alive(clients: Vec<Client>, lease: i64, lost: watch::Sender<Option
                 .and_then(Result::ok);
         }
         let Some((keeper, responses)) = stream.as_mut() else {
+            // Refused at once (etcd down): the next renewal time has passed
+            // already, so without a pause this would spin until the TTL.
+            tokio::time::sleep(RENEW_RETRY).await;
             continue;
         };
         let renewed = async {

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{HISTORY_KEPT, HistoryRecord, Keys, Snapshot, StateError, StateStore, Status, Wait};
+use super::{HISTORY_KEPT, HistoryRecord, Holder, Keys, Snapshot, StateError, StateStore, Status, Wait};
 use crate::config::Config;
 use crate::domain::Color;
 use crate::files::{read_if_exists, write_atomic};
@@ -35,6 +35,14 @@ impl FileStore {
             path: config.state_path().as_path().to_owned(),
             keys: Keys::new(&config.prefix(), &config.name),
             lock: None,
+        }
+    }
+
+    /// An flock cannot be taken from a living holder: held is ours.
+    fn check_held(&self) -> Result<(), StateError> {
+        match self.lock {
+            Some(_) => Ok(()),
+            None => Err(StateError::LockLost("the lock is not held".into())),
         }
     }
 
@@ -74,8 +82,10 @@ impl FileStore {
         })
     }
 
-    /// Read, change and write the file; only done under the deploy lock.
+    /// Read, change and write the file; only under the deploy lock, so
+    /// every change is fenced by it.
     fn update(&self, change: impl FnOnce(&mut Data) -> Result<(), StateError>) -> Result<(), StateError> {
+        self.check_held()?;
         let mut data = self.load()?;
         change(&mut data)?;
         self.save(&data)
@@ -83,7 +93,7 @@ impl FileStore {
 }
 
 impl StateStore for FileStore {
-    async fn lock(&mut self, holder: &str, wait: Wait) -> Result<(), StateError> {
+    async fn lock(&mut self, holder: &Holder, wait: Wait) -> Result<(), StateError> {
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir).map_err(self.io("create the state directory"))?;
         }
@@ -122,15 +132,14 @@ impl StateStore for FileStore {
         }
         file.set_len(0).map_err(self.io("describe the lock holder"))?;
         file.rewind().map_err(self.io("describe the lock holder"))?;
-        file.write_all(holder.as_bytes())
+        file.write_all(holder.to_string().as_bytes())
             .map_err(self.io("describe the lock holder"))?;
         self.lock = Some(file);
         Ok(())
     }
 
     async fn check_lock(&self) -> Result<(), StateError> {
-        // An flock cannot be taken from a living holder.
-        Ok(())
+        self.check_held()
     }
 
     async fn unlock(&mut self) -> Result<(), StateError> {
@@ -237,14 +246,18 @@ mod tests {
     async fn the_file_store_flips_with_compare_and_swap_and_locks_with_flock() {
         let (mut a, dir) = store("cas");
         assert_eq!(a.read().await.unwrap().active, None);
-        a.lock("deploy a", Wait::No).await.unwrap();
+        let (deploy_a, deploy_b) = (
+            Holder::this_process("switch", "a", "t0"),
+            Holder::this_process("switch", "b", "t1"),
+        );
+        a.lock(&deploy_a, Wait::No).await.unwrap();
         let mut b = FileStore {
             lock: None,
             path: a.path.clone(),
             keys: a.keys.clone(),
         };
-        match b.lock("deploy b", Wait::No).await {
-            Err(StateError::Locked { holder, .. }) => assert_eq!(holder, "deploy a"),
+        match b.lock(&deploy_b, Wait::No).await {
+            Err(StateError::Locked { holder, .. }) => assert_eq!(holder, deploy_a.to_string()),
             other => panic!("a second lock was taken: {other:?}"),
         }
         let revision = a.flip(0, &deployment(Color::Blue)).await.unwrap();
@@ -260,14 +273,17 @@ mod tests {
         a.retract(revision, Color::Blue).await.unwrap();
         assert_eq!(a.read().await.unwrap().active, None);
         a.unlock().await.unwrap();
-        b.lock("deploy b", Wait::No).await.unwrap();
+        b.lock(&deploy_b, Wait::No).await.unwrap();
         b.unlock().await.unwrap();
         std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[tokio::test]
     async fn the_file_store_keeps_the_newest_50_history_records() {
-        let (s, dir) = store("history");
+        let (mut s, dir) = store("history");
+        s.lock(&Holder::this_process("switch", "h", "t0"), Wait::No)
+            .await
+            .unwrap();
         for i in 0..55 {
             let record = HistoryRecord {
                 id: format!("d{i}"),

@@ -4,13 +4,17 @@
 
 mod etcd;
 mod file;
+mod holder;
 mod keys;
+mod store;
 
 use serde::{Deserialize, Serialize};
 
 pub use etcd::EtcdStore;
 pub use file::FileStore;
+pub use holder::{Holder, Place};
 pub use keys::Keys;
+pub use store::Store;
 
 use crate::domain::{Color, ImageRef, Port};
 
@@ -110,6 +114,12 @@ pub enum StateError {
     Corrupt { key: String, value: String, reason: String },
     #[error("lost the deploy lock: its lease could not be kept alive ({0})")]
     LockLost(String),
+    #[error("[state] {key} = {path}: {reason}. Fix {key} in the config")]
+    Tls {
+        key: &'static str,
+        path: String,
+        reason: String,
+    },
 }
 
 /// The state store as bgctl needs it.
@@ -118,7 +128,7 @@ pub trait StateStore {
     /// Takes the deploy lock, bound to a lease kept alive until `unlock` (or
     /// until this process dies: then the lease expires and frees it). A held
     /// lock fails with `Locked` at once, or once `wait` has passed.
-    async fn lock(&mut self, holder: &str, wait: Wait) -> Result<(), StateError>;
+    async fn lock(&mut self, holder: &Holder, wait: Wait) -> Result<(), StateError>;
 
     /// Gives the lock back.
     async fn unlock(&mut self) -> Result<(), StateError>;

@@ -1,9 +1,12 @@
-//! The phases of a switch (DESIGN §4), in order.
+//! The phases of a switch (DESIGN §4), in order. `reconcile` runs the
+//! first three.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Phase {
     Lock,
     Read,
+    /// Heal what an interrupted deploy left (a no-op normally).
+    Converge,
     Start,
     Healthy,
     Flip,
@@ -14,9 +17,10 @@ pub enum Phase {
 }
 
 impl Phase {
-    pub const ALL: [Phase; 9] = [
+    pub const ALL: [Phase; 10] = [
         Phase::Lock,
         Phase::Read,
+        Phase::Converge,
         Phase::Start,
         Phase::Healthy,
         Phase::Flip,
@@ -28,7 +32,7 @@ impl Phase {
 }
 
 crate::string_enum!(Phase, "phase", {
-    Lock => "lock", Read => "read", Start => "start", Healthy => "healthy", Flip => "flip",
+    Lock => "lock", Read => "read", Converge => "converge", Start => "start", Healthy => "healthy", Flip => "flip",
     Proxy => "proxy", Verify => "verify", Drain => "drain", Stop => "stop",
 });
 
@@ -45,7 +49,7 @@ mod tests {
         assert_eq!(
             names,
             [
-                "lock", "read", "start", "healthy", "flip", "proxy", "verify", "drain", "stop"
+                "lock", "read", "converge", "start", "healthy", "flip", "proxy", "verify", "drain", "stop"
             ]
         );
         assert!(Phase::ALL.windows(2).all(|w| w[0] < w[1]));

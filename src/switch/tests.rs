@@ -7,11 +7,14 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::*;
-use crate::docker::{Container, Health, HealthWatch};
-use crate::domain::{HealthPath, Port};
+use crate::docker::{Container, DockerError, Health, HealthWatch};
+use crate::domain::{HealthPath, Port, UnitName};
 use crate::error::{Error, ExitCode};
-use crate::state::{HistoryRecord, Snapshot};
-use crate::systemd::{ActiveState, FileChange, UnitState};
+use crate::naming;
+use crate::proxy::ProxyError;
+use crate::render;
+use crate::state::{Active, Deployment, HistoryRecord, Holder, Snapshot, StateError, Status};
+use crate::systemd::{ActiveState, FileChange, SystemdError, UnitState};
 
 /// Every boundary call, in order, as "verb subject".
 #[derive(Default)]
@@ -174,7 +177,7 @@ struct FakeState<'a> {
 }
 
 impl StateStore for FakeState<'_> {
-    async fn lock(&mut self, _: &str, _: Wait) -> Result<(), StateError> {
+    async fn lock(&mut self, _: &Holder, _: Wait) -> Result<(), StateError> {
         match &self.holder {
             Some(holder) => Err(StateError::Locked {
                 key: "/t/lock".into(),
@@ -272,6 +275,10 @@ impl Proxy for FakeProxy<'_> {
     }
     async fn serves(&self, color: Color) -> bool {
         self.loaded.get() == Some(color)
+    }
+    async fn drain(&self, color: Color, _: Duration) -> usize {
+        self.log.push(format!("drain {color}"));
+        0
     }
     async fn verify(&self, color: Color, limit: Duration) -> Result<(), ProxyError> {
         self.log.push(format!("verify {color}"));
@@ -402,11 +409,11 @@ async fn run<'a>(
         applies_left: Cell::new(faults.applies),
     };
     let request = Request {
-        to,
+        goal: to.map_or(Goal::Other, Goal::To),
         image: Some("app:v2".parse().unwrap()),
         wait: Wait::No,
         deploy_id: "d1".into(),
-        holder: "deploy d1".into(),
+        holder: Holder::this_process("switch", "d1", "t0"),
     };
     let mut report = Quiet::default();
     let world = World {
@@ -666,11 +673,11 @@ fn interrupted<'a>(fx: &'a Fixture, running: &[Color]) -> (FakeSystemd<'a>, Fake
 
 fn request(to: Option<Color>) -> Request {
     Request {
-        to,
+        goal: to.map_or(Goal::Other, Goal::To),
         image: None,
         wait: Wait::No,
         deploy_id: "d".into(),
-        holder: "d".into(),
+        holder: Holder::this_process("switch", "d", "t0"),
     }
 }
 

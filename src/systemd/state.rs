@@ -79,6 +79,13 @@ impl UnitState {
         )
     }
 
+    /// The main process is `docker run` and it exited 125-127: docker itself
+    /// could not run the container (a taken port, a missing image, a bad
+    /// argument), so the app never ran. Any other status is the app's own.
+    pub fn docker_refused(&self) -> bool {
+        self.has_failed() && (125..=127).contains(&self.exec_main_status)
+    }
+
     /// Failed, dead with a bad result, or waiting to be restarted after a failure.
     pub fn has_failed(&self) -> bool {
         match self.active_state {

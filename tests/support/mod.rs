@@ -2,6 +2,8 @@
 //! `scripts/test-env up` started, and a runner for the real bgctl binary.
 #![allow(dead_code)] // each test file uses its own part of this
 
+pub mod etcd;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -259,6 +261,80 @@ impl<'a> Service<'a> {
             .env
             .docker(&["ps", "-aq", "--filter", &format!("name=^{}_{color}$", self.name)]);
         !o.stdout.is_empty()
+    }
+}
+
+impl Service<'_> {
+    /// Points the config, and `etcd()`, at other etcd members.
+    pub fn use_etcd(&mut self, cluster: &etcd::Cluster) {
+        let text = std::fs::read_to_string(&self.config).unwrap().replace(
+            &format!("[\"{}\"]", self.env.var("BGCTL_TEST_ETCD")),
+            &cluster.endpoints_toml(),
+        );
+        std::fs::write(&self.config, text).unwrap();
+        self.etcd_endpoints = cluster.clients.join(",");
+    }
+
+    /// Starts `bgctl <args>` with `BGCTL_FAULT=<fault>` (the
+    /// `fault-injection` feature) and returns once it printed `marker`.
+    pub fn spawn_until(&self, args: &[&str], fault: &str, marker: &str) -> Running {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bgctl"));
+        cmd.arg("--config").arg(&self.config).args(args);
+        Running::until(cmd.env("BGCTL_FAULT", fault), marker)
+    }
+}
+
+/// A bgctl run in the background, its stderr read as it goes.
+pub struct Running {
+    pub child: std::process::Child,
+    pub seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Running {
+    /// Spawns `cmd` and returns once a stderr line contains `marker`.
+    pub fn until(cmd: &mut Command, marker: &str) -> Running {
+        use std::io::{BufRead, BufReader};
+        let mut child = cmd.stderr(std::process::Stdio::piped()).spawn().expect("bgctl runs");
+        let lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (keep, marker) = (seen.clone(), marker.to_owned());
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                if line.contains(&marker) {
+                    let _ = tx.send(());
+                }
+                keep.lock().unwrap().push(line);
+            }
+        });
+        if rx.recv_timeout(Duration::from_secs(120)).is_err() {
+            let _ = child.kill();
+            panic!("bgctl never said {marker:?}: {}", seen.lock().unwrap().join("\n"));
+        }
+        Running { child, seen }
+    }
+
+    /// Waits for the end: the exit code and all of stderr.
+    pub fn finish(mut self) -> (Option<i32>, String) {
+        let status = self.child.wait().unwrap();
+        // The reader thread ends with the pipe.
+        std::thread::sleep(Duration::from_millis(100));
+        (status.code(), self.seen.lock().unwrap().join("\n"))
+    }
+
+    /// kill -9.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// utime + stime so far, in clock ticks (100 a second).
+    pub fn cpu_ticks(&self) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
+        let rest = &stat[stat.rfind(')').unwrap() + 1..];
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // utime and stime are fields 14 and 15: the 12th and 13th after the name.
+        fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
     }
 }
 

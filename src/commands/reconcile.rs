@@ -1,0 +1,64 @@
+//! `reconcile`: make units, proxy and enablement match the stored state.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::deploy::{Boundaries, Progress, request};
+use crate::config::Config;
+use crate::error::Error;
+use crate::proxy::Nginx;
+use crate::state::Wait;
+use crate::switch::{Goal, World, reconcile};
+
+/// reconcile waits this long for the lock: a dead holder's lease expires in ~15 s.
+const LOCK_WAIT: Duration = Duration::from_secs(30);
+
+pub async fn run(config: &Config, json: bool) -> Result<(), Error> {
+    let mut b = Boundaries::connect(config).await?;
+    let request = request("reconcile", Goal::Other, None, Wait::Upto(LOCK_WAIT));
+    eprintln!("reconcile {}: deploy {}", config.name, request.deploy_id);
+    let proxy = Nginx::new(config, &b.systemd);
+    let world = World {
+        config,
+        systemd: &b.systemd,
+        docker: &b.docker,
+        state: &mut b.state,
+        proxy: &proxy,
+        probe: &b.probe,
+    };
+    let actions = reconcile(world, &request, &mut Progress).await?;
+    let summary = Summary {
+        deploy_id: request.deploy_id,
+        actions,
+    };
+    eprint!("{}", Lines(config.name.as_str(), &summary));
+    if json {
+        println!("{}", serde_json::to_string(&summary).expect("a summary serialises"));
+    }
+    Ok(())
+}
+
+/// What a reconcile changed (`reconcile --json`).
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub deploy_id: String,
+    pub actions: Vec<String>,
+}
+
+/// The summary for people: a line per change, or one saying there was none.
+struct Lines<'a>(&'a str, &'a Summary);
+
+impl fmt::Display for Lines<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Lines(name, summary) = self;
+        if summary.actions.is_empty() {
+            return writeln!(f, "reconcile {name}: in sync, nothing to do");
+        }
+        for action in &summary.actions {
+            writeln!(f, "reconcile {name}: {action}")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,37 @@
+//! Times the phases of a run and reports each as it ends.
+
+use std::time::{Duration, Instant};
+
+use super::{Phase, Report};
+
+pub(super) struct Clock<'r, R> {
+    pub report: &'r mut R,
+    since: Instant,
+    pub laps: Vec<(Phase, Duration)>,
+}
+
+impl<'r, R: Report> Clock<'r, R> {
+    pub fn new(report: &'r mut R) -> Self {
+        Clock {
+            report,
+            since: Instant::now(),
+            laps: Vec::new(),
+        }
+    }
+
+    /// Ends `phase` now.
+    pub fn lap(&mut self, phase: Phase) {
+        let took = self.since.elapsed();
+        self.since = Instant::now();
+        self.laps.push((phase, took));
+        self.report.phase(phase, took);
+    }
+
+    pub fn note(&mut self, text: &str) {
+        self.report.note(text);
+    }
+}
+
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}

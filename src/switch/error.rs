@@ -1,0 +1,106 @@
+//! What can go wrong in a switch, with what it left behind.
+
+use crate::docker::DockerError;
+use crate::domain::{Color, UnitName};
+use crate::files::FilesError;
+use crate::health::HealthError;
+use crate::proxy::ProxyError;
+use crate::render::RenderError;
+use crate::state::StateError;
+use crate::systemd::SystemdError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SwitchError {
+    #[error("{0} is already live: switch to {other}, or leave --to out", other = .0.other())]
+    AlreadyLive(Color),
+    #[error(
+        "{unit} never became healthy, so it was stopped and nothing else changed: {source}{}{}",
+        lines("its journal", journal),
+        lines("Docker's health log (oldest first)", log)
+    )]
+    Unhealthy {
+        unit: UnitName,
+        source: Box<HealthError>,
+        journal: Vec<String>,
+        log: Vec<String>,
+    },
+    #[error(
+        "{unit} did not start, so nothing else changed: {source}{}",
+        lines("its journal", journal)
+    )]
+    StartFailed {
+        unit: UnitName,
+        source: SystemdError,
+        journal: Vec<String>,
+    },
+    #[error("{unit}: {source}, before the old color stopped{}", lines("its journal", journal))]
+    NewColorLost {
+        unit: UnitName,
+        source: Box<HealthError>,
+        journal: Vec<String>,
+    },
+    #[error("no earlier deploy to roll back to: the state names no previous color, or not its image")]
+    NothingToRollBack,
+    #[error("{color} is live by the state, but it is not healthy, so nothing else was touched: {source}")]
+    LiveUnhealthy { color: Color, source: Box<HealthError> },
+    #[error("{failure}\nrolled back: {restored}")]
+    RolledBack {
+        failure: Box<SwitchError>,
+        restored: String,
+    },
+    #[error("{failure}\nthe rollback failed too: {rollback}\nfix the cause, then run `bgctl switch` again")]
+    RollbackFailed {
+        failure: Box<SwitchError>,
+        rollback: Box<SwitchError>,
+    },
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Systemd(#[from] SystemdError),
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    #[error(transparent)]
+    Proxy(#[from] ProxyError),
+    #[error(transparent)]
+    Files(#[from] FilesError),
+    #[error(transparent)]
+    Render(#[from] RenderError),
+}
+
+impl SwitchError {
+    /// The color's own failure, or the boundary that failed while looking at
+    /// it (systemd or dockerd gone): that one is the switch's error as it is.
+    pub(super) fn from_health(e: HealthError) -> Result<HealthError, SwitchError> {
+        match e {
+            HealthError::Systemd(e) => Err(e.into()),
+            HealthError::Docker(e) => Err(e.into()),
+            sick => Ok(sick),
+        }
+    }
+
+    /// The new color failed because docker could not run its container at
+    /// all (exit 125-127 of `docker run`), not because the app did.
+    pub fn docker_refused(&self) -> bool {
+        let state = match self {
+            SwitchError::StartFailed {
+                source: SystemdError::FailedAfterStart { state, .. },
+                ..
+            } => state,
+            SwitchError::Unhealthy { source, .. } => match source.as_ref() {
+                HealthError::UnitFailed { state, .. } => state,
+                _ => return false,
+            },
+            _ => return false,
+        };
+        state.docker_refused()
+    }
+}
+
+/// A titled, indented block of lines for an error message; nothing when empty.
+fn lines(title: &str, lines: &[String]) -> String {
+    if lines.is_empty() {
+        return String::new();
+    }
+    let indented: Vec<String> = lines.iter().map(|l| format!("  {l}")).collect();
+    format!("\n{title}:\n{}", indented.join("\n"))
+}

@@ -1,0 +1,196 @@
+//! The switch's phases after `converge` (DESIGN §4): start, healthy, flip,
+//! proxy, verify, drain, stop. Before the flip a failure stops the target
+//! and changes nothing else; after it, [`undo`](super::undo) puts the flip
+//! and the site back while the old color, never stopped, keeps serving.
+
+use super::converge::VERIFY_TIMEOUT;
+use super::run::Run;
+use super::{Goal, Phase, Report, SwitchError, now_rfc3339, rollback};
+use crate::docker::Docker;
+use crate::domain::{Color, ImageRef};
+use crate::health::{HealthError, Probe};
+use crate::proxy::Proxy;
+use crate::render;
+use crate::state::{Deployment, Snapshot, StateError, StateStore};
+use crate::systemd::Systemd;
+
+/// Looks at the new color after the drain before it counts as lost.
+const CONFIRM_LOOKS: usize = 3;
+
+impl<S, D, T, P, H, R> Run<'_, '_, S, D, T, P, H, R>
+where
+    S: Systemd,
+    D: Docker,
+    T: StateStore,
+    P: Proxy,
+    H: Probe,
+    R: Report,
+{
+    /// Every phase after `lock`.
+    pub async fn deploy(&mut self) -> Result<(), SwitchError> {
+        let snapshot = self.read().await?;
+        match self.converge(&snapshot).await {
+            Ok(actions) => {
+                for action in actions {
+                    self.clock.note(&format!("converged first: {action}"));
+                }
+            }
+            // A sick live color must not block the deploy meant to fix it.
+            Err(e @ SwitchError::LiveUnhealthy { .. }) => self.clock.note(&format!("{e}; deploying anyway")),
+            Err(e) => return Err(e),
+        }
+        let old_site = self.world.proxy.current().await?;
+        let (to, image) = self.choose(&snapshot, old_site.as_deref()).await?;
+        self.from = snapshot.active.as_ref().map(|a| a.color);
+        (self.to, self.image) = (Some(to), Some(image.clone()));
+
+        match self.start_color(to, Some(&image), true).await {
+            Ok(()) => {}
+            Err(e @ SwitchError::State(_)) => return Err(e),
+            Err(e) => return Err(self.abandon(to, e).await),
+        }
+        self.clock.lap(Phase::Start);
+
+        self.healthy(to).await?;
+        self.clock.lap(Phase::Healthy);
+
+        let flipped = self.flip(&snapshot, to, image).await?;
+        self.clock.lap(Phase::Flip);
+
+        if let Err(failure) = self.serve(to).await {
+            return Err(self.undo(failure, &snapshot, flipped, old_site).await);
+        }
+
+        // The new color serves with the old one as its fallback (the drain
+        // site) for `[proxy] drain`, so one that dies meanwhile costs nothing.
+        tokio::time::sleep(self.world.config.proxy.drain.get()).await;
+        self.clock.lap(Phase::Drain);
+
+        // The old color stops only if the new one is still healthy: one that
+        // died since verify is rolled back (nginx fell back to the old one).
+        if let Err(failure) = self.confirm(to).await {
+            return Err(self.undo(failure, &snapshot, flipped, old_site).await);
+        }
+        self.stop_old(to).await;
+        self.clock.lap(Phase::Stop);
+        Ok(())
+    }
+
+    /// The color and image this deploy goes to, decided under the lock
+    /// from what was just read.
+    async fn choose(&self, snapshot: &Snapshot, old_site: Option<&str>) -> Result<(Color, ImageRef), SwitchError> {
+        let config = self.world.config;
+        // With no state, a site that still serves a color (state lost) keeps
+        // that color: the deploy goes to the other one.
+        let live = snapshot
+            .active
+            .as_ref()
+            .map(|a| a.color)
+            .or_else(|| old_site.and_then(render::site_color));
+        let to = match (self.request.goal, live) {
+            (Goal::Previous, _) => {
+                let history = self.world.state.history().await?;
+                return rollback::previous_deploy(snapshot, &history);
+            }
+            (Goal::To(to), Some(live)) if to == live => return Err(SwitchError::AlreadyLive(to)),
+            (Goal::To(to), _) => to,
+            (Goal::Other, Some(live)) => live.other(),
+            (Goal::Other, None) => Color::Blue,
+        };
+        Ok((to, self.image.clone().unwrap_or_else(|| config.image.clone())))
+    }
+
+    /// Phase `healthy`: a new color that never gets there is stopped.
+    async fn healthy(&mut self, to: Color) -> Result<(), SwitchError> {
+        let Err(e) = self.wait_healthy(to).await else {
+            return Ok(());
+        };
+        let failure = match SwitchError::from_health(e) {
+            Ok(sick) => self.unhealthy(to, sick).await,
+            Err(boundary) => boundary,
+        };
+        Err(self.abandon(to, failure).await)
+    }
+
+    /// Phase `flip`: one compare-and-swap on the revision read.
+    async fn flip(&mut self, snapshot: &Snapshot, to: Color, image: ImageRef) -> Result<i64, SwitchError> {
+        let config = self.world.config;
+        let deployment = Deployment {
+            color: to,
+            port: config.port(to),
+            url: config.url(to),
+            image,
+            previous: self.from,
+            deployed_at: now_rfc3339(),
+        };
+        match self.world.state.flip(snapshot.revision, &deployment).await {
+            Ok(revision) => Ok(revision),
+            // Certainly not flipped: the new color goes.
+            Err(e @ (StateError::Conflict { .. } | StateError::LockLost(_))) => Err(self.abandon(to, e.into()).await),
+            // Maybe flipped (etcd may have committed before the error): the
+            // new color stays up, since the state may name it live.
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Phases `proxy` and `verify`: nginx points at `to` and requests prove it.
+    async fn serve(&mut self, to: Color) -> Result<(), SwitchError> {
+        let config = self.world.config;
+        let site = match self.from {
+            Some(from) => render::switching_site(config, to, from)?,
+            None => render::site(config, Some(to))?,
+        };
+        self.apply_site(&site).await?;
+        self.clock.lap(Phase::Proxy);
+        self.world.proxy.verify(to, VERIFY_TIMEOUT).await?;
+        self.clock.lap(Phase::Verify);
+        Ok(())
+    }
+
+    /// The new color is still healthy, after the drain.
+    async fn confirm(&mut self, to: Color) -> Result<(), SwitchError> {
+        // A few looks: one slow probe is no reason to undo a verified deploy.
+        let mut seen = self.check_healthy(to).await;
+        for _ in 1..CONFIRM_LOOKS {
+            if !matches!(seen, Err(HealthError::Lost { .. })) {
+                break;
+            }
+            tokio::time::sleep(self.world.config.health.interval.get()).await;
+            seen = self.check_healthy(to).await;
+        }
+        let Err(e) = seen else { return Ok(()) };
+        Err(match SwitchError::from_health(e) {
+            Ok(sick) => self.lost(to, sick).await,
+            Err(boundary) => boundary,
+        })
+    }
+
+    /// Phase `stop`: only the new color stays enabled, nginx stops falling
+    /// back to the old one, and the old one goes once no request is on its
+    /// way to it. The switch has succeeded by now: what fails is noted.
+    async fn stop_old(&mut self, to: Color) {
+        if let Err(e) = self.enable_only(to).await {
+            if matches!(e, SwitchError::State(StateError::LockLost(_))) {
+                self.clock
+                    .note(&format!("{to} is live; the old color keeps running: {e}"));
+                return;
+            }
+            self.clock
+                .note(&format!("{to} is live, but enabling only it failed: {e}"));
+        }
+        let Some(from) = self.from else { return };
+        let settled = render::site(self.world.config, Some(to));
+        let applied = match settled {
+            Ok(site) => self.apply_site(&site).await,
+            Err(e) => Err(e.into()),
+        };
+        if let Err(e) = applied {
+            self.clock
+                .note(&format!("{to} is live; the site keeps {from} as fallback: {e}"));
+        }
+        if let Err(e) = self.retire_color(from).await {
+            self.clock
+                .note(&format!("{to} is live, but stopping {from} failed: {e}"));
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! A failure after the flip: put the old site back, flip the state back,
+//! and stop the target only once nginx no longer sends to it. The old color
+//! never stopped, so it serves as before and users see nothing.
+
+use super::converge::VERIFY_TIMEOUT;
+use super::run::Run;
+use super::{Report, SwitchError};
+use crate::config::Config;
+use crate::docker::Docker;
+use crate::health::Probe;
+use crate::proxy::{Proxy, ProxyError};
+use crate::render::{self, RenderedFile, WritePolicy};
+use crate::state::{Active, Deployment, Snapshot, StateError, StateStore, Status};
+use crate::systemd::Systemd;
+
+impl<S, D, T, P, H, R> Run<'_, '_, S, D, T, P, H, R>
+where
+    S: Systemd,
+    D: Docker,
+    T: StateStore,
+    P: Proxy,
+    H: Probe,
+    R: Report,
+{
+    /// Undoes the flip to `self.to` at revision `flipped`; `before` is what
+    /// was live, `old_site` the site nginx had.
+    pub async fn undo(
+        &mut self,
+        failure: SwitchError,
+        before: &Snapshot,
+        flipped: i64,
+        old_site: Option<String>,
+    ) -> SwitchError {
+        // Another deploy holds the lock now: whatever we touched is its to fix.
+        if matches!(failure, SwitchError::State(StateError::LockLost(_))) {
+            return failure;
+        }
+        let config = self.world.config;
+        let to = self.to.expect("the target is known by now");
+        // A site nginx -t refused was never loaded (apply put the old file back).
+        let site_loaded = !matches!(failure, SwitchError::Proxy(ProxyError::Invalid { .. }));
+        let site_back = match (site_loaded, previous_site(config, old_site)) {
+            (false, _) => Ok(()),
+            (true, Ok(site)) => self.apply_site(&site).await,
+            (true, Err(e)) => Err(e),
+        };
+        // The state goes back whatever the site did: both are tried.
+        let state = &self.world.state;
+        let state_back = match &before.active {
+            Some(active) => state.flip(flipped, &as_deployment(active, config)).await.map(drop),
+            None => state.retract(flipped, to).await,
+        };
+        let state_back = match state_back {
+            Ok(()) => state.set_status(to, Status::Stopped).await.map_err(SwitchError::from),
+            Err(e) => Err(e.into()),
+        };
+        // The target stops only when nginx and the state are back on the old
+        // color and it answers: otherwise the target may be all that serves.
+        let old_serves = match (&site_back, &state_back, self.from) {
+            (Ok(()), Ok(()), Some(from)) => self
+                .world
+                .proxy
+                .verify(from, VERIFY_TIMEOUT)
+                .await
+                .map_err(SwitchError::from),
+            _ => Ok(()),
+        };
+        if let Some(rollback) = [site_back, state_back, old_serves].into_iter().find_map(Result::err) {
+            return SwitchError::RollbackFailed {
+                failure: Box::new(failure),
+                rollback: Box::new(rollback),
+            };
+        }
+        // Requests already on their way to the target finish first.
+        self.drain(to).await;
+        let failure = self.abandon(to, failure).await;
+        SwitchError::RolledBack {
+            failure: Box::new(failure),
+            restored: match self.from {
+                Some(from) => format!("{from} is live again and never stopped serving"),
+                None => "no color is live, as before".into(),
+            },
+        }
+    }
+}
+
+/// The site nginx had before the switch (the 503 site when there was none).
+fn previous_site(config: &Config, old_site: Option<String>) -> Result<RenderedFile, SwitchError> {
+    match old_site {
+        Some(contents) => Ok(RenderedFile {
+            path: config.site(),
+            contents,
+            policy: WritePolicy::CreateOnly,
+        }),
+        None => Ok(render::site(config, None)?),
+    }
+}
+
+/// The live color as the flip that made it live wrote it (a seeded store
+/// kept no image: the config's stands in).
+fn as_deployment(active: &Active, config: &Config) -> Deployment {
+    Deployment {
+        color: active.color,
+        port: active.port,
+        url: active.url.clone(),
+        image: active.image.clone().unwrap_or_else(|| config.image.clone()),
+        previous: active.previous,
+        deployed_at: active.deployed_at.clone(),
+    }
+}

@@ -6,6 +6,7 @@ use crate::config::ConfigError;
 use crate::docker::DockerError;
 use crate::domain::UnitName;
 use crate::files::FilesError;
+use crate::proxy::ProxyError;
 use crate::render::RenderError;
 use crate::state::StateError;
 use crate::switch::SwitchError;
@@ -57,6 +58,8 @@ pub enum Error {
     State(#[from] StateError),
     #[error(transparent)]
     Switch(#[from] SwitchError),
+    #[error(transparent)]
+    Proxy(#[from] ProxyError),
     #[error("--out {0}: not a directory; pass a directory (created when missing)")]
     OutNotADirectory(PathBuf),
     #[error("{key} {path} is not a directory: create it, or fix {key} in the config")]
@@ -83,7 +86,7 @@ impl Error {
             Error::Docker(e) => docker_code(e),
             Error::State(e) => state_code(e),
             Error::Switch(e) => switch_code(e),
-            Error::Render(_) | Error::Files(_) | Error::NotLoaded { .. } => ExitCode::Failed,
+            Error::Render(_) | Error::Files(_) | Error::Proxy(_) | Error::NotLoaded { .. } => ExitCode::Failed,
         }
     }
 }

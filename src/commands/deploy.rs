@@ -37,14 +37,19 @@ impl Boundaries {
 
 /// A request with a fresh deploy id; `verb` names it in the lock holder.
 pub fn request(verb: &str, goal: Goal, image: Option<ImageRef>, wait: Wait) -> Request {
-    let deploy_id = deploy_id();
+    let holder = holder(verb);
     Request {
         goal,
         image,
         wait,
-        holder: Holder::this_process(verb, &deploy_id, &now_rfc3339()),
-        deploy_id,
+        deploy_id: holder.deploy_id.clone(),
+        holder,
     }
+}
+
+/// This process as the lock holder for `verb`, with a fresh deploy id.
+pub fn holder(verb: &str) -> Holder {
+    Holder::this_process(verb, &deploy_id(), &now_rfc3339())
 }
 
 /// A deploy's id: time and pid, unique enough to find it in the journal.

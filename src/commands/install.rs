@@ -1,18 +1,21 @@
 //! `bgctl install [--dry-run]`: write what render shows, where it changed,
-//! then one daemon-reload over D-Bus.
+//! then one daemon-reload over D-Bus; the site is rendered from the stored
+//! state, tested with `nginx -t` and loaded, under the deploy lock.
 
 use std::io::Write;
 use std::path::Path;
 
 use similar::TextDiff;
 
+use super::deploy::holder;
 use crate::config::Config;
 use crate::domain::Color;
 use crate::error::Error;
 use crate::files::{read_if_exists, write_atomic};
-use crate::naming;
 use crate::plan::{FileAction, plan_files};
+use crate::proxy::{Installed, Nginx};
 use crate::render::{RenderedFile, install_files};
+use crate::state::{StateStore, Store, Wait};
 use crate::systemd::{DbusSystemd, Systemd};
 
 pub async fn run(config: &Config, dry_run: bool) -> Result<(), Error> {
@@ -22,8 +25,23 @@ pub async fn run(config: &Config, dry_run: bool) -> Result<(), Error> {
         "the directory of proxy.site",
         site.as_path().parent().unwrap_or(Path::new("/")),
     )?;
+    // The site follows the stored state: reach it before touching anything.
+    let mut state = Store::open(config).await?;
+    if dry_run {
+        return install(config, &state, true).await;
+    }
+    // The site is a deploy's too: never rewritten under a running switch.
+    state.lock(&holder("install"), Wait::No).await?;
+    let result = install(config, &state, false).await;
+    if let Err(e) = state.unlock().await {
+        eprintln!("install: could not give the lock back ({e}); its lease frees it within 15 s");
+    }
+    result
+}
 
-    let files = install_files(config, None)?;
+async fn install(config: &Config, state: &Store, dry_run: bool) -> Result<(), Error> {
+    let live = state.read().await?.active.map(|a| a.color);
+    let files = install_files(config, live)?;
     let current = files
         .iter()
         .map(|f| read_if_exists(f.path.as_path()))
@@ -40,8 +58,10 @@ pub async fn run(config: &Config, dry_run: bool) -> Result<(), Error> {
 
     // Reach systemd before writing anything: unreachable means untouched.
     let systemd = DbusSystemd::connect().await?;
+    let site_path = config.site();
+    let (site, units): (Vec<_>, Vec<_>) = plan.iter().partition(|(f, _)| f.path == site_path);
     let mut written = 0;
-    for (file, action) in &plan {
+    for (file, action) in &units {
         if action.writes() {
             write_atomic(file.path.as_path(), file.contents.as_bytes())?;
             eprintln!("install: wrote {}", file.path);
@@ -54,11 +74,43 @@ pub async fn run(config: &Config, dry_run: bool) -> Result<(), Error> {
     if written > 0 || stale_units(config, &systemd).await? {
         systemd.reload().await?;
         check_loaded(config, &systemd).await?;
-        eprintln!("install: systemd reloaded; {written} of {} files written", plan.len());
-    } else {
+        eprintln!(
+            "install: systemd reloaded; {written} of {} unit files written",
+            units.len()
+        );
+    }
+    let site_written = match site.first() {
+        Some((file, action)) if action.writes() => install_site(config, &systemd, file, live).await?,
+        _ => false,
+    };
+    if written == 0 && !site_written {
         eprintln!("install: nothing to do: all {} files are up to date", plan.len());
     }
     Ok(())
+}
+
+/// The site for `live`, loaded the way a switch loads one: tested with
+/// `nginx -t` in place (a refused one leaves the old file, exit 1), then
+/// nginx reloaded.
+async fn install_site(
+    config: &Config,
+    systemd: &DbusSystemd,
+    site: &RenderedFile,
+    live: Option<Color>,
+) -> Result<bool, Error> {
+    let proxy = Nginx::new(config, systemd);
+    let serving = live.map_or("the 503 page until a first deploy".into(), |c| format!("{c}"));
+    match proxy.install_site(site).await? {
+        Installed::Reloaded => eprintln!(
+            "install: wrote {} ({serving}), nginx -t passed, nginx reloaded",
+            site.path
+        ),
+        Installed::NotRunning => eprintln!(
+            "install: wrote {} ({serving}), nginx -t passed; {} is not running: it loads the site when it starts",
+            site.path, config.proxy.unit
+        ),
+    }
+    Ok(true)
 }
 
 fn require_directory(key: &'static str, path: &Path) -> Result<(), Error> {
@@ -75,8 +127,7 @@ fn require_directory(key: &'static str, path: &Path) -> Result<(), Error> {
 /// Whether systemd holds an older version of either color's unit than the disk.
 async fn stale_units(config: &Config, systemd: &impl Systemd) -> Result<bool, Error> {
     for color in Color::ALL {
-        let unit = naming::instance_unit(&config.name, color, config.port(color));
-        if systemd.state(&unit).await?.need_daemon_reload {
+        if systemd.state(&config.unit(color)).await?.need_daemon_reload {
             return Ok(true);
         }
     }
@@ -86,7 +137,7 @@ async fn stale_units(config: &Config, systemd: &impl Systemd) -> Result<bool, Er
 /// Both colors' units load: the files are where systemd looks, and parse.
 async fn check_loaded(config: &Config, systemd: &impl Systemd) -> Result<(), Error> {
     for color in Color::ALL {
-        let unit = naming::instance_unit(&config.name, color, config.port(color));
+        let unit = config.unit(color);
         let state = systemd.state(&unit).await?;
         if state.load_state != "loaded" {
             return Err(Error::NotLoaded {

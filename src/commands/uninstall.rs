@@ -1,16 +1,18 @@
-//! `bgctl uninstall`: take the site out of nginx, stop both colors, disable
+//! `bgctl uninstall`: under the deploy lock, take the site out of nginx, stop both colors, disable
 //! them, remove what install wrote, reload. Already-gone is fine at every
 //! step, so it can be re-run.
 
 use std::path::Path;
 use std::time::Duration;
 
+use super::deploy::holder;
 use crate::config::Config;
 use crate::domain::{Color, UnitName};
 use crate::error::Error;
 use crate::files::{read_if_exists, remove_if_exists};
 use crate::naming;
 use crate::render::{install_files, is_generated};
+use crate::state::{StateStore, Store, Wait};
 use crate::systemd::{DbusSystemd, Systemd};
 
 /// Beyond the unit's own stop timeout (`docker stop -t` + systemd's backstop).
@@ -21,8 +23,19 @@ const PROXY_RELOAD_TIMEOUT: Duration = Duration::from_secs(30);
 const SYSTEMD_CONFIG_DIR: &str = "/etc/systemd/system";
 
 pub async fn run(config: &Config) -> Result<(), Error> {
+    // A running switch must not see its units and site vanish: the deploy
+    // lock first (held: exit 4, nothing touched).
+    let mut state = Store::open(config).await?;
     let systemd = DbusSystemd::connect().await?;
+    state.lock(&holder("uninstall"), Wait::No).await?;
+    let result = uninstall(config, &systemd).await;
+    if let Err(e) = state.unlock().await {
+        eprintln!("uninstall: could not give the lock back ({e}); its lease frees it within 15 s");
+    }
+    result
+}
 
+async fn uninstall(config: &Config, systemd: &DbusSystemd) -> Result<(), Error> {
     // The site first, so nginx stops sending traffic before the colors stop.
     let site = config.site();
     if remove_ours(site.as_path())? && systemd.state(&config.proxy.unit).await?.is_active() {
@@ -33,7 +46,7 @@ pub async fn run(config: &Config) -> Result<(), Error> {
     let stop_timeout = config.container.stop_timeout.get() + STOP_GRACE;
     let mut instances = Vec::new();
     for color in Color::ALL {
-        instances.extend(instances_of(config, &systemd, color).await?);
+        instances.extend(instances_of(config, systemd, color).await?);
     }
     for unit in &instances {
         systemd.stop(unit, stop_timeout).await?;

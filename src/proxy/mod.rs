@@ -7,7 +7,7 @@ mod nginx;
 
 use std::time::Duration;
 
-pub use nginx::Nginx;
+pub use nginx::{Installed, Nginx};
 
 use crate::domain::Color;
 use crate::files::FilesError;

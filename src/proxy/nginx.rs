@@ -100,6 +100,59 @@ impl<'a, S: Systemd> Nginx<'a, S> {
     }
 }
 
+/// What [`Nginx::install_site`] did after the test passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Installed {
+    Reloaded,
+    /// nginx is not running: it reads the site when it starts.
+    NotRunning,
+}
+
+impl<S: Systemd> Nginx<'_, S> {
+    /// As [`Proxy::apply`], but a stopped nginx is no failure: the tested
+    /// site waits for its start (`install` on a host whose nginx is down).
+    pub async fn install_site(&self, site: &RenderedFile) -> Result<Installed, ProxyError> {
+        let _host_lock = host_lock().await?;
+        let old = self.swap_tested(site).await?;
+        if self.ensure_running().await.is_err() {
+            return Ok(Installed::NotRunning);
+        }
+        self.reload(site, old.as_deref()).await?;
+        Ok(Installed::Reloaded)
+    }
+
+    /// Puts `site` in place once `nginx -t` accepts it, and returns what was
+    /// there; when the test fails the old file is put back. The caller holds
+    /// the host lock: `nginx -t` and a reload see every site, so another
+    /// service's untested site must not be there.
+    async fn swap_tested(&self, site: &RenderedFile) -> Result<Option<String>, ProxyError> {
+        let old = read_if_exists(site.path.as_path())?;
+        write_atomic(site.path.as_path(), site.contents.as_bytes())?;
+        // nginx -t reads the site where nginx.conf includes it, so it is
+        // tested in place; running nginx only reads it on reload, which
+        // happens only after the test passed.
+        if let Err(e) = self.test_config().await {
+            self.restore(site, old.as_deref())?;
+            return Err(e);
+        }
+        Ok(old)
+    }
+
+    /// `ReloadUnit`; when it fails, the disk goes back to `old`, which
+    /// nginx keeps serving.
+    async fn reload(&self, site: &RenderedFile, old: Option<&str>) -> Result<(), ProxyError> {
+        let unit = &self.config.proxy.unit;
+        if let Err(source) = self.systemd.reload_unit(unit, NGINX_TIMEOUT).await {
+            self.restore(site, old)?;
+            return Err(ProxyError::Reload {
+                unit: unit.to_string(),
+                source,
+            });
+        }
+        Ok(())
+    }
+}
+
 /// Held while a site is swapped, tested and reloaded; freed when dropped
 /// (or when the process dies).
 async fn host_lock() -> Result<std::fs::File, ProxyError> {
@@ -150,28 +203,9 @@ impl<S: Systemd> Proxy for Nginx<'_, S> {
     }
 
     async fn apply(&self, site: &RenderedFile) -> Result<(), ProxyError> {
-        // One site change at a time on this host: `nginx -t` and a reload see
-        // every site, so another service's untested site must not be there.
         let _host_lock = host_lock().await?;
-        let old = read_if_exists(site.path.as_path())?;
-        write_atomic(site.path.as_path(), site.contents.as_bytes())?;
-        // nginx -t reads the site where nginx.conf includes it, so it is
-        // tested in place; running nginx only reads it on reload, which
-        // happens only after the test passed.
-        if let Err(e) = self.test_config().await {
-            self.restore(site, old.as_deref())?;
-            return Err(e);
-        }
-        let unit = &self.config.proxy.unit;
-        if let Err(source) = self.systemd.reload_unit(unit, NGINX_TIMEOUT).await {
-            // nginx keeps serving its old config; keep the disk in step with it.
-            self.restore(site, old.as_deref())?;
-            return Err(ProxyError::Reload {
-                unit: unit.to_string(),
-                source,
-            });
-        }
-        Ok(())
+        let old = self.swap_tested(site).await?;
+        self.reload(site, old.as_deref()).await
     }
 
     async fn serves(&self, color: Color) -> bool {

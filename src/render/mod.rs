@@ -29,10 +29,11 @@ pub struct RenderedFile {
 /// Whether `install` may overwrite a file that differs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WritePolicy {
-    /// Derived from the config alone (the units): kept equal to the render.
+    /// Derived from the config (the units) or the stored state (the site):
+    /// kept equal to the render.
     Converge,
     /// Written by install only when missing: deploys own it afterwards (the
-    /// image drop-ins carry the deployed image, the site the live color).
+    /// image drop-ins carry the deployed image).
     CreateOnly,
 }
 
@@ -184,7 +185,8 @@ fn render_site(config: &Config, live: Option<Color>, fallback: Option<Color>) ->
             fallback: fallback.map(address),
         }),
     };
-    finish(config.site(), "the nginx site", WritePolicy::CreateOnly, site.render())
+    // The site follows the stored state: install renders it from there.
+    finish(config.site(), "the nginx site", WritePolicy::Converge, site.render())
 }
 
 fn finish(

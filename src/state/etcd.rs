@@ -22,12 +22,15 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 /// All tries of one request together, whatever the number of members: with
 /// every member hung, exit 5 still comes in under 10 s.
-const CALL_BUDGET: Duration = Duration::from_secs(7);
-/// HTTP/2 pings on every connection: a member that accepts and never
-/// answers (stopped, partitioned) is found out even while the lock call
-/// waits, which has no request timeout.
-const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(1);
-const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(2);
+const CALL_BUDGET: Duration = Duration::from_secs(6);
+/// HTTP/2 pings on the lock call's connection, which has no request
+/// timeout. etcd closes connections that ping more often than every 5 s
+/// (`--grpc-keepalive-min-time`), so they are slow; the queued call's own
+/// look at etcd every second is what finds a hung member quickly.
+const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(10);
+const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Giving a lease back after a failed lock: short, etcd may be hung.
+const REVOKE_TIMEOUT: Duration = Duration::from_secs(1);
 /// After a renewal that could not even be sent: the next try.
 const RENEW_RETRY: Duration = Duration::from_millis(500);
 /// How often a queued lock call looks for a holder that died on this host.
@@ -165,18 +168,19 @@ impl EtcdStore {
         if let Some(tls) = tls_options(config)? {
             options = options.with_tls(tls);
         }
-        let options = options
-            .with_keep_alive(KEEP_ALIVE_INTERVAL, KEEP_ALIVE_TIMEOUT)
-            .with_keep_alive_while_idle(true);
         // The lock call waits as long as the lock is held; every other
         // request times out. A cancelled lock call would have etcd delete
         // our waiting key, possibly after a later call acquired it.
+        let lock_options = options
+            .clone()
+            .with_keep_alive(KEEP_ALIVE_INTERVAL, KEEP_ALIVE_TIMEOUT)
+            .with_keep_alive_while_idle(true);
         let mut clients = Vec::new();
         let mut failure = None;
         for endpoint in &endpoints {
             let pair = async {
                 let requests = connect(endpoint, options.clone().with_timeout(REQUEST_TIMEOUT), &joined).await?;
-                Ok::<_, StateError>((requests, connect(endpoint, options.clone(), &joined).await?))
+                Ok::<_, StateError>((requests, connect(endpoint, lock_options.clone(), &joined).await?))
             };
             match pair.await {
                 Ok(pair) => clients.push(pair),
@@ -297,9 +301,9 @@ impl EtcdStore {
 
     /// One lock call, queued until it holds the lock; returns our lock key.
     /// Meanwhile a holder that dies on this host is cleared at once. A member
-    /// that dies, or hangs (its HTTP/2 pings go unanswered), while we queue:
-    /// queue on the next (same lease, so the same place in the queue), all
-    /// within one [`CALL_BUDGET`] after the first failure.
+    /// that dies while we queue: queue on the next (same lease, so the same
+    /// place in the queue), all within one [`CALL_BUDGET`] after the first
+    /// failure. One that hangs ends the wait with `Unreachable`.
     async fn queue_for_lock(&self, lease: i64) -> Result<Vec<u8>, StateError> {
         let name = self.keys.lock();
         let queued = async {
@@ -329,16 +333,19 @@ impl EtcdStore {
                 }
             }
         };
-        let watch_dead = async {
+        // Every second: a holder that died here is cleared, and an etcd that
+        // stopped answering ends the wait (the call itself would not know).
+        let watch = async {
             loop {
                 tokio::time::sleep(DEAD_HOLDER_POLL).await;
-                // Not reaching etcd here is the lock call's to report.
-                let _ = self.clear_dead().await;
+                if let Err(e @ StateError::Unreachable { .. }) = self.clear_dead().await {
+                    return Err(e);
+                }
             }
         };
         tokio::select! {
             locked = queued => locked,
-            never = watch_dead => never,
+            unreachable = watch => unreachable,
         }
     }
 
@@ -461,8 +468,10 @@ async fn connect(endpoint: &str, options: ConnectOptions, endpoints: &str) -> Re
 fn classify(endpoints: &str, operation: &'static str, e: etcd_client::Error) -> StateError {
     let transport = match &e {
         etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => true,
+        // tonic reports a broken connection as status Unknown, "transport error".
         etcd_client::Error::GRpcStatus(s) => {
             matches!(s.code(), Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled)
+                || (s.code() == Code::Unknown && s.message().contains("transport error"))
         }
         _ => false,
     };
@@ -574,7 +583,8 @@ impl StateStore for EtcdStore {
             Err(e) => {
                 // Revoking the lease removes our description and queued key too.
                 keeper.abort();
-                let _ = self.members.client().lease_revoke(lease).await;
+                let mut client = self.members.client();
+                let _ = tokio::time::timeout(REVOKE_TIMEOUT, client.lease_revoke(lease)).await;
                 Err(e)
             }
         }

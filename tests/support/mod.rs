@@ -298,10 +298,10 @@ impl Running {
         let lines = BufReader::new(child.stderr.take().unwrap()).lines();
         let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let (tx, rx) = std::sync::mpsc::channel();
-        let (keep, marker) = (seen.clone(), marker.to_owned());
+        let (keep, wanted) = (seen.clone(), marker.to_owned());
         std::thread::spawn(move || {
             for line in lines.map_while(Result::ok) {
-                if line.contains(&marker) {
+                if line.contains(&wanted) {
                     let _ = tx.send(());
                 }
                 keep.lock().unwrap().push(line);

@@ -17,8 +17,9 @@ drives systemd over D-Bus, gates traffic on container health, records the live c
 in etcd and switches nginx to it.\n\n\
 The service's config is --config FILE, else /etc/bgctl/NAME.toml for -s NAME, \
 else $BGCTL_CONFIG, else the only *.toml in /etc/bgctl.\n\n\
-Exit codes: 0 ok, 1 failed (nothing changed or rolled back), 2 usage or config error, \
-3 new color never healthy, 4 another deploy holds the lock, 5 systemd, dockerd or etcd unreachable."
+Exit codes: 0 ok, 1 failed (nothing changed or rolled back; a start job that failed, a container \
+docker could not run), 2 usage or config error, 3 new color never healthy, 4 another deploy holds \
+the lock, 5 systemd, dockerd or etcd unreachable."
 )]
 pub struct Cli {
     /// The service's config file [default: $BGCTL_CONFIG, unless -s is given]
@@ -40,11 +41,13 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Write the units, image drop-ins and nginx site, then daemon-reload (idempotent)
-    #[command(long_about = "Write both color template units, their image drop-ins and the nginx \
-site, atomically and only where they changed, then reload systemd once over D-Bus. \
-A second run writes nothing and says so. The units follow the config; drop-ins and the site \
-are only created when missing, since deploys own them afterwards. \
-Exits 2 when unit_dir (or the site's directory) is not a directory, 5 when systemd cannot be reached.")]
+    #[command(long_about = "Write both color template units and their image drop-ins, atomically \
+and only where they changed, then reload systemd once over D-Bus; then the nginx site, rendered \
+from the stored state (the live color, or the 503 page before a first deploy), tested with nginx -t \
+and loaded with a reload, under the deploy lock. A second run writes nothing and says so. \
+The units follow the config; drop-ins are only created when missing, since deploys own them. \
+Exits 1 when nginx -t refuses the site (the old one stays), 2 when unit_dir (or the site's \
+directory) is not a directory, 4 while a deploy runs, 5 when systemd or the state store cannot be reached.")]
     Install {
         /// Show what would change, as a diff, and touch nothing
         #[arg(long)]
@@ -52,7 +55,8 @@ Exits 2 when unit_dir (or the site's directory) is not a directory, 5 when syste
     },
 
     /// Stop both colors, disable them, remove what install wrote, daemon-reload
-    #[command(long_about = "Stop every instance of both colors (waiting for each stop job), \
+    #[command(long_about = "Under the deploy lock (a running deploy: exit 4, nothing touched), \
+stop every instance of both colors (waiting for each stop job), \
 disable them, remove the units, drop-ins and the site that install wrote, and reload systemd \
 (and nginx, when it is running, so it forgets the site). The state store is left as it is: \
 it holds the deploy history.")]
@@ -62,12 +66,15 @@ it holds the deploy history.")]
     #[command(
         long_about = "Deploy to the other color (or --to), with --image or the config's image. \
 Phases, each printed with its time: lock (etcd lock on a lease; another deploy holding it \
-exits 4 at once, or waits with --wait), read, start (the unit, job tracked), healthy (HTTP probe, \
+exits 4 at once, or waits with --wait), read, converge (heal what an interrupted deploy left), \
+start (the unit, job tracked), healthy (HTTP probe, \
 and Docker's HEALTHCHECK when the image has one), flip (one etcd transaction, compare-and-swap), \
 proxy (site rendered, nginx -t, atomic swap, reload over D-Bus), verify (requests through nginx \
-answer from the new color), drain, stop (the old color; only the new one stays enabled). \
-A failure before the flip stops the new color and changes nothing (exit 3 if it never became \
-healthy, else 1); after the flip the flip and the site are rolled back (exit 1)."
+answer from the new color), drain (the old color as nginx's fallback for [proxy] drain), stop \
+(the old color, once no connection to it is left; only the new one stays enabled). \
+A failure before the flip stops the new color and changes nothing (exit 3 if its app never became \
+healthy; 1 if the start job failed or docker could not run it); after the flip the flip and the \
+site are rolled back (exit 1)."
     )]
     Switch {
         /// The color to deploy to [default: the one that is not live; blue on the first deploy]
@@ -84,8 +91,9 @@ healthy, else 1); after the flip the flip and the site are rolled back (exit 1).
     /// Switch back to the previous color with the image it ran
     #[command(
         long_about = "Switch back to the previous color (the state's `previous`) with the image \
-it last ran (`<name>_<color>/image`), with the same phases and guarantees as switch. \
-Exits 2 when there is no previous deploy to go back to."
+it last ran (the newest good deploy to it), with the same phases and guarantees as switch; \
+both are read after the lock is taken, so a rollback queued behind a switch goes back from what \
+that switch made live. Exits 2 when there is no previous deploy to go back to."
     )]
     Rollback {
         /// Wait for another deploy's lock instead of failing with exit 4

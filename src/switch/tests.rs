@@ -174,6 +174,8 @@ struct FakeState<'a> {
     history: RefCell<Vec<HistoryRecord>>,
     /// Another writer moved the revision: every flip conflicts.
     conflict: Cell<bool>,
+    /// What another deploy made live while this one waited for the lock.
+    on_lock: Option<(Active, HistoryRecord)>,
 }
 
 impl StateStore for FakeState<'_> {
@@ -185,6 +187,11 @@ impl StateStore for FakeState<'_> {
             }),
             None => {
                 self.log.push("lock".into());
+                if let Some((active, record)) = self.on_lock.take() {
+                    *self.active.borrow_mut() = Some(active);
+                    self.revision.set(self.revision.get() + 1);
+                    self.history.borrow_mut().push(record);
+                }
                 Ok(())
             }
         }
@@ -399,6 +406,7 @@ async fn run<'a>(
         holder: holder.map(str::to_owned),
         history: RefCell::new(Vec::new()),
         conflict: Cell::new(faults.conflict),
+        on_lock: None,
     };
     let old_site = live.map(|c| render::site(&fx.config, Some(c)).unwrap().contents);
     let proxy = FakeProxy {
@@ -660,6 +668,7 @@ fn interrupted<'a>(fx: &'a Fixture, running: &[Color]) -> (FakeSystemd<'a>, Fake
         holder: None,
         history: RefCell::new(Vec::new()),
         conflict: Cell::new(false),
+        on_lock: None,
     };
     let proxy = FakeProxy {
         log: &fx.log,
@@ -729,4 +738,93 @@ async fn reconcile_of_a_system_in_sync_changes_nothing() {
     let actions = reconcile(world, &request(None), &mut Quiet::default()).await.unwrap();
     assert!(actions.is_empty(), "{actions:?}");
     assert_eq!(*fx.log.0.borrow(), ["lock", "unlock"]);
+}
+
+fn record(to: Color, image: &str, result: &str) -> HistoryRecord {
+    HistoryRecord {
+        id: format!("to-{to}"),
+        from: None,
+        to: to.to_string(),
+        image: image.into(),
+        start: String::new(),
+        end: String::new(),
+        result: result.into(),
+        phases: Vec::new(),
+    }
+}
+
+#[tokio::test]
+async fn rollback_goes_back_from_what_is_live_once_it_holds_the_lock() {
+    let fx = Fixture::new("rollback-lock");
+    // When typed: blue live, green before it. While it waits for the lock,
+    // another deploy makes green live with v2, blue (v1) before it.
+    let (systemd, mut state, proxy) = interrupted(&fx, &[Color::Blue]);
+    *proxy.site.borrow_mut() = Some(render::site(&fx.config, Some(Color::Blue)).unwrap().contents);
+    proxy.loaded.set(Some(Color::Blue));
+    state.active.borrow_mut().as_mut().unwrap().previous = Some(Color::Green);
+    let green = Active {
+        previous: Some(Color::Blue),
+        ..fx.live(Color::Green).unwrap()
+    };
+    state.history.borrow_mut().push(record(Color::Blue, "app:v1", "ok"));
+    state.on_lock = Some((green, record(Color::Green, "app:v2", "ok")));
+    let rollback = Request {
+        goal: Goal::Previous,
+        ..request(None)
+    };
+    let world = healthy_world(&fx.config, &systemd, &mut state, &proxy);
+    let outcome = switch(world, &rollback, &mut Quiet::default()).await.unwrap();
+    assert_eq!((outcome.from, outcome.to), (Some(Color::Green), Color::Blue));
+    assert_eq!(outcome.image.to_string(), "app:v1", "the image blue last served");
+}
+
+#[tokio::test]
+async fn a_rollback_with_no_previous_deploy_is_a_usage_error_that_starts_nothing() {
+    let fx = Fixture::new("rollback-none");
+    let (systemd, mut state, proxy) = interrupted(&fx, &[Color::Blue]);
+    *proxy.site.borrow_mut() = Some(render::site(&fx.config, Some(Color::Blue)).unwrap().contents);
+    proxy.loaded.set(Some(Color::Blue));
+    let rollback = Request {
+        goal: Goal::Previous,
+        ..request(None)
+    };
+    let world = healthy_world(&fx.config, &systemd, &mut state, &proxy);
+    let err = switch(world, &rollback, &mut Quiet::default()).await.unwrap_err();
+    assert!(matches!(err, SwitchError::NothingToRollBack), "{err}");
+    assert_eq!(exit_code(err), ExitCode::Usage);
+    assert!(!fx.log.0.borrow().iter().any(|e| e.starts_with("start")));
+}
+
+#[test]
+fn exit_3_is_for_an_app_that_ran_and_1_for_a_start_docker_refused() {
+    let unit = UnitName::parse("t_blue@9001.service").unwrap();
+    let exited = |status: i32| {
+        let mut state = unit_state(ActiveState::Failed, "failed");
+        (state.result, state.exec_main_status) = ("exit-code".into(), status);
+        SwitchError::StartFailed {
+            unit: unit.clone(),
+            source: SystemdError::FailedAfterStart {
+                unit: unit.clone(),
+                state: Box::new(state),
+            },
+            journal: Vec::new(),
+        }
+    };
+    assert_eq!(exit_code(exited(1)), ExitCode::Unhealthy, "the app exited");
+    assert_eq!(
+        exit_code(exited(125)),
+        ExitCode::Failed,
+        "docker run refused (a taken port)"
+    );
+    let job_failed = SwitchError::StartFailed {
+        unit: unit.clone(),
+        source: SystemdError::JobFailed {
+            operation: "start",
+            unit: unit.clone(),
+            result: crate::systemd::JobResult::Failed,
+            state: Box::new(unit_state(ActiveState::Failed, "failed")),
+        },
+        journal: Vec::new(),
+    };
+    assert_eq!(exit_code(job_failed), ExitCode::Failed, "the start job failed");
 }

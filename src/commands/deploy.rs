@@ -8,8 +8,9 @@ use crate::docker::EngineDocker;
 use crate::domain::ImageRef;
 use crate::error::Error;
 use crate::health::HttpProbe;
+use crate::proxy::Nginx;
 use crate::state::{Holder, Store, Wait};
-use crate::switch::{Goal, Phase, Report, Request, now_rfc3339};
+use crate::switch::{Goal, Phase, Report, Request, World, now_rfc3339};
 use crate::systemd::DbusSystemd;
 
 /// The real boundaries, connected (the proxy is built on `systemd`).
@@ -32,6 +33,25 @@ impl Boundaries {
                 ip: config.upstream_ip(),
             },
         })
+    }
+}
+
+/// The world a switch or reconcile runs in, on the real boundaries.
+pub type RealWorld<'a> = World<'a, DbusSystemd, EngineDocker, Store, Nginx<'a, DbusSystemd>, HttpProbe>;
+
+impl Boundaries {
+    /// Runs `job` in the world of these boundaries (nginx driven by this systemd).
+    pub async fn with_world<T>(&mut self, config: &Config, job: impl AsyncFnOnce(RealWorld<'_>) -> T) -> T {
+        let proxy = Nginx::new(config, &self.systemd);
+        let world = World {
+            config,
+            systemd: &self.systemd,
+            docker: &self.docker,
+            state: &mut self.state,
+            proxy: &proxy,
+            probe: &self.probe,
+        };
+        job(world).await
     }
 }
 

@@ -8,9 +8,8 @@ use serde::Serialize;
 use super::deploy::{Boundaries, Progress, request};
 use crate::config::Config;
 use crate::error::Error;
-use crate::proxy::Nginx;
 use crate::state::Wait;
-use crate::switch::{Goal, World, reconcile};
+use crate::switch::{Goal, reconcile};
 
 /// reconcile waits this long for the lock: a dead holder's lease expires in ~15 s.
 const LOCK_WAIT: Duration = Duration::from_secs(30);
@@ -19,16 +18,9 @@ pub async fn run(config: &Config, json: bool) -> Result<(), Error> {
     let mut b = Boundaries::connect(config).await?;
     let request = request("reconcile", Goal::Other, None, Wait::Upto(LOCK_WAIT));
     eprintln!("reconcile {}: deploy {}", config.name, request.deploy_id);
-    let proxy = Nginx::new(config, &b.systemd);
-    let world = World {
-        config,
-        systemd: &b.systemd,
-        docker: &b.docker,
-        state: &mut b.state,
-        proxy: &proxy,
-        probe: &b.probe,
-    };
-    let actions = reconcile(world, &request, &mut Progress).await?;
+    let actions = b
+        .with_world(config, async |world| reconcile(world, &request, &mut Progress).await)
+        .await?;
     let summary = Summary {
         deploy_id: request.deploy_id,
         actions,

@@ -10,9 +10,8 @@ use super::deploy::{Boundaries, Progress, millis, request};
 use crate::config::Config;
 use crate::domain::ImageRef;
 use crate::error::Error;
-use crate::proxy::Nginx;
 use crate::state::Wait;
-use crate::switch::{Goal, Outcome, Phase, World, switch};
+use crate::switch::{Goal, Outcome, Phase, switch};
 
 pub async fn run(config: &Config, goal: Goal, image: Option<ImageRef>, wait: bool, json: bool) -> Result<(), Error> {
     // Only a label: rollback's target is chosen under the lock.
@@ -21,16 +20,9 @@ pub async fn run(config: &Config, goal: Goal, image: Option<ImageRef>, wait: boo
     let wait = if wait { Wait::Forever } else { Wait::No };
     let request = request(verb, goal, image, wait);
     eprintln!("{verb} {}: deploy {}", config.name, request.deploy_id);
-    let proxy = Nginx::new(config, &b.systemd);
-    let world = World {
-        config,
-        systemd: &b.systemd,
-        docker: &b.docker,
-        state: &mut b.state,
-        proxy: &proxy,
-        probe: &b.probe,
-    };
-    let outcome = switch(world, &request, &mut Progress).await?;
+    let outcome = b
+        .with_world(config, async |world| switch(world, &request, &mut Progress).await)
+        .await?;
     let summary = Summary::new(&request.deploy_id, &outcome);
     eprintln!("{verb} {}: {summary}", config.name);
     if json {

@@ -230,23 +230,13 @@ impl EtcdStore {
             .with_prefix()
             .with_sort(SortTarget::Create, SortOrder::Ascend);
         let prefix = format!("{}/", self.keys.lock());
-        let found = self
-            .call("read the lock", |mut c| {
-                let (prefix, options) = (prefix.clone(), options.clone());
-                async move { c.get(prefix, Some(options)).await }
-            })
-            .await?;
+        let found = self.get("read the lock", &prefix, options).await?;
         let mut queue = Vec::new();
         for kv in found.kvs() {
             let key = String::from_utf8_lossy(kv.key()).into_owned();
             let lease_hex = key.rsplit('/').next().unwrap_or_default().to_owned();
             let holder_key = self.keys.lock_holder(&lease_hex);
-            let said = self
-                .call("read the lock holder", |mut c| {
-                    let key = holder_key.clone();
-                    async move { c.get(key, None).await }
-                })
-                .await?;
+            let said = self.get("read the lock holder", &holder_key, GetOptions::new()).await?;
             let said = said.kvs().first().map(|kv| kv.value().to_vec());
             queue.push(Queued {
                 lease: kv.lease(),
@@ -349,14 +339,26 @@ impl EtcdStore {
         }
     }
 
+    /// One range read of `key` (a prefix, with `options` saying so).
+    async fn get(
+        &self,
+        operation: &'static str,
+        key: impl AsRef<[u8]>,
+        options: GetOptions,
+    ) -> Result<etcd_client::GetResponse, StateError> {
+        let key = key.as_ref();
+        self.call(operation, |mut c| {
+            let options = options.clone();
+            async move { c.get(key, Some(options)).await }
+        })
+        .await
+    }
+
     /// Every key under the prefix, and the revision of the revision key.
     async fn read_raw(&self) -> Result<(i64, HashMap<String, String>), StateError> {
         let all = self.keys.all();
         let found = self
-            .call("read the state", |mut c| {
-                let all = all.clone();
-                async move { c.get(all, Some(GetOptions::new().with_prefix())).await }
-            })
+            .get("read the state", &all, GetOptions::new().with_prefix())
             .await?;
         let mut revision = 0;
         let mut kv = HashMap::new();
@@ -645,12 +647,7 @@ impl StateStore for EtcdStore {
         self.fence()?;
         // Ask etcd, not only the keep-alive task: the key must still exist.
         let held = self.held.as_ref().expect("fence checked it");
-        let found = self
-            .call("check the lock", |mut c| {
-                let key = held.key.clone();
-                async move { c.get(key, None).await }
-            })
-            .await?;
+        let found = self.get("check the lock", &held.key, GetOptions::new()).await?;
         match found.kvs().first() {
             Some(_) => Ok(()),
             None => Err(StateError::LockLost("its key is gone: the lease expired".into())),
@@ -672,12 +669,7 @@ impl StateStore for EtcdStore {
             .with_keys_only()
             .with_sort(SortTarget::Key, SortOrder::Ascend);
         let prefix = self.keys.history();
-        let all = self
-            .call("read history", |mut c| {
-                let (prefix, options) = (prefix.clone(), options.clone());
-                async move { c.get(prefix, Some(options)).await }
-            })
-            .await?;
+        let all = self.get("read history", &prefix, options).await?;
         let excess = all.kvs().len().saturating_sub(HISTORY_KEPT);
         for old in &all.kvs()[..excess] {
             self.call("trim history", |mut c| {
@@ -694,12 +686,7 @@ impl StateStore for EtcdStore {
             .with_prefix()
             .with_sort(SortTarget::Key, SortOrder::Ascend);
         let prefix = self.keys.history();
-        let all = self
-            .call("read history", |mut c| {
-                let (prefix, options) = (prefix.clone(), options.clone());
-                async move { c.get(prefix, Some(options)).await }
-            })
-            .await?;
+        let all = self.get("read history", &prefix, options).await?;
         all.kvs()
             .iter()
             .map(|kv| {

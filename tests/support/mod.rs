@@ -284,10 +284,18 @@ impl Service<'_> {
     }
 }
 
-/// A bgctl run in the background, its stderr read as it goes.
+/// A bgctl run in the background, its stderr read as it goes; killed when
+/// dropped, so a failing test leaves no holder behind.
 pub struct Running {
     pub child: std::process::Child,
     pub seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Running {
@@ -322,11 +330,8 @@ impl Running {
         (status.code(), self.seen.lock().unwrap().join("\n"))
     }
 
-    /// kill -9.
-    pub fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
+    /// kill -9 (as dropping it does), said where a test means it.
+    pub fn kill(self) {}
 
     /// utime + stime so far, in clock ticks (100 a second).
     pub fn cpu_ticks(&self) -> u64 {

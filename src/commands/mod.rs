@@ -36,6 +36,11 @@ pub async fn execute(cli: Cli) -> Result<(), Error> {
     }
 }
 
+/// One JSON object on stdout, for machines (`--json`).
+fn print_json(value: &impl serde::Serialize) {
+    println!("{}", serde_json::to_string(value).expect("command output serialises"));
+}
+
 /// Finds and loads the config; with `-s NAME` the file must name that service.
 fn load_config(source: &ConfigSource, dir: &Path) -> Result<Config, ConfigError> {
     let path = locate(source, dir)?;

@@ -27,7 +27,7 @@ pub async fn run(config: &Config, json: bool) -> Result<(), Error> {
     };
     eprint!("{}", Lines(config.name.as_str(), &summary));
     if json {
-        println!("{}", serde_json::to_string(&summary).expect("a summary serialises"));
+        super::print_json(&summary);
     }
     Ok(())
 }

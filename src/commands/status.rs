@@ -19,7 +19,7 @@ use crate::systemd::{DbusSystemd, Systemd};
 pub async fn run(config: &Config, json: bool) -> Result<(), Error> {
     let status = gather(config).await?;
     if json {
-        println!("{}", serde_json::to_string(&status).expect("a status serialises"));
+        super::print_json(&status);
     } else {
         print!("{status}");
     }

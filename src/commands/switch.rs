@@ -26,7 +26,7 @@ pub async fn run(config: &Config, goal: Goal, image: Option<ImageRef>, wait: boo
     let summary = Summary::new(&request.deploy_id, &outcome);
     eprintln!("{verb} {}: {summary}", config.name);
     if json {
-        println!("{}", serde_json::to_string(&summary).expect("a summary serialises"));
+        super::print_json(&summary);
     }
     Ok(())
 }

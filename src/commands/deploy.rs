@@ -9,7 +9,7 @@ use crate::domain::ImageRef;
 use crate::error::Error;
 use crate::health::HttpProbe;
 use crate::proxy::Nginx;
-use crate::state::{Holder, Store, Wait};
+use crate::state::{Holder, StateStore, Store, Wait};
 use crate::switch::{Goal, Phase, Report, Request, World, now_rfc3339};
 use crate::systemd::DbusSystemd;
 
@@ -65,6 +65,21 @@ pub fn request(verb: &str, goal: Goal, image: Option<ImageRef>, wait: Wait) -> R
         deploy_id: holder.deploy_id.clone(),
         holder,
     }
+}
+
+/// Runs `job` under the deploy lock, taken without waiting (held: exit 4,
+/// nothing done), and gives the lock back.
+pub async fn under_lock<T>(
+    state: &mut Store,
+    verb: &str,
+    job: impl AsyncFnOnce(&Store) -> Result<T, Error>,
+) -> Result<T, Error> {
+    state.lock(&holder(verb), Wait::No).await?;
+    let result = job(state).await;
+    if let Err(e) = state.unlock().await {
+        eprintln!("{verb}: could not give the lock back ({e}); its lease frees it within 15 s");
+    }
+    result
 }
 
 /// This process as the lock holder for `verb`, with a fresh deploy id.

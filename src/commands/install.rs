@@ -7,7 +7,7 @@ use std::path::Path;
 
 use similar::TextDiff;
 
-use super::deploy::holder;
+use super::deploy::under_lock;
 use crate::config::Config;
 use crate::domain::Color;
 use crate::error::Error;
@@ -15,7 +15,7 @@ use crate::files::{read_if_exists, write_atomic};
 use crate::plan::{FileAction, plan_files};
 use crate::proxy::{Installed, Nginx};
 use crate::render::{RenderedFile, install_files};
-use crate::state::{StateStore, Store, Wait};
+use crate::state::{StateStore, Store};
 use crate::systemd::{DbusSystemd, Systemd};
 
 pub async fn run(config: &Config, dry_run: bool) -> Result<(), Error> {
@@ -31,12 +31,7 @@ pub async fn run(config: &Config, dry_run: bool) -> Result<(), Error> {
         return install(config, &state, true).await;
     }
     // The site is a deploy's too: never rewritten under a running switch.
-    state.lock(&holder("install"), Wait::No).await?;
-    let result = install(config, &state, false).await;
-    if let Err(e) = state.unlock().await {
-        eprintln!("install: could not give the lock back ({e}); its lease frees it within 15 s");
-    }
-    result
+    under_lock(&mut state, "install", async |state| install(config, state, false).await).await
 }
 
 async fn install(config: &Config, state: &Store, dry_run: bool) -> Result<(), Error> {

@@ -5,14 +5,14 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::deploy::holder;
+use super::deploy::under_lock;
 use crate::config::Config;
 use crate::domain::{Color, UnitName};
 use crate::error::Error;
 use crate::files::{read_if_exists, remove_if_exists};
 use crate::naming;
 use crate::render::{install_files, is_generated};
-use crate::state::{StateStore, Store, Wait};
+use crate::state::Store;
 use crate::systemd::{DbusSystemd, Systemd};
 
 /// Beyond the unit's own stop timeout (`docker stop -t` + systemd's backstop).
@@ -27,12 +27,7 @@ pub async fn run(config: &Config) -> Result<(), Error> {
     // lock first (held: exit 4, nothing touched).
     let mut state = Store::open(config).await?;
     let systemd = DbusSystemd::connect().await?;
-    state.lock(&holder("uninstall"), Wait::No).await?;
-    let result = uninstall(config, &systemd).await;
-    if let Err(e) = state.unlock().await {
-        eprintln!("uninstall: could not give the lock back ({e}); its lease frees it within 15 s");
-    }
-    result
+    under_lock(&mut state, "uninstall", async |_| uninstall(config, &systemd).await).await
 }
 
 async fn uninstall(config: &Config, systemd: &DbusSystemd) -> Result<(), Error> {

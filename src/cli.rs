@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::config::ConfigSource;
-use crate::domain::{Color, ImageRef, ServiceName};
+use crate::domain::{Color, DeployId, ImageRef, ServiceName};
+use crate::terminal::Verbosity;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -30,9 +31,17 @@ pub struct Cli {
     #[arg(short = 's', long = "service", global = true, value_name = "NAME")]
     pub service: Option<ServiceName>,
 
-    /// Print the result as JSON on stdout (switch, status)
+    /// Print the result as JSON on stdout (switch, rollback, reconcile, status, history, doctor); a failure as {"error": …}
     #[arg(long, global = true)]
     pub json: bool,
+
+    /// Only errors on stderr
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Also each step at the boundaries: D-Bus jobs, etcd transactions, reloads
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
 
     #[command(subcommand)]
     pub command: Command,
@@ -131,9 +140,70 @@ The config is validated first: a bad config writes nothing and exits 2.")]
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+
+    /// Show a color's journal (the app's own output), or one deploy's records
+    #[command(long_about = "Show the journal of a color's unit, as `journalctl -u <unit>` does \
+(journalctl is run for it): the app's own output. Without COLOR, the live color's. With --deploy ID, \
+bgctl's own records of that deploy instead (`journalctl BGCTL_DEPLOY_ID=ID`): its phases, with \
+their durations, and how it ended. Run it where the journal is (on the host, as root or in the \
+systemd-journal group).")]
+    Logs {
+        /// blue or green [default: the live color]
+        #[arg(value_name = "COLOR", conflicts_with = "deploy")]
+        color: Option<Color>,
+        /// Keep following new lines (journalctl -f)
+        #[arg(short, long)]
+        follow: bool,
+        /// How many lines, newest last
+        #[arg(short = 'n', long, value_name = "N", default_value_t = DEFAULT_LOG_LINES)]
+        lines: usize,
+        /// bgctl's own records of the deploy with this id (from switch, status or history)
+        #[arg(long, value_name = "ID")]
+        deploy: Option<DeployId>,
+    },
+
+    /// List past deploys from the state store, newest first
+    #[command(long_about = "List past deploys from the state store (the newest 50 are kept), \
+newest first: id, start time, from and to color, image, result, duration and each phase's time. \
+With --json, an array of those records.")]
+    History {
+        /// How many deploys
+        #[arg(short = 'n', long, value_name = "N", default_value_t = DEFAULT_HISTORY)]
+        lines: usize,
+    },
+
+    /// Check that everything bgctl needs is there and answers; each failure with its fix
+    #[command(long_about = "Check the system bus and systemd, dockerd and its API version, the \
+state store (etcd health, auth and TLS, or the state file), the nginx binary and `nginx -t`, \
+whether the units are installed and current (would `install` change anything?), the ports, \
+and the journal socket. One ✓ or ✗ line per check, each ✗ with what to do. Exits 0 only \
+when all pass, else 1.")]
+    Doctor,
+
+    /// Print shell completions (bash, zsh, fish, elvish, powershell) on stdout
+    #[command(long_about = "Print completions for SHELL on stdout, built from the same \
+definitions as the help, e.g. `bgctl completions bash > /etc/bash_completion.d/bgctl`. The man \
+pages come from them too: `cargo run --bin bgctl-man -- DIR`.")]
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
 }
 
+/// `logs -n` without a value.
+pub const DEFAULT_LOG_LINES: usize = 50;
+/// `history -n` without a value.
+pub const DEFAULT_HISTORY: usize = 20;
+
 impl Cli {
+    pub fn verbosity(&self) -> Verbosity {
+        match (self.quiet, self.verbose) {
+            (true, _) => Verbosity::Quiet,
+            (false, true) => Verbosity::Verbose,
+            (false, false) => Verbosity::Normal,
+        }
+    }
+
     /// `--config`, then `-s`, then `$BGCTL_CONFIG` (given as `env`), then
     /// the only file: what is said on the command line wins over the
     /// environment.

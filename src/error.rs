@@ -40,6 +40,18 @@ impl ExitCode {
             ExitCode::Unreachable => 5,
         }
     }
+
+    /// The stable name of the code, for `{"error": {"kind"}}`.
+    pub fn kind(self) -> &'static str {
+        match self {
+            ExitCode::Ok => "ok",
+            ExitCode::Failed => "failed",
+            ExitCode::Usage => "usage",
+            ExitCode::Unhealthy => "unhealthy",
+            ExitCode::Locked => "locked",
+            ExitCode::Unreachable => "unreachable",
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,20 +86,77 @@ pub enum Error {
         load_state: String,
         unit_dir: PathBuf,
     },
+    #[error(
+        "cannot show the journal: {0}. Is journalctl installed (systemd), and are you root or in the systemd-journal group?"
+    )]
+    Journalctl(String),
+    #[error("no color is live yet, so there is no live journal: name one, e.g. bgctl logs blue")]
+    NothingLive,
+    #[error("doctor: {failed} of {total} checks failed")]
+    Doctor { failed: usize, total: usize },
 }
 
 impl Error {
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Error::Config(_) | Error::OutNotADirectory(_) | Error::NotADirectory { .. } | Error::ForeignFile(_) => {
-                ExitCode::Usage
-            }
+            Error::Config(_)
+            | Error::OutNotADirectory(_)
+            | Error::NotADirectory { .. }
+            | Error::ForeignFile(_)
+            | Error::NothingLive => ExitCode::Usage,
             Error::Systemd(e) => systemd_code(e),
             Error::Docker(e) => docker_code(e),
             Error::State(e) => state_code(e),
             Error::Switch(e) => switch_code(e),
-            Error::Render(_) | Error::Files(_) | Error::Proxy(_) | Error::NotLoaded { .. } => ExitCode::Failed,
+            Error::Render(_)
+            | Error::Files(_)
+            | Error::Proxy(_)
+            | Error::NotLoaded { .. }
+            | Error::Doctor { .. }
+            | Error::Journalctl(_) => ExitCode::Failed,
         }
+    }
+
+    /// The failure left what was live serving: refused, rolled back, or
+    /// never got as far as touching it. Not so when a rollback failed, the
+    /// live color is sick, or a dependency is down.
+    pub fn left_old_serving(&self) -> bool {
+        !matches!(
+            self,
+            Error::Switch(SwitchError::RollbackFailed { .. } | SwitchError::LiveUnhealthy { .. })
+        ) && self.exit_code() != ExitCode::Unreachable
+    }
+
+    /// What to run next, when the message alone does not say it.
+    pub fn next_step(&self) -> Option<String> {
+        match self {
+            Error::Switch(e) => switch_next_step(e),
+            Error::State(StateError::Locked { .. }) => Some(LOCKED_NEXT.into()),
+            _ if self.exit_code() == ExitCode::Unreachable => Some(UNREACHABLE_NEXT.into()),
+            Error::Proxy(ProxyError::Invalid { .. }) => {
+                Some("fix what nginx -t says above, then run this again".into())
+            }
+            _ => None,
+        }
+    }
+}
+
+const LOCKED_NEXT: &str = "`bgctl status` shows the deploy; wait for it, or pass --wait to queue behind it";
+const UNREACHABLE_NEXT: &str = "`bgctl doctor` shows what is down and how to bring it up";
+
+fn switch_next_step(e: &SwitchError) -> Option<String> {
+    match e {
+        SwitchError::Unhealthy { unit, .. }
+        | SwitchError::StartFailed { unit, .. }
+        | SwitchError::NewColorLost { unit, .. } => {
+            Some(format!("journalctl -u {unit} -n 50   (the app's own output)"))
+        }
+        SwitchError::RolledBack { failure, .. } | SwitchError::RollbackFailed { failure, .. } => {
+            switch_next_step(failure)
+        }
+        SwitchError::State(StateError::Locked { .. }) => Some(LOCKED_NEXT.into()),
+        _ if switch_code(e) == ExitCode::Unreachable => Some(UNREACHABLE_NEXT.into()),
+        _ => None,
     }
 }
 

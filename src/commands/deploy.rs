@@ -1,17 +1,23 @@
 //! What the commands that change what is live share: the real boundaries,
-//! the request with its lock holder, and progress on stderr.
+//! the request with its lock holder.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use tracing::{Instrument, Span};
+
+use super::progress::Progress;
 
 use crate::config::Config;
 use crate::docker::EngineDocker;
 use crate::domain::ImageRef;
 use crate::error::Error;
 use crate::health::HttpProbe;
+use crate::journal;
 use crate::proxy::Nginx;
 use crate::state::{Holder, StateStore, Store, Wait};
-use crate::switch::{Goal, Phase, Report, Request, World, now_rfc3339};
+use crate::switch::{Goal, Request, World, now_rfc3339};
 use crate::systemd::DbusSystemd;
+use crate::terminal;
 
 /// The real boundaries, connected (the proxy is built on `systemd`).
 pub struct Boundaries {
@@ -95,55 +101,46 @@ fn deploy_id() -> String {
     format!("{:x}-{:x}", now.as_millis(), std::process::id())
 }
 
+/// Runs a deploy-like `job` (switch, rollback, reconcile) inside its
+/// journal span, with its progress, and records how it ended: notice when
+/// it did what was asked, warning when it failed and left the old color
+/// serving (rolled back, or never touched), error when it did not even
+/// manage that.
+pub async fn journaled<T>(
+    verb: &str,
+    config: &Config,
+    deploy_id: &str,
+    job: impl AsyncFnOnce(&mut Progress) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let span = journal::deploy_span(verb, &config.name, deploy_id);
+    let run = async {
+        terminal::say(&format!("{verb} {}: deploy {deploy_id}", config.name));
+        tracing::info!("{verb} of {} begins", config.name);
+        let began = Instant::now();
+        let mut progress = Progress::new(Span::current());
+        let result = job(&mut progress).await;
+        drop(progress);
+        let ms = began.elapsed().as_millis() as u64;
+        match &result {
+            Ok(_) => tracing::info!(
+                bgctl_duration_ms = ms,
+                bgctl_result = "ok",
+                "{verb} succeeded in {ms} ms"
+            ),
+            Err(e) if e.left_old_serving() => {
+                tracing::warn!(
+                    bgctl_duration_ms = ms,
+                    bgctl_result = "failed",
+                    "{verb} failed, nothing live changed: {e}"
+                )
+            }
+            Err(e) => tracing::error!(bgctl_duration_ms = ms, bgctl_result = "failed", "{verb} failed: {e}"),
+        }
+        result
+    };
+    run.instrument(span).await
+}
+
 pub fn millis(d: Duration) -> String {
     format!("{} ms", d.as_millis())
 }
-
-/// Progress for people: a line per phase, on stderr.
-pub struct Progress;
-
-impl Report for Progress {
-    fn phase(&mut self, phase: Phase, took: Duration) {
-        eprintln!("  {phase:<8} {:>8}", millis(took));
-        fault_point(phase);
-    }
-
-    fn note(&mut self, text: &str) {
-        eprintln!("  note: {text}");
-    }
-}
-
-/// Test-only crash points (cargo feature `fault-injection`):
-/// `BGCTL_FAULT=<phase>:crash` aborts right after that phase (no cleanup,
-/// as kill -9); `<phase>:hang` prints `fault: hanging after <phase>` and
-/// waits to be killed; `<phase>:pause=<ms>` prints `fault: pausing after
-/// <phase>` and goes on after that long (a window for a test to act in).
-#[cfg(feature = "fault-injection")]
-fn fault_point(phase: Phase) {
-    let Ok(fault) = std::env::var("BGCTL_FAULT") else {
-        return;
-    };
-    let Some((at, action)) = fault.split_once(':') else {
-        return;
-    };
-    if at != phase.as_str() {
-        return;
-    }
-    match action.split_once('=') {
-        None if action == "crash" => std::process::abort(),
-        None if action == "hang" => {
-            eprintln!("fault: hanging after {phase}");
-            loop {
-                std::thread::park();
-            }
-        }
-        Some(("pause", ms)) => {
-            eprintln!("fault: pausing after {phase}");
-            std::thread::sleep(Duration::from_millis(ms.parse().unwrap_or(1000)));
-        }
-        _ => {}
-    }
-}
-
-#[cfg(not(feature = "fault-injection"))]
-fn fault_point(_: Phase) {}

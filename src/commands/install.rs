@@ -37,11 +37,7 @@ pub async fn run(config: &Config, dry_run: bool) -> Result<(), Error> {
 async fn install(config: &Config, state: &Store, dry_run: bool) -> Result<(), Error> {
     let live = state.read().await?.active.map(|a| a.color);
     let files = install_files(config, live)?;
-    let current = files
-        .iter()
-        .map(|f| read_if_exists(f.path.as_path()))
-        .collect::<Result<Vec<_>, _>>()?;
-    let plan = plan_files(&files, current);
+    let plan = plan_on_disk(&files)?;
     // Someone else's file where ours would go: say so before touching anything.
     if let Some((file, _)) = plan.iter().find(|(_, a)| *a == FileAction::Foreign) {
         return Err(Error::ForeignFile(file.path.as_path().to_owned()));
@@ -106,6 +102,15 @@ async fn install_site(
         ),
     }
     Ok(true)
+}
+
+/// What install would do to each of `files`, against the disk.
+pub(super) fn plan_on_disk(files: &[RenderedFile]) -> Result<Vec<(&RenderedFile, FileAction)>, Error> {
+    let current = files
+        .iter()
+        .map(|f| read_if_exists(f.path.as_path()))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(plan_files(files, current))
 }
 
 fn require_directory(key: &'static str, path: &Path) -> Result<(), Error> {

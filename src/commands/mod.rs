@@ -2,7 +2,13 @@
 //! switch to the previous color); `execute` loads the config and dispatches.
 
 mod deploy;
+mod doctor;
+mod drift;
+mod fault;
+mod history;
 mod install;
+mod logs;
+mod progress;
 mod reconcile;
 mod render;
 mod status;
@@ -11,12 +17,19 @@ mod uninstall;
 
 use std::path::{Path, PathBuf};
 
+use clap::CommandFactory;
+
 use crate::cli::{Cli, Command};
 use crate::config::{CONFIG_DIR, Config, ConfigError, ConfigSource, locate};
 use crate::error::Error;
 use crate::switch::Goal;
 
 pub async fn execute(cli: Cli) -> Result<(), Error> {
+    // The one command that needs no service.
+    if let Command::Completions { shell } = cli.command {
+        clap_complete::generate(shell, &mut Cli::command(), "bgctl", &mut std::io::stdout());
+        return Ok(());
+    }
     let env = std::env::var_os("BGCTL_CONFIG")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from);
@@ -33,11 +46,23 @@ pub async fn execute(cli: Cli) -> Result<(), Error> {
         }
         Command::Rollback { wait } => switch::run(&config, Goal::Previous, None, wait, cli.json).await,
         Command::Reconcile => reconcile::run(&config, cli.json).await,
+        Command::Logs {
+            color,
+            follow,
+            lines,
+            deploy,
+        } => {
+            let source = deploy.map_or(logs::Source::Color(color), logs::Source::Deploy);
+            logs::run(&config, source, follow, lines).await
+        }
+        Command::History { lines } => history::run(&config, lines, cli.json).await,
+        Command::Doctor => doctor::run(&config, cli.json).await,
+        Command::Completions { .. } => unreachable!("handled before the config is read"),
     }
 }
 
 /// One JSON object on stdout, for machines (`--json`).
-fn print_json(value: &impl serde::Serialize) {
+pub fn print_json(value: &impl serde::Serialize) {
     println!("{}", serde_json::to_string(value).expect("command output serialises"));
 }
 

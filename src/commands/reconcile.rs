@@ -5,11 +5,12 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::deploy::{Boundaries, Progress, request};
+use super::deploy::{Boundaries, journaled, request};
 use crate::config::Config;
 use crate::error::Error;
 use crate::state::Wait;
 use crate::switch::{Goal, reconcile};
+use crate::terminal;
 
 /// reconcile waits this long for the lock: a dead holder's lease expires in ~15 s.
 const LOCK_WAIT: Duration = Duration::from_secs(30);
@@ -17,15 +18,18 @@ const LOCK_WAIT: Duration = Duration::from_secs(30);
 pub async fn run(config: &Config, json: bool) -> Result<(), Error> {
     let mut b = Boundaries::connect(config).await?;
     let request = request("reconcile", Goal::Other, None, Wait::Upto(LOCK_WAIT));
-    eprintln!("reconcile {}: deploy {}", config.name, request.deploy_id);
-    let actions = b
-        .with_world(config, async |world| reconcile(world, &request, &mut Progress).await)
-        .await?;
+    let actions = journaled("reconcile", config, &request.deploy_id, async |progress| {
+        Ok(
+            b.with_world(config, async |world| reconcile(world, &request, progress).await)
+                .await?,
+        )
+    })
+    .await?;
     let summary = Summary {
         deploy_id: request.deploy_id,
         actions,
     };
-    eprint!("{}", Lines(config.name.as_str(), &summary));
+    terminal::say(Lines(config.name.as_str(), &summary).to_string().trim_end());
     if json {
         super::print_json(&summary);
     }

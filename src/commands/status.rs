@@ -1,20 +1,25 @@
 //! `bgctl status [--json]`: the live color from the state store, each
-//! color's unit and container, and whether nginx's site matches. One typed
-//! report: `--json` serialises it (DESIGN §5), people get its Display.
+//! color's unit and container, where nginx's site sends users, and any
+//! drift between them. One typed report: `--json` serialises it (DESIGN §5
+//! and the README), people get its Display. Every read is concurrent and
+//! goes over D-Bus, the Engine API and etcd: nothing is shelled out.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Serialize;
 
+use super::drift::{Facts, drift};
 use crate::config::Config;
-use crate::docker::{Docker, EngineDocker};
+use crate::docker::{Container, Docker, EngineDocker};
 use crate::domain::Color;
 use crate::error::Error;
 use crate::files::read_if_exists;
+use crate::proxy::site_target;
 use crate::render;
-use crate::state::{StateStore, Store};
-use crate::systemd::{DbusSystemd, Systemd};
+use crate::state::{HistoryRecord, StateStore, Store};
+use crate::systemd::{DbusSystemd, Systemd, UnitState};
+use crate::terminal::{Paint, paint};
 
 pub async fn run(config: &Config, json: bool) -> Result<(), Error> {
     let status = gather(config).await?;
@@ -26,7 +31,7 @@ pub async fn run(config: &Config, json: bool) -> Result<(), Error> {
     Ok(())
 }
 
-/// The stable object of DESIGN §5.
+/// The stable object of DESIGN §5, with the fields the README adds.
 #[derive(Debug, Serialize)]
 pub struct Status {
     pub service: String,
@@ -43,8 +48,15 @@ pub struct ActiveStatus {
     pub port: u16,
     /// `None` in a store seeded by the classic recipe.
     pub image: Option<String>,
+    /// The id of the image the live container runs; `None` without one.
+    pub image_id: Option<String>,
+    /// The image's registry digest (`name@sha256:…`); `None` for an image
+    /// built on this host and never pushed or pulled.
+    pub digest: Option<String>,
     pub unit: String,
     pub since: String,
+    /// The deploy that made it live; `None` when the history has none.
+    pub deploy_id: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -53,6 +65,8 @@ pub struct ColorStatus {
     pub unit: String,
     pub active_state: String,
     pub sub_state: String,
+    /// How often systemd restarted the unit since it was started.
+    pub restarts: u32,
     /// Docker's status word; `None` when there is no container.
     pub container: Option<String>,
     /// Docker's health; `None` without a container or a HEALTHCHECK.
@@ -62,100 +76,195 @@ pub struct ColorStatus {
 #[derive(Debug, Serialize)]
 pub struct ProxyStatus {
     pub site: String,
+    /// The port nginx listens on for the service.
     pub port: u16,
+    /// The port the site on disk sends users to; `None` for the 503 page.
+    pub upstream_port: Option<u16>,
+    /// The color the site on disk names.
+    pub upstream_color: Option<String>,
+    /// The site on disk is exactly what the state renders.
     pub in_sync: bool,
+    /// Each way the site, the state and the units disagree; empty when
+    /// they agree.
+    pub drift: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct StateInfo {
     pub backend: &'static str,
+    /// etcd's endpoints, or the state file's path.
+    pub endpoint: String,
     pub revision: i64,
 }
 
 async fn gather(config: &Config) -> Result<Status, Error> {
-    let state = Store::open(config).await?;
-    let systemd = DbusSystemd::connect().await?;
-    let docker = EngineDocker::connect(&config.docker.host).await?;
-    let snapshot = state.read().await?;
+    let (state, systemd, docker) = tokio::try_join!(
+        async { Ok::<_, Error>(Store::open(config).await?) },
+        async { Ok(DbusSystemd::connect().await?) },
+        async { Ok(EngineDocker::connect(&config.docker.host).await?) },
+    )?;
+    let ((snapshot, history), (blue, green), site_text) = tokio::try_join!(
+        async { Ok::<_, Error>(tokio::try_join!(state.read(), state.history())?) },
+        async {
+            tokio::try_join!(
+                color(config, &systemd, &docker, Color::Blue),
+                color(config, &systemd, &docker, Color::Green)
+            )
+        },
+        async { Ok(read_if_exists(config.site().as_path())?) },
+    )?;
     let live = snapshot.active.as_ref().map(|a| a.color);
-    let mut colors = BTreeMap::new();
-    for color in Color::ALL {
-        let unit = config.unit(color);
-        let unit_state = systemd.state(&unit).await?;
-        let container = docker.inspect(&config.container(color)).await?;
-        let status = ColorStatus {
-            port: config.port(color).get(),
-            unit: unit.to_string(),
-            active_state: unit_state.active_state.to_string(),
-            sub_state: unit_state.sub_state,
-            container: container.as_ref().map(|c| c.status.clone()),
-            health: container.and_then(|c| c.health).map(|h| h.status),
-        };
-        colors.insert(color.to_string(), status);
-    }
-    let site = config.site();
+    let live_container = live.and_then(|c| if c == Color::Blue { &blue.1 } else { &green.1 }.clone());
+    let digest = match &live_container {
+        Some(c) if !c.image_id.is_empty() => docker.repo_digests(&c.image_id).await?.into_iter().next(),
+        _ => None,
+    };
     let expected = render::site(config, live)?.contents;
-    let in_sync = read_if_exists(site.as_path())?.is_some_and(|now| now == expected);
+    let target = site_target(site_text.as_deref().unwrap_or(""));
+    let units = [(Color::Blue, &blue.0), (Color::Green, &green.0)];
+    let facts = Facts {
+        site: config.site().to_string(),
+        site_exists: site_text.is_some(),
+        site_matches: site_text.as_deref() == Some(expected.as_str()),
+        site_port: target.port,
+        live: snapshot.active.as_ref().map(|a| (a.color, a.port.get())),
+        units: units.map(|(c, u)| (c, u.is_up(), u.active_state.to_string())),
+    };
+    let colors = [(Color::Blue, blue), (Color::Green, green)]
+        .into_iter()
+        .map(|(c, (unit, container))| (c.to_string(), color_status(config, c, &unit, container.as_ref())))
+        .collect();
     Ok(Status {
         service: config.name.to_string(),
         active: snapshot.active.map(|a| ActiveStatus {
+            deploy_id: made_live(&history, a.color),
             color: a.color.to_string(),
             port: a.port.get(),
             image: a.image.map(|i| i.to_string()),
+            image_id: live_container.map(|c| c.image_id).filter(|id| !id.is_empty()),
+            digest,
             unit: crate::naming::instance_unit(&config.name, a.color, a.port).to_string(),
             since: a.deployed_at,
         }),
         colors,
         proxy: ProxyStatus {
-            site: site.to_string(),
+            site: config.site().to_string(),
             port: config.proxy.listen.get(),
-            in_sync,
+            upstream_port: target.port,
+            upstream_color: target.color.map(|c| c.to_string()),
+            in_sync: facts.site_matches,
+            drift: drift(&facts),
         },
         state: StateInfo {
             backend: state.backend(),
+            endpoint: state.location(),
             revision: snapshot.revision,
         },
     })
 }
 
+/// One color's unit (over D-Bus) and container (Engine API), read together.
+async fn color(
+    config: &Config,
+    systemd: &DbusSystemd,
+    docker: &EngineDocker,
+    color: Color,
+) -> Result<(UnitState, Option<Container>), Error> {
+    let unit = config.unit(color);
+    let name = config.container(color);
+    Ok(tokio::try_join!(
+        async { Ok::<_, Error>(systemd.state(&unit).await?) },
+        async { Ok(docker.inspect(&name).await?) },
+    )?)
+}
+
+fn color_status(config: &Config, color: Color, unit: &UnitState, container: Option<&Container>) -> ColorStatus {
+    ColorStatus {
+        port: config.port(color).get(),
+        unit: config.unit(color).to_string(),
+        active_state: unit.active_state.to_string(),
+        sub_state: unit.sub_state.clone(),
+        restarts: unit.n_restarts,
+        container: container.map(|c| c.status.clone()),
+        health: container.and_then(|c| c.health.as_ref()).map(|h| h.status.clone()),
+    }
+}
+
+/// The newest good deploy to `color`: the one that made it live.
+fn made_live(history: &[HistoryRecord], color: Color) -> Option<String> {
+    history
+        .iter()
+        .rev()
+        .find(|r| r.result == "ok" && r.to == color.as_str())
+        .map(|r| r.id.clone())
+}
+
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = paint(Paint::Bold, &self.service);
         match &self.active {
-            None => writeln!(f, "{}: no color is live yet (run bgctl switch)", self.service)?,
-            Some(a) => writeln!(
-                f,
-                "{}: {} is live on port {} with {} since {}",
-                self.service,
-                a.color,
-                a.port,
-                a.image.as_deref().unwrap_or("an image no deploy recorded"),
-                a.since
-            )?,
+            None => writeln!(f, "{name}: no color is live yet (run bgctl switch)")?,
+            Some(a) => {
+                writeln!(f, "{name}: {} is live on port {} since {}", a.color, a.port, a.since)?;
+                let image = a.image.as_deref().unwrap_or("an image no deploy recorded");
+                let id = a.image_id.as_deref().map_or("no container".to_owned(), short_id);
+                let digest = a.digest.as_deref().unwrap_or("no registry digest");
+                writeln!(f, "  image   {image} ({id}, {digest})")?;
+                writeln!(
+                    f,
+                    "  deploy  {}",
+                    a.deploy_id.as_deref().unwrap_or("not in the history")
+                )?;
+            }
         }
         for color in Color::ALL {
-            let Some(c) = self.colors.get(color.as_str()) else {
-                continue;
-            };
-            let container = match (&c.container, &c.health) {
-                (None, _) => "no container".to_owned(),
-                (Some(status), None) => format!("container {status}"),
-                (Some(status), Some(health)) => format!("container {status}, {health}"),
-            };
-            writeln!(
-                f,
-                "  {:<6} {:<5} {} ({}), {container}",
-                color.as_str(),
-                c.port,
-                c.active_state,
-                c.sub_state
-            )?;
+            if let Some(c) = self.colors.get(color.as_str()) {
+                writeln!(f, "  {}", ColorLine(color, c))?;
+            }
         }
-        let sync = if self.proxy.in_sync {
-            "in sync"
-        } else {
-            "NOT in sync with the state"
+        let p = &self.proxy;
+        let routes = match (p.upstream_port, &p.upstream_color) {
+            (Some(port), Some(color)) => format!("{port} ({color})"),
+            (Some(port), None) => port.to_string(),
+            (None, _) => "the 503 page".to_owned(),
         };
-        writeln!(f, "  proxy  {} on port {}: {sync}", self.proxy.site, self.proxy.port)?;
-        writeln!(f, "  state  {} revision {}", self.state.backend, self.state.revision)
+        let sync = if p.drift.is_empty() {
+            paint(Paint::Good, "in sync")
+        } else {
+            paint(Paint::Bad, "DRIFT")
+        };
+        writeln!(f, "  proxy   :{} -> {routes}  {}  {sync}", p.port, p.site)?;
+        for line in &p.drift {
+            writeln!(f, "  {} {line}", paint(Paint::Bad, "drift:"))?;
+        }
+        let s = &self.state;
+        writeln!(f, "  state   {} {} revision {}", s.backend, s.endpoint, s.revision)
     }
+}
+
+/// `blue    9001  active (running)  container running, healthy, 0 restarts`.
+struct ColorLine<'a>(Color, &'a ColorStatus);
+
+impl fmt::Display for ColorLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ColorLine(color, c) = self;
+        let unit = format!("{} ({})", c.active_state, c.sub_state);
+        let container = match (&c.container, &c.health) {
+            (None, _) => "no container".to_owned(),
+            (Some(status), None) => format!("container {status}"),
+            (Some(status), Some(health)) => format!("container {status}, {health}"),
+        };
+        write!(
+            f,
+            "{:<7} {:<5}  {unit:<20} {container}, {} restarts",
+            color.as_str(),
+            c.port,
+            c.restarts
+        )
+    }
+}
+
+/// `sha256:0123456789ab`: as much of an image id as people compare.
+fn short_id(id: &str) -> String {
+    id.chars().take(19).collect()
 }

@@ -6,12 +6,13 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::deploy::{Boundaries, Progress, millis, request};
+use super::deploy::{Boundaries, journaled, millis, request};
 use crate::config::Config;
 use crate::domain::ImageRef;
 use crate::error::Error;
 use crate::state::Wait;
 use crate::switch::{Goal, Outcome, Phase, switch};
+use crate::terminal;
 
 pub async fn run(config: &Config, goal: Goal, image: Option<ImageRef>, wait: bool, json: bool) -> Result<(), Error> {
     // Only a label: rollback's target is chosen under the lock.
@@ -19,12 +20,15 @@ pub async fn run(config: &Config, goal: Goal, image: Option<ImageRef>, wait: boo
     let mut b = Boundaries::connect(config).await?;
     let wait = if wait { Wait::Forever } else { Wait::No };
     let request = request(verb, goal, image, wait);
-    eprintln!("{verb} {}: deploy {}", config.name, request.deploy_id);
-    let outcome = b
-        .with_world(config, async |world| switch(world, &request, &mut Progress).await)
-        .await?;
+    let outcome = journaled(verb, config, &request.deploy_id, async |progress| {
+        Ok(
+            b.with_world(config, async |world| switch(world, &request, progress).await)
+                .await?,
+        )
+    })
+    .await?;
     let summary = Summary::new(&request.deploy_id, &outcome);
-    eprintln!("{verb} {}: {summary}", config.name);
+    terminal::say(&format!("{verb} {}: {summary}", config.name));
     if json {
         super::print_json(&summary);
     }

@@ -44,6 +44,36 @@ impl EngineDocker {
     }
 }
 
+impl EngineDocker {
+    /// dockerd's version and API version (`doctor`).
+    pub async fn version(&self) -> Result<(String, String), DockerError> {
+        let v = self.docker.version().await.map_err(|e| self.unreachable(e))?;
+        Ok((v.version.unwrap_or_default(), v.api_version.unwrap_or_default()))
+    }
+
+    /// The registry digests (`name@sha256:…`) of an image; none for one
+    /// built here and never pushed or pulled.
+    pub async fn repo_digests(&self, image_id: &str) -> Result<Vec<String>, DockerError> {
+        match self.docker.inspect_image(image_id).await {
+            Ok(image) => Ok(image.repo_digests.unwrap_or_default()),
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(Vec::new()),
+            Err(source @ bollard::errors::Error::DockerResponseServerError { .. }) => Err(DockerError::Api {
+                operation: "inspect image",
+                container: image_id.to_owned(),
+                source: Box::new(source),
+            }),
+            Err(e) => Err(self.unreachable(e)),
+        }
+    }
+
+    fn unreachable(&self, e: bollard::errors::Error) -> DockerError {
+        DockerError::Unreachable {
+            host: self.host.clone(),
+            reason: e.to_string(),
+        }
+    }
+}
+
 impl Docker for EngineDocker {
     type Watch = EngineWatch;
 
@@ -60,12 +90,7 @@ impl Docker for EngineDocker {
                     source: Box::new(source),
                 });
             }
-            Err(other) => {
-                return Err(DockerError::Unreachable {
-                    host: self.host.clone(),
-                    reason: other.to_string(),
-                });
-            }
+            Err(other) => return Err(self.unreachable(other)),
         };
         let state = found.state.unwrap_or_default();
         let health = state.health.and_then(|h| {
@@ -91,6 +116,7 @@ impl Docker for EngineDocker {
             running: state.running.unwrap_or(false),
             status: state.status.map(|s| s.to_string()).unwrap_or_default(),
             exit_code: state.exit_code.unwrap_or(0),
+            image_id: found.image.unwrap_or_default(),
             health,
         }))
     }

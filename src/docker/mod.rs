@@ -15,6 +15,8 @@ pub struct Container {
     /// Docker's status word: created, running, exited, ...
     pub status: String,
     pub exit_code: i64,
+    /// The id (`sha256:…`) of the image it runs.
+    pub image_id: String,
     /// `None` when the image defines no HEALTHCHECK.
     pub health: Option<Health>,
 }

@@ -5,6 +5,7 @@
 
 mod abs_path;
 mod color;
+mod deploy_id;
 mod docker_host;
 mod duration;
 mod endpoint;
@@ -21,6 +22,7 @@ mod unit_name;
 
 pub use abs_path::AbsPath;
 pub use color::Color;
+pub use deploy_id::DeployId;
 pub use docker_host::DockerHost;
 pub use duration::HumanDuration;
 pub use endpoint::Endpoint;

@@ -4,10 +4,12 @@
 
 mod connections;
 mod nginx;
+mod site_target;
 
 use std::time::Duration;
 
-pub use nginx::{Installed, Nginx};
+pub use nginx::{Installed, Nginx, test_config};
+pub use site_target::{SiteTarget, site_target};
 
 use crate::domain::Color;
 use crate::files::FilesError;

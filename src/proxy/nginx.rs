@@ -34,31 +34,6 @@ impl<'a, S: Systemd> Nginx<'a, S> {
         Nginx { config, systemd }
     }
 
-    /// `nginx -t -c <nginx_conf>`: Ok, or nginx's own words.
-    async fn test_config(&self) -> Result<(), ProxyError> {
-        let bin = &self.config.proxy.nginx_bin;
-        let run = tokio::process::Command::new(bin.as_path())
-            .args(["-t", "-q", "-c"])
-            .arg(self.config.proxy.nginx_conf.as_path())
-            .kill_on_drop(true)
-            .output();
-        let cannot = |reason: String| ProxyError::NginxBinary {
-            bin: bin.to_string(),
-            reason,
-        };
-        let output = tokio::time::timeout(NGINX_TIMEOUT, run)
-            .await
-            .map_err(|_| cannot(format!("nginx -t took longer than {NGINX_TIMEOUT:?}")))?
-            .map_err(|e| cannot(e.to_string()))?;
-        if output.status.success() {
-            Ok(())
-        } else {
-            Err(ProxyError::Invalid {
-                message: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-            })
-        }
-    }
-
     /// Puts back what was there before (nothing, or the old text).
     fn restore(&self, site: &RenderedFile, old: Option<&str>) -> Result<(), ProxyError> {
         match old {
@@ -131,7 +106,7 @@ impl<S: Systemd> Nginx<'_, S> {
         // nginx -t reads the site where nginx.conf includes it, so it is
         // tested in place; running nginx only reads it on reload, which
         // happens only after the test passed.
-        if let Err(e) = self.test_config().await {
+        if let Err(e) = test_config(self.config).await {
             self.restore(site, old.as_deref())?;
             return Err(e);
         }
@@ -150,6 +125,31 @@ impl<S: Systemd> Nginx<'_, S> {
             });
         }
         Ok(())
+    }
+}
+
+/// `nginx -t -c <nginx_conf>`: Ok, or nginx's own words.
+pub async fn test_config(config: &Config) -> Result<(), ProxyError> {
+    let bin = &config.proxy.nginx_bin;
+    let run = tokio::process::Command::new(bin.as_path())
+        .args(["-t", "-q", "-c"])
+        .arg(config.proxy.nginx_conf.as_path())
+        .kill_on_drop(true)
+        .output();
+    let cannot = |reason: String| ProxyError::NginxBinary {
+        bin: bin.to_string(),
+        reason,
+    };
+    let output = tokio::time::timeout(NGINX_TIMEOUT, run)
+        .await
+        .map_err(|_| cannot(format!("nginx -t took longer than {NGINX_TIMEOUT:?}")))?
+        .map_err(|e| cannot(e.to_string()))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(ProxyError::Invalid {
+            message: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        })
     }
 }
 

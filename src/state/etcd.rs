@@ -152,6 +152,11 @@ impl std::fmt::Display for Queued {
 }
 
 impl EtcdStore {
+    /// The configured endpoints, comma-separated.
+    pub fn endpoints(&self) -> &str {
+        &self.endpoints
+    }
+
     pub async fn connect(config: &Config) -> Result<EtcdStore, StateError> {
         let state = &config.state;
         let endpoints: Vec<String> = state.endpoints.iter().map(|e| e.to_string()).collect();

@@ -30,6 +30,10 @@ struct Data {
 }
 
 impl FileStore {
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
     pub fn open(config: &Config) -> FileStore {
         FileStore {
             path: config.state_path().as_path().to_owned(),

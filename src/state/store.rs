@@ -25,6 +25,14 @@ impl Store {
             Store::File(_) => "file",
         }
     }
+
+    /// Where the state lives: etcd's endpoints, or the file's path.
+    pub fn location(&self) -> String {
+        match self {
+            Store::Etcd(s) => s.endpoints().to_owned(),
+            Store::File(s) => s.path().display().to_string(),
+        }
+    }
 }
 
 /// Calls `$call` on whichever store this is.

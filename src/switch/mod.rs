@@ -81,6 +81,8 @@ pub struct World<'a, S, D, T, P, H> {
 pub trait Report {
     fn phase(&mut self, phase: Phase, took: Duration);
     fn note(&mut self, text: &str);
+    /// The deploy's colors and image, once chosen under the lock.
+    fn target(&mut self, _from: Option<Color>, _to: Color, _image: &ImageRef) {}
 }
 
 /// Runs one switch under the deploy lock and records it in the history.

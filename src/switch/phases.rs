@@ -43,6 +43,7 @@ where
         let (to, image) = self.choose(&snapshot, old_site.as_deref()).await?;
         self.from = snapshot.active.as_ref().map(|a| a.color);
         (self.to, self.image) = (Some(to), Some(image.clone()));
+        self.clock.report.target(self.from, to, &image);
 
         match self.start_color(to, Some(&image), true).await {
             Ok(()) => {}

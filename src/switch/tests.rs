@@ -147,6 +147,7 @@ impl Docker for FakeDocker {
             running: true,
             status: "running".into(),
             exit_code: 0,
+            image_id: String::new(),
             health: Some(Health {
                 status: status.into(),
                 log: vec!["exit 1: connection refused".into()],

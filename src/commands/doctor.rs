@@ -1,0 +1,302 @@
+//! `bgctl doctor`: can bgctl reach and use everything it needs? One line a
+//! check, ✓ or ✗, each ✗ with its fix; exit 0 only when all pass.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::install::plan_on_disk;
+use crate::config::Config;
+use crate::docker::EngineDocker;
+use crate::domain::Color;
+use crate::error::Error;
+use crate::journal;
+use crate::proxy::{ProxyError, test_config};
+use crate::render::install_files;
+use crate::state::{StateError, StateStore, Store};
+use crate::systemd::{DbusSystemd, Systemd};
+use crate::terminal::{Paint, paint};
+
+/// A port is looked at for no longer than this.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+pub async fn run(config: &Config, json: bool) -> Result<(), Error> {
+    let checks = examine(config).await;
+    let failed = checks.iter().filter(|c| !c.ok).count();
+    if json {
+        super::print_json(&Report {
+            ok: failed == 0,
+            checks: &checks,
+        });
+    } else {
+        for check in &checks {
+            println!("{check}");
+        }
+    }
+    match failed {
+        0 => Ok(()),
+        failed => Err(Error::Doctor {
+            failed,
+            total: checks.len(),
+        }),
+    }
+}
+
+/// `doctor --json`.
+#[derive(Debug, Serialize)]
+pub struct Report<'a> {
+    pub ok: bool,
+    pub checks: &'a [Check],
+}
+
+/// One check: what was looked at, what was found, and the fix when it failed.
+#[derive(Debug, Serialize)]
+pub struct Check {
+    pub name: &'static str,
+    pub ok: bool,
+    pub detail: String,
+    pub fix: Option<String>,
+}
+
+impl Check {
+    fn pass(name: &'static str, detail: impl Into<String>) -> Check {
+        Check {
+            name,
+            ok: true,
+            detail: detail.into(),
+            fix: None,
+        }
+    }
+
+    fn fail(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
+        Check {
+            name,
+            ok: false,
+            detail: detail.into(),
+            fix: Some(fix.into()),
+        }
+    }
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mark = if self.ok {
+            paint(Paint::Good, "✓")
+        } else {
+            paint(Paint::Bad, "✗")
+        };
+        write!(f, "{mark} {:<8} {}", self.name, self.detail)?;
+        if let Some(fix) = &self.fix {
+            write!(f, "\n    {} {fix}", paint(Paint::Bold, "fix:"))?;
+        }
+        Ok(())
+    }
+}
+
+/// Every check, the boundaries reached concurrently; a check that needs a
+/// boundary that is down is left out (that boundary's ✗ says it all).
+async fn examine(config: &Config) -> Vec<Check> {
+    let (systemd, docker, state) = tokio::join!(
+        DbusSystemd::connect(),
+        EngineDocker::connect(&config.docker.host),
+        Store::open(config)
+    );
+    let (state_check, live) = state_check(state).await;
+    let mut checks = vec![
+        systemd_check(&systemd).await,
+        docker_check(config, docker).await,
+        state_check,
+    ];
+    checks.push(match test_config(config).await {
+        Ok(()) => Check::pass(
+            "nginx",
+            format!("{} -t accepts {}", config.proxy.nginx_bin, config.proxy.nginx_conf),
+        ),
+        Err(e @ ProxyError::NginxBinary { .. }) => Check::fail(
+            "nginx",
+            e.to_string(),
+            "install nginx (apt-get install nginx-light), or fix [proxy] nginx_bin",
+        ),
+        Err(e) => Check::fail(
+            "nginx",
+            e.to_string(),
+            "fix what nginx -t says, then run bgctl doctor again",
+        ),
+    });
+    if let Ok(systemd) = &systemd {
+        checks.push(nginx_running(config, systemd).await);
+        checks.push(units_check(config, systemd, live).await);
+        checks.extend(ports_check(config, systemd).await);
+    }
+    checks.push(match journal::reachable() {
+        Ok(()) => Check::pass("journal", format!("journald takes records at {}", journal::SOCKET)),
+        Err(e) => Check::fail(
+            "journal",
+            format!("{}: {e}; bgctl's records go to stderr only", journal::SOCKET),
+            "start systemd-journald (systemctl start systemd-journald), so journalctl shows deploys",
+        ),
+    });
+    checks
+}
+
+async fn systemd_check(systemd: &Result<DbusSystemd, crate::systemd::SystemdError>) -> Check {
+    let fix = "start dbus and systemd (is this a systemd host? bgctl needs the system bus, as root)";
+    match systemd {
+        Ok(s) => match s.version().await {
+            Ok(v) => Check::pass("systemd", format!("systemd {v} on the system bus")),
+            Err(e) => Check::fail("systemd", e.to_string(), fix),
+        },
+        Err(e) => Check::fail("systemd", e.to_string(), fix),
+    }
+}
+
+async fn docker_check(config: &Config, docker: Result<EngineDocker, crate::docker::DockerError>) -> Check {
+    let fix = format!(
+        "start dockerd (systemctl start docker), or fix [docker] host = \"{}\"",
+        config.docker.host
+    );
+    match docker {
+        Ok(d) => match d.version().await {
+            Ok((version, api)) => Check::pass(
+                "dockerd",
+                format!("docker {version}, API {api} at {}", config.docker.host),
+            ),
+            Err(e) => Check::fail("dockerd", e.to_string(), fix),
+        },
+        Err(e) => Check::fail("dockerd", e.to_string(), fix),
+    }
+}
+
+/// The store answers a read (etcd: a linearizable one, so a quorum is
+/// there; auth and TLS pass); gives the live color too, for the site.
+async fn state_check(state: Result<Store, StateError>) -> (Check, Option<Option<Color>>) {
+    let read = match state {
+        Ok(store) => store.read().await.map(|s| (store, s)),
+        Err(e) => Err(e),
+    };
+    match read {
+        Ok((store, snapshot)) => {
+            let live = snapshot.active.map(|a| a.color);
+            let detail = format!(
+                "{} at {}, revision {}",
+                store.backend(),
+                store.location(),
+                snapshot.revision
+            );
+            (Check::pass("state", detail), Some(live))
+        }
+        Err(e) => {
+            let fix = match &e {
+                StateError::Unreachable { .. } => "start etcd (systemctl start etcd), or fix [state] endpoints",
+                StateError::Tls { .. } => "fix [state] ca, cert and key (PEM files etcd's certificates match)",
+                _ => "fix [state] in the config (user and password for an etcd with auth)",
+            };
+            (Check::fail("state", e.to_string(), fix), None)
+        }
+    }
+}
+
+async fn nginx_running(config: &Config, systemd: &DbusSystemd) -> Check {
+    let unit = &config.proxy.unit;
+    match systemd.state(unit).await {
+        Ok(s) if s.is_active() => Check::pass("proxy", format!("{unit} is {}", s.active_state)),
+        Ok(s) => Check::fail(
+            "proxy",
+            format!("{unit} is {} ({})", s.active_state, s.sub_state),
+            format!("systemctl start {unit}; no deploy can switch traffic while it is down"),
+        ),
+        Err(e) => Check::fail("proxy", e.to_string(), "see the systemd check"),
+    }
+}
+
+/// Would `install` change anything? (The site only when the state said
+/// what is live: it is rendered from it.)
+async fn units_check(config: &Config, systemd: &DbusSystemd, live: Option<Option<Color>>) -> Check {
+    let files = match install_files(config, live.flatten()) {
+        Ok(files) => files,
+        Err(e) => return Check::fail("units", e.to_string(), "fix the config"),
+    };
+    let site = config.site();
+    let considered: Vec<_> = files.into_iter().filter(|f| live.is_some() || f.path != site).collect();
+    let plan = match plan_on_disk(&considered) {
+        Ok(plan) => plan,
+        Err(e) => return Check::fail("units", e.to_string(), "fix the file's permissions"),
+    };
+    let stale: Vec<String> = plan
+        .iter()
+        .filter(|(_, a)| a.writes() || *a == crate::plan::FileAction::Foreign)
+        .map(|(f, _)| f.path.to_string())
+        .collect();
+    if !stale.is_empty() {
+        return Check::fail(
+            "units",
+            format!("install would write {}", stale.join(", ")),
+            "run bgctl install",
+        );
+    }
+    for color in Color::ALL {
+        match systemd.state(&config.unit(color)).await {
+            Ok(s) if s.need_daemon_reload => {
+                return Check::fail(
+                    "units",
+                    format!("systemd has not re-read {}", config.unit(color)),
+                    "run bgctl install (it reloads systemd)",
+                );
+            }
+            Ok(_) => {}
+            Err(e) => return Check::fail("units", e.to_string(), "see the systemd check"),
+        }
+    }
+    Check::pass("units", format!("{} files current, loaded by systemd", plan.len()))
+}
+
+/// A running color's port answers and a stopped one's is free (else the
+/// next deploy to it fails); nginx's listen port answers.
+async fn ports_check(config: &Config, systemd: &DbusSystemd) -> Vec<Check> {
+    let mut checks = Vec::new();
+    for color in Color::ALL {
+        let port = config.port(color).get();
+        let addr = SocketAddr::new(config.upstream_ip(), port);
+        let up = systemd.state(&config.unit(color)).await.is_ok_and(|s| s.is_up());
+        let answers = answers(addr).await;
+        checks.push(match (up, answers) {
+            (true, true) => Check::pass("port", format!("{port} ({color}) answers: its unit runs")),
+            (false, false) => Check::pass("port", format!("{port} ({color}) is free for the next deploy")),
+            (true, false) => Check::fail(
+                "port",
+                format!("{port} ({color}): its unit runs but nothing answers at {addr}"),
+                format!("bgctl logs {color} shows why"),
+            ),
+            (false, true) => Check::fail(
+                "port",
+                format!("{port} ({color}) is taken, though {color}'s unit is stopped"),
+                format!("free it (ss -ltnp 'sport = :{port}' names the process), or change [colors] {color}"),
+            ),
+        });
+    }
+    let listen = config.proxy.listen.get();
+    let addr = SocketAddr::from(([127, 0, 0, 1], listen));
+    checks.push(if answers(addr).await {
+        Check::pass("port", format!("{listen} (nginx) answers"))
+    } else {
+        Check::fail(
+            "port",
+            format!("nothing answers on {listen} ([proxy] listen)"),
+            format!(
+                "start {}, and check that its config includes {}",
+                config.proxy.unit,
+                config.site()
+            ),
+        )
+    });
+    checks
+}
+
+async fn answers(addr: SocketAddr) -> bool {
+    matches!(
+        tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(addr)).await,
+        Ok(Ok(_))
+    )
+}

@@ -1,0 +1,40 @@
+//! Crash points for the fault-injection tests; nothing in a release build.
+
+use crate::switch::Phase;
+#[cfg(feature = "fault-injection")]
+use std::time::Duration;
+
+/// Test-only crash points (cargo feature `fault-injection`):
+/// `BGCTL_FAULT=<phase>:crash` aborts right after that phase (no cleanup,
+/// as kill -9); `<phase>:hang` prints `fault: hanging after <phase>` and
+/// waits to be killed; `<phase>:pause=<ms>` prints `fault: pausing after
+/// <phase>` and goes on after that long (a window for a test to act in).
+#[cfg(feature = "fault-injection")]
+pub fn fault_point(phase: Phase) {
+    let Ok(fault) = std::env::var("BGCTL_FAULT") else {
+        return;
+    };
+    let Some((at, action)) = fault.split_once(':') else {
+        return;
+    };
+    if at != phase.as_str() {
+        return;
+    }
+    match action.split_once('=') {
+        None if action == "crash" => std::process::abort(),
+        None if action == "hang" => {
+            eprintln!("fault: hanging after {phase}");
+            loop {
+                std::thread::park();
+            }
+        }
+        Some(("pause", ms)) => {
+            eprintln!("fault: pausing after {phase}");
+            std::thread::sleep(Duration::from_millis(ms.parse().unwrap_or(1000)));
+        }
+        _ => {}
+    }
+}
+
+#[cfg(not(feature = "fault-injection"))]
+pub fn fault_point(_: Phase) {}

@@ -1,0 +1,97 @@
+//! `bgctl history [-n N] [--json]`: past deploys from the state store,
+//! newest first, with each phase's time.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::state::{HistoryRecord, StateStore, Store};
+use crate::terminal::{Paint, paint};
+
+pub async fn run(config: &Config, count: usize, json: bool) -> Result<(), Error> {
+    let state = Store::open(config).await?;
+    let records = state.history().await?;
+    let entries: Vec<Entry> = records.iter().rev().take(count).map(Entry::from).collect();
+    if json {
+        super::print_json(&entries);
+    } else if entries.is_empty() {
+        println!("{}: no deploys yet", config.name);
+    } else {
+        for entry in &entries {
+            print!("{entry}");
+        }
+    }
+    Ok(())
+}
+
+/// One deploy (`history --json` is an array of these, newest first).
+#[derive(Debug, Serialize)]
+pub struct Entry {
+    pub id: String,
+    pub start: String,
+    pub end: String,
+    pub from: Option<String>,
+    pub to: String,
+    pub image: String,
+    /// `ok`, or `failed: <why>`.
+    pub result: String,
+    /// The phases' times added up.
+    pub duration_ms: u64,
+    /// Each phase's milliseconds, in the order they ran.
+    pub phases: Vec<PhaseTime>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PhaseTime {
+    pub phase: String,
+    pub ms: u64,
+}
+
+impl From<&HistoryRecord> for Entry {
+    fn from(r: &HistoryRecord) -> Entry {
+        Entry {
+            id: r.id.clone(),
+            start: r.start.clone(),
+            end: r.end.clone(),
+            from: r.from.clone(),
+            to: r.to.clone(),
+            image: r.image.clone(),
+            result: r.result.clone(),
+            duration_ms: r.phases.iter().map(|(_, ms)| ms).sum(),
+            phases: r
+                .phases
+                .iter()
+                .map(|(phase, ms)| PhaseTime {
+                    phase: phase.clone(),
+                    ms: *ms,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Two lines a deploy: what and how it ended, then its phases.
+impl fmt::Display for Entry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let result = if self.result == "ok" {
+            paint(Paint::Good, "ok")
+        } else {
+            paint(Paint::Bad, &self.result)
+        };
+        writeln!(
+            f,
+            "{}  {}  {} -> {}  {}  {}  {} ms",
+            paint(Paint::Bold, &self.id),
+            self.start,
+            self.from.as_deref().unwrap_or("none"),
+            self.to,
+            self.image,
+            result,
+            self.duration_ms
+        )?;
+        let phases: Vec<String> = self.phases.iter().map(|p| format!("{} {}", p.phase, p.ms)).collect();
+        writeln!(f, "    {}", paint(Paint::Dim, &phases.join(" · ")))
+    }
+}

@@ -1,0 +1,55 @@
+//! A deploy as it goes: a line per phase on stderr (a spinner between them
+//! on a TTY) and the same as records in the journal, inside the deploy's
+//! span so each carries its service, id and colors.
+
+use std::time::Duration;
+
+use tracing::Span;
+
+use super::deploy::millis;
+use super::fault::fault_point;
+use crate::domain::{Color, ImageRef};
+use crate::journal;
+use crate::switch::{Phase, Report};
+use crate::terminal::{self, Paint, Spinner, paint};
+
+pub struct Progress {
+    span: Span,
+    spinner: Spinner,
+}
+
+impl Progress {
+    /// Progress of the deploy whose records go in `span`.
+    pub fn new(span: Span) -> Progress {
+        Progress {
+            span,
+            spinner: Spinner::start(Phase::Lock.as_str()),
+        }
+    }
+}
+
+impl Report for Progress {
+    fn phase(&mut self, phase: Phase, took: Duration) {
+        terminal::say(&format!(
+            "  {} {:>8}",
+            paint(Paint::Bold, &format!("{phase:<8}")),
+            millis(took)
+        ));
+        journal::phase_ended(phase.as_str(), took.as_millis() as u64);
+        if let Some(next) = Phase::ALL.iter().skip_while(|p| **p != phase).nth(1) {
+            self.spinner.set(next.as_str());
+        }
+        fault_point(phase);
+    }
+
+    fn note(&mut self, text: &str) {
+        terminal::say(&format!("  {} {text}", paint(Paint::Warn, "note:")));
+        tracing::warn!("{text}");
+    }
+
+    fn target(&mut self, from: Option<Color>, to: Color, image: &ImageRef) {
+        journal::record_target(&self.span, from, to);
+        let from = from.map_or("nothing".into(), |c| c.to_string());
+        tracing::info!("deploying {image} to {to} (live now: {from})");
+    }
+}

@@ -1,0 +1,99 @@
+//! What people see on stderr: a line per step, a spinner only on a TTY,
+//! colour only on a TTY and never with `NO_COLOR`, `-q` and `-v`. Machines
+//! read stdout (`--json`); nothing here ever writes there but a failure's
+//! JSON object.
+
+mod failure;
+mod spinner;
+mod verbose_layer;
+
+use std::io::IsTerminal;
+use std::sync::OnceLock;
+
+pub use failure::{ErrorJson, report_failure};
+pub use spinner::Spinner;
+pub use verbose_layer::VerboseLayer;
+
+/// How much goes to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    /// Errors only (`-q`).
+    Quiet,
+    /// A line per phase and what was noticed.
+    Normal,
+    /// Also each step at the boundaries (`-v`): D-Bus jobs, etcd
+    /// transactions, reloads.
+    Verbose,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Settings {
+    verbosity: Verbosity,
+    colour: bool,
+    tty: bool,
+}
+
+static SETTINGS: OnceLock<Settings> = OnceLock::new();
+
+/// Decides once, from the flags and stderr, how output looks.
+pub fn init(verbosity: Verbosity) {
+    let stderr = std::io::stderr();
+    let colour = anstream::AutoStream::choice(&stderr) != anstream::ColorChoice::Never;
+    let _ = SETTINGS.set(Settings {
+        verbosity,
+        colour,
+        tty: stderr.is_terminal(),
+    });
+}
+
+fn settings() -> Settings {
+    *SETTINGS.get_or_init(|| Settings {
+        verbosity: Verbosity::Normal,
+        colour: false,
+        tty: false,
+    })
+}
+
+pub fn verbosity() -> Verbosity {
+    settings().verbosity
+}
+
+/// A progress line (not with `-q`).
+pub fn say(text: &str) {
+    if verbosity() >= Verbosity::Normal {
+        spinner::println(text);
+    }
+}
+
+/// A `-v` line.
+pub fn detail(text: &str) {
+    if verbosity() >= Verbosity::Verbose {
+        spinner::println(&paint(Paint::Dim, text));
+    }
+}
+
+/// Kinds of emphasis; plain text without colour.
+#[derive(Debug, Clone, Copy)]
+pub enum Paint {
+    Good,
+    Bad,
+    Warn,
+    Bold,
+    Dim,
+}
+
+/// `text` in `paint`'s colour when colour is on.
+pub fn paint(paint: Paint, text: &str) -> String {
+    if !settings().colour {
+        return text.to_owned();
+    }
+    use anstyle::{AnsiColor, Style};
+    let style = match paint {
+        Paint::Good => Style::new().fg_color(Some(AnsiColor::Green.into())),
+        Paint::Bad => Style::new().fg_color(Some(AnsiColor::Red.into())).bold(),
+        Paint::Warn => Style::new().fg_color(Some(AnsiColor::Yellow.into())),
+        Paint::Bold => Style::new().bold(),
+        Paint::Dim => Style::new().dimmed(),
+    };
+    format!("{style}{text}{style:#}")
+}

@@ -80,10 +80,10 @@ pub fn record_target(span: &Span, from: Option<Color>, to: Color) {
 }
 
 /// A phase ended (`BGCTL_PHASE`, `BGCTL_DURATION_MS`).
-pub fn phase_ended(phase: &str, millis: u64) {
+pub fn phase_ended(service: &ServiceName, phase: &str, millis: u64) {
     tracing::info!(
         bgctl_phase = phase,
         bgctl_duration_ms = millis,
-        "phase {phase} done in {millis} ms"
+        "{service}: phase {phase} done in {millis} ms"
     );
 }

@@ -167,6 +167,10 @@ fn help_lists_only_implemented_commands_and_the_exit_codes() {
             "reconcile",
             "status",
             "render",
+            "logs",
+            "history",
+            "doctor",
+            "completions",
             "help"
         ]
     );
@@ -186,4 +190,47 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
             if p.is_dir() { walk(&p) } else { vec![p] }
         })
         .collect()
+}
+
+#[test]
+fn a_usage_error_with_json_is_also_a_json_error_on_stdout() {
+    let o = bgctl(&["--json", "switch", "--to", "purple"]);
+    assert_eq!(o.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).expect("a JSON object");
+    assert_eq!(v["error"]["code"], 2);
+    assert_eq!(v["error"]["kind"], "usage");
+    assert!(v["error"]["message"].as_str().unwrap().contains("purple"), "{v}");
+    // A config error too, and stderr says it for people.
+    let o = bgctl(&["--json", "--config", "/nonexistent/bgctl.toml", "status"]);
+    assert_eq!(o.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(v["error"]["kind"], "usage");
+    assert!(stderr(&o).starts_with("error: "), "{}", stderr(&o));
+}
+
+#[test]
+fn completions_and_man_pages_come_from_the_command_line_definitions() {
+    for (shell, marker) in [
+        ("bash", "complete -F _bgctl"),
+        ("zsh", "#compdef bgctl"),
+        ("fish", "complete -c bgctl"),
+    ] {
+        let o = bgctl(&["completions", shell]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let text = stdout(&o);
+        assert!(
+            text.contains(marker) && text.contains("doctor") && text.contains("history"),
+            "{shell}"
+        );
+    }
+    let tmp = TempDir::new("man");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_bgctl-man"))
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let page = std::fs::read_to_string(tmp.path().join("bgctl.1")).unwrap();
+    assert!(page.contains(".TH bgctl 1 ") && page.contains("doctor"), "{page}");
+    let logs = std::fs::read_to_string(tmp.path().join("bgctl-logs.1")).unwrap();
+    assert!(logs.contains("BGCTL_DEPLOY_ID"), "{logs}");
 }

@@ -83,7 +83,7 @@ pub async fn under_lock<T>(
     state.lock(&holder(verb), Wait::No).await?;
     let result = job(state).await;
     if let Err(e) = state.unlock().await {
-        eprintln!("{verb}: could not give the lock back ({e}); its lease frees it within 15 s");
+        crate::say!("{verb}: could not give the lock back ({e}); its lease frees it within 15 s");
     }
     result
 }
@@ -117,7 +117,7 @@ pub async fn journaled<T>(
         terminal::say(&format!("{verb} {}: deploy {deploy_id}", config.name));
         tracing::info!("{verb} of {} begins", config.name);
         let began = Instant::now();
-        let mut progress = Progress::new(Span::current());
+        let mut progress = Progress::new(&config.name, Span::current());
         let result = job(&mut progress).await;
         drop(progress);
         let ms = began.elapsed().as_millis() as u64;
@@ -125,16 +125,23 @@ pub async fn journaled<T>(
             Ok(_) => tracing::info!(
                 bgctl_duration_ms = ms,
                 bgctl_result = "ok",
-                "{verb} succeeded in {ms} ms"
+                "{verb} of {} succeeded in {ms} ms",
+                config.name
             ),
             Err(e) if e.left_old_serving() => {
                 tracing::warn!(
                     bgctl_duration_ms = ms,
                     bgctl_result = "failed",
-                    "{verb} failed, nothing live changed: {e}"
+                    "{verb} of {} failed, what was live still is: {e}",
+                    config.name
                 )
             }
-            Err(e) => tracing::error!(bgctl_duration_ms = ms, bgctl_result = "failed", "{verb} failed: {e}"),
+            Err(e) => tracing::error!(
+                bgctl_duration_ms = ms,
+                bgctl_result = "failed",
+                "{verb} of {} failed: {e}",
+                config.name
+            ),
         }
         result
     };

@@ -55,17 +55,17 @@ async fn install(config: &Config, state: &Store, dry_run: bool) -> Result<(), Er
     for (file, action) in &units {
         if action.writes() {
             write_atomic(file.path.as_path(), file.contents.as_bytes())?;
-            eprintln!("install: wrote {}", file.path);
+            crate::say!("install: wrote {}", file.path);
             written += 1;
         } else if *action == FileAction::Keep {
-            eprintln!("install: kept {} (a deploy owns it now)", file.path);
+            crate::say!("install: kept {} (a deploy owns it now)", file.path);
         }
     }
     // A reload an earlier run could not finish (systemd still has old files) is owed too.
     if written > 0 || stale_units(config, &systemd).await? {
         systemd.reload().await?;
         check_loaded(config, &systemd).await?;
-        eprintln!(
+        crate::say!(
             "install: systemd reloaded; {written} of {} unit files written",
             units.len()
         );
@@ -75,7 +75,7 @@ async fn install(config: &Config, state: &Store, dry_run: bool) -> Result<(), Er
         _ => false,
     };
     if written == 0 && !site_written {
-        eprintln!("install: nothing to do: all {} files are up to date", plan.len());
+        crate::say!("install: nothing to do: all {} files are up to date", plan.len());
     }
     Ok(())
 }
@@ -92,13 +92,14 @@ async fn install_site(
     let proxy = Nginx::new(config, systemd);
     let serving = live.map_or("the 503 page until a first deploy".into(), |c| format!("{c}"));
     match proxy.install_site(site).await? {
-        Installed::Reloaded => eprintln!(
+        Installed::Reloaded => crate::say!(
             "install: wrote {} ({serving}), nginx -t passed, nginx reloaded",
             site.path
         ),
-        Installed::NotRunning => eprintln!(
+        Installed::NotRunning => crate::say!(
             "install: wrote {} ({serving}), nginx -t passed; {} is not running: it loads the site when it starts",
-            site.path, config.proxy.unit
+            site.path,
+            config.proxy.unit
         ),
     }
     Ok(true)
@@ -159,7 +160,7 @@ fn print_diff(plan: &[(&RenderedFile, FileAction)]) {
             FileAction::Create => "",
             FileAction::Update { old } => old.as_str(),
             FileAction::Keep => {
-                eprintln!("install: would keep {} (a deploy owns it now)", file.path);
+                crate::say!("install: would keep {} (a deploy owns it now)", file.path);
                 continue;
             }
             FileAction::Unchanged | FileAction::Foreign => continue,
@@ -172,7 +173,7 @@ fn print_diff(plan: &[(&RenderedFile, FileAction)]) {
         let _ = write!(stdout, "{}", diff.unified_diff().header(from, path));
     }
     match changes {
-        0 => eprintln!("install: nothing to do: all {} files are up to date", plan.len()),
-        n => eprintln!("install: would write {n} of {} files and reload systemd", plan.len()),
+        0 => crate::say!("install: nothing to do: all {} files are up to date", plan.len()),
+        n => crate::say!("install: would write {n} of {} files and reload systemd", plan.len()),
     }
 }

@@ -8,20 +8,22 @@ use tracing::Span;
 
 use super::deploy::millis;
 use super::fault::fault_point;
-use crate::domain::{Color, ImageRef};
+use crate::domain::{Color, ImageRef, ServiceName};
 use crate::journal;
 use crate::switch::{Phase, Report};
 use crate::terminal::{self, Paint, Spinner, paint};
 
 pub struct Progress {
+    service: ServiceName,
     span: Span,
     spinner: Spinner,
 }
 
 impl Progress {
     /// Progress of the deploy whose records go in `span`.
-    pub fn new(span: Span) -> Progress {
+    pub fn new(service: &ServiceName, span: Span) -> Progress {
         Progress {
+            service: service.clone(),
             span,
             spinner: Spinner::start(Phase::Lock.as_str()),
         }
@@ -35,7 +37,7 @@ impl Report for Progress {
             paint(Paint::Bold, &format!("{phase:<8}")),
             millis(took)
         ));
-        journal::phase_ended(phase.as_str(), took.as_millis() as u64);
+        journal::phase_ended(&self.service, phase.as_str(), took.as_millis() as u64);
         if let Some(next) = Phase::ALL.iter().skip_while(|p| **p != phase).nth(1) {
             self.spinner.set(next.as_str());
         }
@@ -44,12 +46,12 @@ impl Report for Progress {
 
     fn note(&mut self, text: &str) {
         terminal::say(&format!("  {} {text}", paint(Paint::Warn, "note:")));
-        tracing::warn!("{text}");
+        tracing::warn!("{}: {text}", self.service);
     }
 
     fn target(&mut self, from: Option<Color>, to: Color, image: &ImageRef) {
         journal::record_target(&self.span, from, to);
         let from = from.map_or("nothing".into(), |c| c.to_string());
-        tracing::info!("deploying {image} to {to} (live now: {from})");
+        tracing::info!("{}: deploying {image} to {to} (live now: {from})", self.service);
     }
 }

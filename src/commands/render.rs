@@ -28,6 +28,6 @@ pub fn run(config: &Config, out: Option<&Path>) -> Result<(), Error> {
     for file in &files {
         write_atomic(&file.path.under(root), file.contents.as_bytes())?;
     }
-    eprintln!("bgctl: wrote {} files under {}", files.len(), root.display());
+    crate::say!("bgctl: wrote {} files under {}", files.len(), root.display());
     Ok(())
 }

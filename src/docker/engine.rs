@@ -169,7 +169,10 @@ impl HealthWatch for EngineWatch {
     async fn changed(&mut self, limit: Duration) -> Option<String> {
         if !self.ended {
             match tokio::time::timeout(limit, self.events.recv()).await {
-                Ok(Some(status)) => return Some(status),
+                Ok(Some(status)) => {
+                    tracing::debug!("docker: health event {status}");
+                    return Some(status);
+                }
                 Ok(None) => self.ended = true,
                 Err(_) => return None,
             }

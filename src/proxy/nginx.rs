@@ -205,7 +205,13 @@ impl<S: Systemd> Proxy for Nginx<'_, S> {
     async fn apply(&self, site: &RenderedFile) -> Result<(), ProxyError> {
         let _host_lock = host_lock().await?;
         let old = self.swap_tested(site).await?;
-        self.reload(site, old.as_deref()).await
+        self.reload(site, old.as_deref()).await?;
+        tracing::debug!(
+            "nginx: {} passed nginx -t; {} reloaded",
+            site.path,
+            self.config.proxy.unit
+        );
+        Ok(())
     }
 
     async fn serves(&self, color: Color) -> bool {
@@ -218,6 +224,7 @@ impl<S: Systemd> Proxy for Nginx<'_, S> {
         loop {
             let open = connections::in_flight(port);
             if open == 0 || Instant::now() >= deadline {
+                tracing::debug!("proxy: {open} connections to port {port} left after the drain");
                 return open;
             }
             tokio::time::sleep(DRAIN_POLL).await;

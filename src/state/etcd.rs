@@ -430,7 +430,9 @@ impl EtcdStore {
             }
         };
         if response.succeeded() {
-            return Ok(response.header().map(|h| h.revision()).unwrap_or_default());
+            let revision = response.header().map(|h| h.revision()).unwrap_or_default();
+            tracing::debug!("etcd {operation}: transaction committed at revision {revision}");
+            return Ok(revision);
         }
         // Which guard failed: a lost lock is worse news than a moved revision.
         self.check_lock().await?;
@@ -579,6 +581,10 @@ impl StateStore for EtcdStore {
         };
         match locked.await {
             Ok(key) => {
+                tracing::debug!(
+                    "etcd: holding the lock {} on lease {lease:x}",
+                    String::from_utf8_lossy(&key)
+                );
                 self.held = Some(Held {
                     lease,
                     key,

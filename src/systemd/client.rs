@@ -126,6 +126,7 @@ impl DbusSystemd {
             ))
         };
         let result = within(op, name, timeout, wait).await?.map_err(call_error(op, name))?;
+        tracing::debug!("systemd: {op} job {} for {name} ended {result}", path.as_str());
         Ok((result, self.state(unit).await?))
     }
 

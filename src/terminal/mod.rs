@@ -65,6 +65,14 @@ pub fn say(text: &str) {
     }
 }
 
+/// [`say`] with `format!` arguments.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::terminal::say(&format!($($arg)*))
+    };
+}
+
 /// A `-v` line.
 pub fn detail(text: &str) {
     if verbosity() >= Verbosity::Verbose {

@@ -120,12 +120,15 @@ so an interrupted switch is healed by the next command."
     )]
     Reconcile,
 
-    /// Show the live color, each color's unit and container, and whether nginx matches
+    /// Show the live color, each color's unit and container, where nginx sends users, and drift
     #[command(
-        long_about = "Show the live color (port, image, since) from the state store; per color \
-the unit's state and the container's status and health; whether nginx's site matches the state; \
-and the state's backend and revision. With --json, one stable object (DESIGN §5); `active` is null \
-before the first deploy."
+        long_about = "Show the live color (port, image and its digest, since, the deploy that made \
+it live) from the state store; per color the unit's ActiveState/SubState and restarts, and the \
+container's status and health; the port nginx's site sends users to, and each way the site, the \
+state and the units disagree (drift), with the command that fixes it; and the state's backend, \
+endpoint and revision. Everything is read concurrently over D-Bus, the Engine API and etcd. \
+With --json, one stable object (DESIGN §5, fields in the README); `active` is null before the \
+first deploy."
     )]
     Status,
 

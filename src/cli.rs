@@ -120,7 +120,7 @@ so an interrupted switch is healed by the next command."
     )]
     Reconcile,
 
-    /// Show the live color, each color's unit and container, where nginx sends users, and drift
+    /// Show what is live, each color's unit and container, and any drift
     #[command(
         long_about = "Show the live color (port, image and its digest, since, the deploy that made \
 it live) from the state store; per color the unit's ActiveState/SubState and restarts, and the \

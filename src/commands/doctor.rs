@@ -17,7 +17,7 @@ use crate::proxy::{ProxyError, test_config};
 use crate::render::install_files;
 use crate::state::{StateError, StateStore, Store};
 use crate::systemd::{DbusSystemd, Systemd};
-use crate::terminal::{Paint, paint};
+use crate::terminal::{Paint, paint_out};
 
 /// A port is looked at for no longer than this.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -83,13 +83,13 @@ impl Check {
 impl fmt::Display for Check {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mark = if self.ok {
-            paint(Paint::Good, "✓")
+            paint_out(Paint::Good, "✓")
         } else {
-            paint(Paint::Bad, "✗")
+            paint_out(Paint::Bad, "✗")
         };
         write!(f, "{mark} {:<8} {}", self.name, self.detail)?;
         if let Some(fix) = &self.fix {
-            write!(f, "\n    {} {fix}", paint(Paint::Bold, "fix:"))?;
+            write!(f, "\n    {} {fix}", paint_out(Paint::Bold, "fix:"))?;
         }
         Ok(())
     }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::error::Error;
 use crate::state::{HistoryRecord, StateStore, Store};
-use crate::terminal::{Paint, paint};
+use crate::terminal::{Paint, paint_out};
 
 pub async fn run(config: &Config, count: usize, json: bool) -> Result<(), Error> {
     let state = Store::open(config).await?;
@@ -76,14 +76,14 @@ impl From<&HistoryRecord> for Entry {
 impl fmt::Display for Entry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let result = if self.result == "ok" {
-            paint(Paint::Good, "ok")
+            paint_out(Paint::Good, "ok")
         } else {
-            paint(Paint::Bad, &self.result)
+            paint_out(Paint::Bad, &self.result)
         };
         writeln!(
             f,
             "{}  {}  {} -> {}  {}  {}  {} ms",
-            paint(Paint::Bold, &self.id),
+            paint_out(Paint::Bold, &self.id),
             self.start,
             self.from.as_deref().unwrap_or("none"),
             self.to,
@@ -92,6 +92,6 @@ impl fmt::Display for Entry {
             self.duration_ms
         )?;
         let phases: Vec<String> = self.phases.iter().map(|p| format!("{} {}", p.phase, p.ms)).collect();
-        writeln!(f, "    {}", paint(Paint::Dim, &phases.join(" · ")))
+        writeln!(f, "    {}", paint_out(Paint::Dim, &phases.join(" · ")))
     }
 }

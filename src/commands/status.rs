@@ -19,7 +19,7 @@ use crate::proxy::site_target;
 use crate::render;
 use crate::state::{HistoryRecord, StateStore, Store};
 use crate::systemd::{DbusSystemd, Systemd, UnitState};
-use crate::terminal::{Paint, paint};
+use crate::terminal::{Paint, paint_out};
 
 pub async fn run(config: &Config, json: bool) -> Result<(), Error> {
     let status = gather(config).await?;
@@ -201,7 +201,7 @@ fn made_live(history: &[HistoryRecord], color: Color) -> Option<String> {
 
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = paint(Paint::Bold, &self.service);
+        let name = paint_out(Paint::Bold, &self.service);
         match &self.active {
             None => writeln!(f, "{name}: no color is live yet (run bgctl switch)")?,
             Some(a) => {
@@ -229,13 +229,13 @@ impl fmt::Display for Status {
             (None, _) => "the 503 page".to_owned(),
         };
         let sync = if p.drift.is_empty() {
-            paint(Paint::Good, "in sync")
+            paint_out(Paint::Good, "in sync")
         } else {
-            paint(Paint::Bad, "DRIFT")
+            paint_out(Paint::Bad, "DRIFT")
         };
         writeln!(f, "  proxy   :{} -> {routes}  {}  {sync}", p.port, p.site)?;
         for line in &p.drift {
-            writeln!(f, "  {} {line}", paint(Paint::Bad, "drift:"))?;
+            writeln!(f, "  {} {line}", paint_out(Paint::Bad, "drift:"))?;
         }
         let s = &self.state;
         writeln!(f, "  state   {} {} revision {}", s.backend, s.endpoint, s.revision)

@@ -29,7 +29,10 @@ pub enum Verbosity {
 #[derive(Debug, Clone, Copy)]
 struct Settings {
     verbosity: Verbosity,
+    /// Colour on stderr, and on stdout: each is judged on its own, so
+    /// `bgctl status | less` gets plain text while progress stays coloured.
     colour: bool,
+    colour_out: bool,
     tty: bool,
 }
 
@@ -38,10 +41,11 @@ static SETTINGS: OnceLock<Settings> = OnceLock::new();
 /// Decides once, from the flags and stderr, how output looks.
 pub fn init(verbosity: Verbosity) {
     let stderr = std::io::stderr();
-    let colour = anstream::AutoStream::choice(&stderr) != anstream::ColorChoice::Never;
+    let wants = |choice| choice != anstream::ColorChoice::Never;
     let _ = SETTINGS.set(Settings {
         verbosity,
-        colour,
+        colour: wants(anstream::AutoStream::choice(&stderr)),
+        colour_out: wants(anstream::AutoStream::choice(&std::io::stdout())),
         tty: stderr.is_terminal(),
     });
 }
@@ -50,6 +54,7 @@ fn settings() -> Settings {
     *SETTINGS.get_or_init(|| Settings {
         verbosity: Verbosity::Normal,
         colour: false,
+        colour_out: false,
         tty: false,
     })
 }
@@ -90,9 +95,18 @@ pub enum Paint {
     Dim,
 }
 
-/// `text` in `paint`'s colour when colour is on.
+/// `text` in `paint`'s colour when stderr takes colour.
 pub fn paint(paint: Paint, text: &str) -> String {
-    if !settings().colour {
+    styled(settings().colour, paint, text)
+}
+
+/// `text` in `paint`'s colour when stdout takes colour (reports).
+pub fn paint_out(paint: Paint, text: &str) -> String {
+    styled(settings().colour_out, paint, text)
+}
+
+fn styled(colour: bool, paint: Paint, text: &str) -> String {
+    if !colour {
         return text.to_owned();
     }
     use anstyle::{AnsiColor, Style};

@@ -344,6 +344,26 @@ fn doctor_passes_when_all_is_up_quietly_and_verbosely() {
         !err.contains('\x1b') && !err.contains('\r'),
         "no colour or spinner off a TTY: {err:?}"
     );
+    // On a TTY (script(1) gives it one): colour, and a spinner while a phase runs.
+    let cmd = format!(
+        "{} --config {} switch",
+        env!("CARGO_BIN_EXE_bgctl"),
+        svc.config.display()
+    );
+    let tty = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env("TERM", "xterm")
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    assert_eq!(tty.status.code(), Some(0), "{}", stdout(&tty));
+    let screen = stdout(&tty);
+    assert!(screen.contains("\x1b[1m"), "phase names in bold: {screen:?}");
+    assert!(
+        screen.chars().any(|c| ('\u{2801}'..='\u{28ff}').contains(&c)),
+        "indicatif's braille spinner: {screen:?}"
+    );
+    assert!(screen.contains("is live with"), "{screen:?}");
 
     let o = svc.bgctl_inside(&["doctor"]);
     ok(&o);
@@ -358,7 +378,7 @@ fn doctor_passes_when_all_is_up_quietly_and_verbosely() {
     }
     assert!(!out.contains('✗'), "{out}");
     assert!(
-        out.contains("18531 (blue) is free") && out.contains("18532 (green) answers"),
+        out.contains("18531 (blue) answers") && out.contains("18532 (green) is free"),
         "{out}"
     );
     let json = svc.bgctl_inside(&["doctor", "--json"]);

@@ -157,9 +157,9 @@ systemd-journal group).")]
         /// Keep following new lines (journalctl -f)
         #[arg(short, long)]
         follow: bool,
-        /// How many lines, newest last
-        #[arg(short = 'n', long, value_name = "N", default_value_t = DEFAULT_LOG_LINES)]
-        lines: usize,
+        /// How many lines, newest last [default: 50 of a color's journal; all of a deploy's]
+        #[arg(short = 'n', long, value_name = "N")]
+        lines: Option<usize>,
         /// bgctl's own records of the deploy with this id (from switch, status or history)
         #[arg(long, value_name = "ID")]
         deploy: Option<DeployId>,
@@ -191,6 +191,25 @@ pages come from them too: `cargo run --bin bgctl-man -- DIR`.")]
         #[arg(value_name = "SHELL")]
         shell: clap_complete::Shell,
     },
+}
+
+impl Command {
+    /// The command's name, as typed (`BGCTL_COMMAND` in the journal).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Install { .. } => "install",
+            Command::Uninstall => "uninstall",
+            Command::Switch { .. } => "switch",
+            Command::Rollback { .. } => "rollback",
+            Command::Reconcile => "reconcile",
+            Command::Status => "status",
+            Command::Render { .. } => "render",
+            Command::Logs { .. } => "logs",
+            Command::History { .. } => "history",
+            Command::Doctor => "doctor",
+            Command::Completions { .. } => "completions",
+        }
+    }
 }
 
 /// `logs -n` without a value.

@@ -117,14 +117,10 @@ impl Error {
         }
     }
 
-    /// The failure left what was live serving: refused, rolled back, or
-    /// never got as far as touching it. Not so when a rollback failed, the
-    /// live color is sick, or a dependency is down.
-    pub fn left_old_serving(&self) -> bool {
-        !matches!(
-            self,
-            Error::Switch(SwitchError::RollbackFailed { .. } | SwitchError::LiveUnhealthy { .. })
-        ) && self.exit_code() != ExitCode::Unreachable
+    /// Refused before anything was tried: bad usage, or another deploy
+    /// holds the lock. Every other failure is a deploy that went wrong.
+    pub fn refused(&self) -> bool {
+        matches!(self.exit_code(), ExitCode::Usage | ExitCode::Locked)
     }
 
     /// What to run next, when the message alone does not say it.

@@ -2,8 +2,8 @@
 //! native protocol (tracing-journald) so each carries fields to select it
 //! by (DESIGN §7): `journalctl BGCTL_DEPLOY_ID=<id>` replays one deploy.
 //!
-//! The fields of a deploy live on its span ([`deploy_span`]) and are copied
-//! into every record made inside it; a phase's record adds `BGCTL_PHASE`
+//! The fields live on spans ([`command_span`], and [`deploy_span`] inside
+//! it) and are copied into every record made inside them; a phase's record adds `BGCTL_PHASE`
 //! and `BGCTL_DURATION_MS`. The level becomes `PRIORITY`: info is notice
 //! (5), warn 4, error 3, debug 6.
 
@@ -57,16 +57,20 @@ pub fn reachable() -> std::io::Result<()> {
     socket.send_to(&[], SOCKET).map(|_| ())
 }
 
-/// The span a deploy's records are made in: its service and id now, its
-/// colors once chosen ([`record_target`]).
-pub fn deploy_span(command: &str, service: &ServiceName, deploy_id: &str) -> Span {
+/// The span every record of one command is made in: `BGCTL_SERVICE` and
+/// `BGCTL_COMMAND` (install, switch, uninstall, ...).
+pub fn command_span(command: &str, service: &ServiceName) -> Span {
+    tracing::info_span!("command", bgctl_command = command, bgctl_service = service.as_str())
+}
+
+/// Inside the command's span, a deploy's: its id now, its colors once
+/// chosen ([`record_target`]).
+pub fn deploy_span(deploy_id: &str) -> Span {
     tracing::info_span!(
         "deploy",
-        bgctl_command = command,
-        bgctl_service = service.as_str(),
         bgctl_deploy_id = deploy_id,
         bgctl_from = Empty,
-        bgctl_to = Empty,
+        bgctl_to = Empty
     )
 }
 

@@ -57,7 +57,7 @@ fn usage_error(e: &clap::Error) -> i32 {
         return 0;
     }
     let code = error::ExitCode::Usage;
-    if std::env::args().any(|a| a == "--json") {
+    if std::env::args_os().any(|a| a == "--json") {
         let rendered = e.render().to_string();
         let first = rendered.lines().next().unwrap_or("usage error");
         let message = first.strip_prefix("error: ").unwrap_or(first).to_owned();

@@ -78,6 +78,7 @@ fn a_deploys_phase_records_are_found_by_its_id() {
         assert_eq!(field(r, "SYSLOG_IDENTIFIER"), "bgctl", "{r}");
         assert_eq!(field(r, "BGCTL_SERVICE"), "op_journal", "{r}");
         assert_eq!(field(r, "BGCTL_DEPLOY_ID"), id, "{r}");
+        assert_eq!(field(r, "BGCTL_COMMAND"), "switch", "{r}");
         assert_eq!(field(r, "_TRANSPORT"), "journal", "native protocol, not stderr: {r}");
     }
     let phases: Vec<&Value> = records.iter().filter(|r| r.get("BGCTL_PHASE").is_some()).collect();
@@ -146,7 +147,11 @@ fn a_failed_deploy_is_a_warning_with_a_next_step_and_a_json_error() {
     let records = deploy_records(&env, &deploy_id(&err));
     let end = records.last().unwrap();
     assert_eq!(field(end, "BGCTL_RESULT"), "failed");
-    assert_eq!(field(end, "PRIORITY"), "4", "rolled back, blue still serves: a warning");
+    assert_eq!(
+        field(end, "PRIORITY"),
+        "3",
+        "a deploy that failed is an error, rolled back or not"
+    );
 
     // The app's own output, from the unit's journal.
     let crashed = svc.bgctl_inside(&["logs", "green", "-n", "200"]);
@@ -171,6 +176,14 @@ fn a_failed_deploy_is_a_warning_with_a_next_step_and_a_json_error() {
         "{history}"
     );
     assert_eq!(history[1]["result"], "ok");
+    // The failed phase and the stop after it count: more than the finished phases.
+    let finished: u64 = history[0]["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["ms"].as_u64().unwrap())
+        .sum();
+    assert!(history[0]["duration_ms"].as_u64().unwrap() > finished, "{history}");
 }
 
 /// `systemctl show -p <prop> --value <unit>`, asked inside the sandbox.
@@ -250,6 +263,7 @@ fn status_says_what_systemd_docker_and_etcd_say_and_names_drift() {
     assert_eq!(s["proxy"]["upstream_port"], 18522);
     assert_eq!(s["proxy"]["upstream_color"], "green");
     assert_eq!(s["proxy"]["in_sync"], true);
+    assert_eq!(s["proxy"]["served_by"], "green");
     assert_eq!(s["proxy"]["drift"], serde_json::json!([]));
 
     // Someone points the site at blue's port by hand.
@@ -260,6 +274,10 @@ fn status_says_what_systemd_docker_and_etcd_say_and_names_drift() {
     std::fs::write(&site, edited).unwrap();
     let s: Value = serde_json::from_slice(&svc.bgctl(&["status", "--json"]).stdout).unwrap();
     assert_eq!(s["proxy"]["in_sync"], false);
+    assert_eq!(
+        s["proxy"]["served_by"], "green",
+        "nginx was not reloaded: it still serves green"
+    );
     assert_eq!(s["proxy"]["upstream_port"], 18521);
     let drift: Vec<&str> = s["proxy"]["drift"]
         .as_array()
@@ -313,9 +331,12 @@ fn status_says_what_systemd_docker_and_etcd_say_and_names_drift() {
 
 /// The checks `doctor --json` printed, by name (a name may repeat: ports).
 fn checks(o: &std::process::Output) -> Vec<Value> {
-    let first = stdout(o).lines().next().unwrap_or_default().to_owned();
-    let v: Value = serde_json::from_str(&first).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)));
-    v["checks"].as_array().unwrap().clone()
+    report(o)["checks"].as_array().unwrap().clone()
+}
+
+/// `doctor --json`: one JSON document.
+fn report(o: &std::process::Output) -> Value {
+    serde_json::from_str(stdout(o).trim()).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
 }
 
 fn check<'a>(all: &'a [Value], name: &str) -> &'a Value {
@@ -430,8 +451,11 @@ fn doctor_names_what_is_down_with_its_fix() {
     );
     assert_eq!(check(&all, "state")["ok"], true, "{all:?}");
     assert_eq!(check(&all, "systemd")["ok"], true, "{all:?}");
-    let error: Value = serde_json::from_str(stdout(&o).lines().nth(1).unwrap()).unwrap();
-    assert_eq!(error["error"]["kind"], "failed");
+    let whole = report(&o);
+    assert_eq!(
+        (&whole["ok"], &whole["error"]["kind"]),
+        (&Value::Bool(false), &"failed".into())
+    );
 
     // nginx: its binary gone, and its unit stopped.
     let no_nginx = variant(

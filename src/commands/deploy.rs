@@ -28,13 +28,18 @@ pub struct Boundaries {
 }
 
 impl Boundaries {
-    /// Reaches the state store, systemd and dockerd, in that order; any that
+    /// Reaches the state store, systemd and dockerd, all at once; any that
     /// does not answer fails the command before anything is touched.
     pub async fn connect(config: &Config) -> Result<Boundaries, Error> {
+        let (state, systemd, docker) = tokio::try_join!(
+            async { Ok::<_, Error>(Store::open(config).await?) },
+            async { Ok(DbusSystemd::connect().await?) },
+            async { Ok(EngineDocker::connect(&config.docker.host).await?) },
+        )?;
         Ok(Boundaries {
-            state: Store::open(config).await?,
-            systemd: DbusSystemd::connect().await?,
-            docker: EngineDocker::connect(&config.docker.host).await?,
+            state,
+            systemd,
+            docker,
             probe: HttpProbe {
                 ip: config.upstream_ip(),
             },
@@ -101,46 +106,50 @@ fn deploy_id() -> String {
     format!("{:x}-{:x}", now.as_millis(), std::process::id())
 }
 
-/// Runs a deploy-like `job` (switch, rollback, reconcile) inside its
-/// journal span, with its progress, and records how it ended: notice when
-/// it did what was asked, warning when it failed and left the old color
-/// serving (rolled back, or never touched), error when it did not even
-/// manage that.
+/// Runs a deploy-like `job` (switch, rollback, reconcile) on the connected
+/// boundaries inside its journal span, with its progress, and records how
+/// it ended: notice when
+/// it did what was asked, warning when it was refused before trying (usage,
+/// the lock held), error for every deploy that went wrong, rolled back or
+/// not, so `journalctl -p err` finds each one.
 pub async fn journaled<T>(
     verb: &str,
     config: &Config,
     deploy_id: &str,
-    job: impl AsyncFnOnce(&mut Progress) -> Result<T, Error>,
+    job: impl AsyncFnOnce(&mut Boundaries, &mut Progress) -> Result<T, Error>,
 ) -> Result<T, Error> {
-    let span = journal::deploy_span(verb, &config.name, deploy_id);
+    let span = journal::deploy_span(deploy_id);
     let run = async {
         terminal::say(&format!("{verb} {}: deploy {deploy_id}", config.name));
         tracing::info!("{verb} of {} begins", config.name);
         let began = Instant::now();
         let mut progress = Progress::new(&config.name, Span::current());
-        let result = job(&mut progress).await;
+        // Connected inside the span: a deploy that cannot reach a
+        // dependency is in the journal too.
+        let result = match Boundaries::connect(config).await {
+            Ok(mut b) => job(&mut b, &mut progress).await,
+            Err(e) => Err(e),
+        };
         drop(progress);
         let ms = began.elapsed().as_millis() as u64;
+        let name = &config.name;
         match &result {
             Ok(_) => tracing::info!(
                 bgctl_duration_ms = ms,
                 bgctl_result = "ok",
-                "{verb} of {} succeeded in {ms} ms",
-                config.name
+                "{verb} of {name} succeeded in {ms} ms"
             ),
-            Err(e) if e.left_old_serving() => {
+            Err(e) if e.refused() => {
                 tracing::warn!(
                     bgctl_duration_ms = ms,
-                    bgctl_result = "failed",
-                    "{verb} of {} failed, what was live still is: {e}",
-                    config.name
+                    bgctl_result = "refused",
+                    "{verb} of {name} refused: {e}"
                 )
             }
             Err(e) => tracing::error!(
                 bgctl_duration_ms = ms,
                 bgctl_result = "failed",
-                "{verb} of {} failed: {e}",
-                config.name
+                "{verb} of {name} failed: {e}"
             ),
         }
         result

@@ -14,6 +14,9 @@ pub struct Facts {
     pub site_port: Option<u16>,
     /// The live color and its port, by the state.
     pub live: Option<(Color, u16)>,
+    /// Who answers a request through nginx now.
+    pub served_by: Option<Color>,
+    pub listen: u16,
     /// Per color: whether its unit is up, and its ActiveState.
     pub units: [(Color, bool, String); 2],
 }
@@ -35,6 +38,13 @@ pub fn drift(f: &Facts) -> Vec<String> {
                 let routes = f.site_port.map_or("no color".to_owned(), |p| format!("port {p}"));
                 found.push(format!(
                     "nginx's site sends users to {routes}, but the state says {color} on port {port}: run bgctl reconcile"
+                ));
+            }
+            if f.served_by != Some(color) {
+                let by = f.served_by.map_or("no color".to_owned(), |c| c.to_string());
+                found.push(format!(
+                    "requests through nginx on :{} are answered by {by}, not {color}: run bgctl reconcile",
+                    f.listen
                 ));
             }
             for (c, up, state) in &f.units {
@@ -71,6 +81,8 @@ mod tests {
             site_matches: true,
             site_port: Some(9002),
             live: Some((Color::Green, 9002)),
+            served_by: Some(Color::Green),
+            listen: 80,
             units: [
                 (Color::Blue, false, "inactive".into()),
                 (Color::Green, true, "active".into()),
@@ -91,6 +103,13 @@ mod tests {
         assert_eq!(lines.len(), 2, "{lines:?}");
         assert!(lines[0].contains("not what the state renders") && lines[1].contains("port 9001"));
 
+        let mut not_reloaded = agreeing();
+        not_reloaded.served_by = Some(Color::Blue);
+        assert_eq!(
+            drift(&not_reloaded),
+            ["requests through nginx on :80 are answered by blue, not green: run bgctl reconcile"]
+        );
+
         let mut live_down = agreeing();
         live_down.units[1] = (Color::Green, false, "failed".into());
         assert!(drift(&live_down)[0].contains("its unit is failed"));
@@ -104,7 +123,7 @@ mod tests {
         assert_eq!(drift(&missing), ["the site /s.conf is missing: run bgctl install"]);
 
         let mut stray = agreeing();
-        stray.live = None;
+        (stray.live, stray.served_by) = (None, None);
         (stray.site_matches, stray.site_port) = (true, None);
         assert!(drift(&stray)[0].contains("green runs, but no color is live"));
     }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::error::Error;
 use crate::state::{HistoryRecord, StateStore, Store};
-use crate::terminal::{Paint, paint_out};
+use crate::terminal::{self, Paint, paint_out};
 
 pub async fn run(config: &Config, count: usize, json: bool) -> Result<(), Error> {
     let state = Store::open(config).await?;
@@ -17,10 +17,10 @@ pub async fn run(config: &Config, count: usize, json: bool) -> Result<(), Error>
     if json {
         super::print_json(&entries);
     } else if entries.is_empty() {
-        println!("{}: no deploys yet", config.name);
+        terminal::out(&format!("{}: no deploys yet\n", config.name));
     } else {
         for entry in &entries {
-            print!("{entry}");
+            terminal::out(&entry.to_string());
         }
     }
     Ok(())
@@ -37,9 +37,10 @@ pub struct Entry {
     pub image: String,
     /// `ok`, or `failed: <why>`.
     pub result: String,
-    /// The phases' times added up.
+    /// From start to end, a failed phase and its undo included.
     pub duration_ms: u64,
-    /// Each phase's milliseconds, in the order they ran.
+    /// Each finished phase's milliseconds, in the order they ran (a failed
+    /// deploy's last phase is the one before it failed).
     pub phases: Vec<PhaseTime>,
 }
 
@@ -59,7 +60,7 @@ impl From<&HistoryRecord> for Entry {
             to: r.to.clone(),
             image: r.image.clone(),
             result: r.result.clone(),
-            duration_ms: r.phases.iter().map(|(_, ms)| ms).sum(),
+            duration_ms: r.duration_ms(),
             phases: r
                 .phases
                 .iter()
@@ -75,7 +76,7 @@ impl From<&HistoryRecord> for Entry {
 /// Two lines a deploy: what and how it ended, then its phases.
 impl fmt::Display for Entry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let result = if self.result == "ok" {
+        let result = if self.result == HistoryRecord::OK {
             paint_out(Paint::Good, "ok")
         } else {
             paint_out(Paint::Bad, &self.result)

@@ -55,7 +55,7 @@ async fn install(config: &Config, state: &Store, dry_run: bool) -> Result<(), Er
     for (file, action) in &units {
         if action.writes() {
             write_atomic(file.path.as_path(), file.contents.as_bytes())?;
-            crate::say!("install: wrote {}", file.path);
+            crate::tell!("install: wrote {}", file.path);
             written += 1;
         } else if *action == FileAction::Keep {
             crate::say!("install: kept {} (a deploy owns it now)", file.path);
@@ -65,7 +65,7 @@ async fn install(config: &Config, state: &Store, dry_run: bool) -> Result<(), Er
     if written > 0 || stale_units(config, &systemd).await? {
         systemd.reload().await?;
         check_loaded(config, &systemd).await?;
-        crate::say!(
+        crate::tell!(
             "install: systemd reloaded; {written} of {} unit files written",
             units.len()
         );
@@ -92,11 +92,11 @@ async fn install_site(
     let proxy = Nginx::new(config, systemd);
     let serving = live.map_or("the 503 page until a first deploy".into(), |c| format!("{c}"));
     match proxy.install_site(site).await? {
-        Installed::Reloaded => crate::say!(
+        Installed::Reloaded => crate::tell!(
             "install: wrote {} ({serving}), nginx -t passed, nginx reloaded",
             site.path
         ),
-        Installed::NotRunning => crate::say!(
+        Installed::NotRunning => crate::tell!(
             "install: wrote {} ({serving}), nginx -t passed; {} is not running: it loads the site when it starts",
             site.path,
             config.proxy.unit

@@ -18,16 +18,20 @@ mod uninstall;
 use std::path::{Path, PathBuf};
 
 use clap::CommandFactory;
+use tracing::Instrument;
 
 use crate::cli::{Cli, Command};
 use crate::config::{CONFIG_DIR, Config, ConfigError, ConfigSource, locate};
 use crate::error::Error;
+use crate::journal;
 use crate::switch::Goal;
 
 pub async fn execute(cli: Cli) -> Result<(), Error> {
     // The one command that needs no service.
     if let Command::Completions { shell } = cli.command {
-        clap_complete::generate(shell, &mut Cli::command(), "bgctl", &mut std::io::stdout());
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut Cli::command(), "bgctl", &mut script);
+        crate::terminal::out(&String::from_utf8_lossy(&script));
         return Ok(());
     }
     let env = std::env::var_os("BGCTL_CONFIG")
@@ -35,6 +39,11 @@ pub async fn execute(cli: Cli) -> Result<(), Error> {
         .map(PathBuf::from);
     let source = cli.config_source(env);
     let config = load_config(&source, Path::new(CONFIG_DIR))?;
+    let span = journal::command_span(cli.command.name(), &config.name);
+    dispatch(cli, config).instrument(span).await
+}
+
+async fn dispatch(cli: Cli, config: Config) -> Result<(), Error> {
     match cli.command {
         Command::Install { dry_run } => install::run(&config, dry_run).await,
         Command::Uninstall => uninstall::run(&config).await,
@@ -63,7 +72,8 @@ pub async fn execute(cli: Cli) -> Result<(), Error> {
 
 /// One JSON object on stdout, for machines (`--json`).
 pub fn print_json(value: &impl serde::Serialize) {
-    println!("{}", serde_json::to_string(value).expect("command output serialises"));
+    let line = serde_json::to_string(value).expect("command output serialises");
+    crate::terminal::out(&format!("{line}\n"));
 }
 
 /// Finds and loads the config; with `-s NAME` the file must name that service.

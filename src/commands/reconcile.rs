@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::deploy::{Boundaries, journaled, request};
+use super::deploy::{journaled, request};
 use crate::config::Config;
 use crate::error::Error;
 use crate::state::Wait;
@@ -16,9 +16,8 @@ use crate::terminal;
 const LOCK_WAIT: Duration = Duration::from_secs(30);
 
 pub async fn run(config: &Config, json: bool) -> Result<(), Error> {
-    let mut b = Boundaries::connect(config).await?;
     let request = request("reconcile", Goal::Other, None, Wait::Upto(LOCK_WAIT));
-    let actions = journaled("reconcile", config, &request.deploy_id, async |progress| {
+    let actions = journaled("reconcile", config, &request.deploy_id, async |b, progress| {
         Ok(
             b.with_world(config, async |world| reconcile(world, &request, progress).await)
                 .await?,

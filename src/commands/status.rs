@@ -9,24 +9,25 @@ use std::fmt;
 
 use serde::Serialize;
 
+use super::deploy::Boundaries;
 use super::drift::{Facts, drift};
 use crate::config::Config;
 use crate::docker::{Container, Docker, EngineDocker};
 use crate::domain::Color;
 use crate::error::Error;
 use crate::files::read_if_exists;
-use crate::proxy::site_target;
+use crate::proxy::{Nginx, site_target};
 use crate::render;
-use crate::state::{HistoryRecord, StateStore, Store};
+use crate::state::{HistoryRecord, StateStore};
 use crate::systemd::{DbusSystemd, Systemd, UnitState};
-use crate::terminal::{Paint, paint_out};
+use crate::terminal::{self, Paint, paint_out};
 
 pub async fn run(config: &Config, json: bool) -> Result<(), Error> {
     let status = gather(config).await?;
     if json {
         super::print_json(&status);
     } else {
-        print!("{status}");
+        terminal::out(&status.to_string());
     }
     Ok(())
 }
@@ -82,7 +83,11 @@ pub struct ProxyStatus {
     pub upstream_port: Option<u16>,
     /// The color the site on disk names.
     pub upstream_color: Option<String>,
-    /// The site on disk is exactly what the state renders.
+    /// The color that answered a request through nginx just now; `None`
+    /// for the 503 page or no answer.
+    pub served_by: Option<String>,
+    /// No drift: the site is what the state renders, nginx serves the live
+    /// color, and only its unit runs.
     pub in_sync: bool,
     /// Each way the site, the state and the units disagree; empty when
     /// they agree.
@@ -98,12 +103,11 @@ pub struct StateInfo {
 }
 
 async fn gather(config: &Config) -> Result<Status, Error> {
-    let (state, systemd, docker) = tokio::try_join!(
-        async { Ok::<_, Error>(Store::open(config).await?) },
-        async { Ok(DbusSystemd::connect().await?) },
-        async { Ok(EngineDocker::connect(&config.docker.host).await?) },
-    )?;
-    let ((snapshot, history), (blue, green), site_text) = tokio::try_join!(
+    let Boundaries {
+        state, systemd, docker, ..
+    } = Boundaries::connect(config).await?;
+    let nginx = Nginx::new(config, &systemd);
+    let ((snapshot, history), (blue, green), site_text, served_by) = tokio::try_join!(
         async { Ok::<_, Error>(tokio::try_join!(state.read(), state.history())?) },
         async {
             tokio::try_join!(
@@ -112,6 +116,7 @@ async fn gather(config: &Config) -> Result<Status, Error> {
             )
         },
         async { Ok(read_if_exists(config.site().as_path())?) },
+        async { Ok(nginx.served_by().await) },
     )?;
     let live = snapshot.active.as_ref().map(|a| a.color);
     let live_container = live.and_then(|c| if c == Color::Blue { &blue.1 } else { &green.1 }.clone());
@@ -128,8 +133,11 @@ async fn gather(config: &Config) -> Result<Status, Error> {
         site_matches: site_text.as_deref() == Some(expected.as_str()),
         site_port: target.port,
         live: snapshot.active.as_ref().map(|a| (a.color, a.port.get())),
+        served_by,
+        listen: config.proxy.listen.get(),
         units: units.map(|(c, u)| (c, u.is_up(), u.active_state.to_string())),
     };
+    let drift = drift(&facts);
     let colors = [(Color::Blue, blue), (Color::Green, green)]
         .into_iter()
         .map(|(c, (unit, container))| (c.to_string(), color_status(config, c, &unit, container.as_ref())))
@@ -152,8 +160,9 @@ async fn gather(config: &Config) -> Result<Status, Error> {
             port: config.proxy.listen.get(),
             upstream_port: target.port,
             upstream_color: target.color.map(|c| c.to_string()),
-            in_sync: facts.site_matches,
-            drift: drift(&facts),
+            served_by: served_by.map(|c| c.to_string()),
+            in_sync: drift.is_empty(),
+            drift,
         },
         state: StateInfo {
             backend: state.backend(),
@@ -195,7 +204,7 @@ fn made_live(history: &[HistoryRecord], color: Color) -> Option<String> {
     history
         .iter()
         .rev()
-        .find(|r| r.result == "ok" && r.to == color.as_str())
+        .find(|r| r.succeeded() && r.to == color.as_str())
         .map(|r| r.id.clone())
 }
 
@@ -233,7 +242,12 @@ impl fmt::Display for Status {
         } else {
             paint_out(Paint::Bad, "DRIFT")
         };
-        writeln!(f, "  proxy   :{} -> {routes}  {}  {sync}", p.port, p.site)?;
+        let served = p.served_by.as_deref().unwrap_or("no color");
+        writeln!(
+            f,
+            "  proxy   :{} -> {routes}, answered by {served}  {}  {sync}",
+            p.port, p.site
+        )?;
         for line in &p.drift {
             writeln!(f, "  {} {line}", paint_out(Paint::Bad, "drift:"))?;
         }

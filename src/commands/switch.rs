@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::deploy::{Boundaries, journaled, millis, request};
+use super::deploy::{journaled, millis, request};
 use crate::config::Config;
 use crate::domain::ImageRef;
 use crate::error::Error;
@@ -17,10 +17,9 @@ use crate::terminal;
 pub async fn run(config: &Config, goal: Goal, image: Option<ImageRef>, wait: bool, json: bool) -> Result<(), Error> {
     // Only a label: rollback's target is chosen under the lock.
     let verb = if goal == Goal::Previous { "rollback" } else { "switch" };
-    let mut b = Boundaries::connect(config).await?;
     let wait = if wait { Wait::Forever } else { Wait::No };
     let request = request(verb, goal, image, wait);
-    let outcome = journaled(verb, config, &request.deploy_id, async |progress| {
+    let outcome = journaled(verb, config, &request.deploy_id, async |b, progress| {
         Ok(
             b.with_world(config, async |world| switch(world, &request, progress).await)
                 .await?,

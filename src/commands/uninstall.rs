@@ -35,7 +35,7 @@ async fn uninstall(config: &Config, systemd: &DbusSystemd) -> Result<(), Error> 
     let site = config.site();
     if remove_ours(site.as_path())? && systemd.state(&config.proxy.unit).await?.is_active() {
         systemd.reload_unit(&config.proxy.unit, PROXY_RELOAD_TIMEOUT).await?;
-        crate::say!("uninstall: reloaded {} so it forgets the site", config.proxy.unit);
+        crate::tell!("uninstall: reloaded {} so it forgets the site", config.proxy.unit);
     }
 
     let stop_timeout = config.container.stop_timeout.get() + STOP_GRACE;
@@ -45,10 +45,10 @@ async fn uninstall(config: &Config, systemd: &DbusSystemd) -> Result<(), Error> 
     }
     for unit in &instances {
         systemd.stop(unit, stop_timeout).await?;
-        crate::say!("uninstall: stopped {unit}");
+        crate::tell!("uninstall: stopped {unit}");
     }
     for change in systemd.disable(&instances).await? {
-        crate::say!("uninstall: removed {}", change.path);
+        crate::tell!("uninstall: removed {}", change.path);
     }
 
     for file in install_files(config, None)? {
@@ -64,14 +64,14 @@ async fn uninstall(config: &Config, systemd: &DbusSystemd) -> Result<(), Error> 
         let _ = std::fs::remove_dir(dir);
     }
     systemd.reload().await?;
-    crate::say!("uninstall: done; the state store keeps {}'s history", config.name);
+    crate::tell!("uninstall: done; the state store keeps {}'s history", config.name);
     Ok(())
 }
 
 /// Removes `path` if bgctl generated it: a file someone else put there stays.
 fn remove_ours(path: &Path) -> Result<bool, Error> {
     if read_if_exists(path)?.is_some_and(|text| is_generated(&text)) && remove_if_exists(path)? {
-        crate::say!("uninstall: removed {}", path.display());
+        crate::tell!("uninstall: removed {}", path.display());
         return Ok(true);
     }
     Ok(false)

@@ -62,6 +62,19 @@ impl<'a, S: Systemd> Nginx<'a, S> {
         }
     }
 
+    /// The color that answers a request through nginx now (its
+    /// `X-Bgctl-Color`); `None` for the 503 page, an error or no answer.
+    pub async fn served_by(&self) -> Option<Color> {
+        let (addr, host) = self.endpoint();
+        let r = http_probe::get(addr, &host, self.config.health.path.as_str(), REQUEST_TIMEOUT)
+            .await
+            .ok()?;
+        if (502..=504).contains(&r.status) {
+            return None;
+        }
+        r.header("X-Bgctl-Color")?.parse().ok()
+    }
+
     /// Where to send verification requests, and the Host they carry.
     fn endpoint(&self) -> (SocketAddr, String) {
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.config.proxy.listen.get()));

@@ -92,8 +92,27 @@ pub struct HistoryRecord {
     pub start: String,
     pub end: String,
     pub result: String,
-    /// (phase, milliseconds), in order.
+    /// (phase, milliseconds) of the phases that finished, in order.
     pub phases: Vec<(String, u64)>,
+}
+
+impl HistoryRecord {
+    /// The `result` of a deploy that did what was asked.
+    pub const OK: &'static str = "ok";
+
+    pub fn succeeded(&self) -> bool {
+        self.result == Self::OK
+    }
+
+    /// From start to end, the failed phase and any undo included (the
+    /// finished phases' sum when the times do not parse).
+    pub fn duration_ms(&self) -> u64 {
+        let at = |t: &str| humantime::parse_rfc3339(t).ok();
+        match (at(&self.start), at(&self.end)) {
+            (Some(start), Some(end)) => end.duration_since(start).map_or(0, |d| d.as_millis() as u64),
+            _ => self.phases.iter().map(|(_, ms)| ms).sum(),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -30,7 +30,7 @@ where
             start: self.began.clone(),
             end: now_rfc3339(),
             result: match result {
-                Ok(()) => "ok".into(),
+                Ok(()) => HistoryRecord::OK.into(),
                 Err(e) => format!("failed: {}", e.to_string().lines().next().unwrap_or_default()),
             },
             phases: self

@@ -20,7 +20,8 @@ const SETTLE_POLL: Duration = Duration::from_millis(50);
 /// Job mode: a queued conflicting job is replaced, as the classic recipe's units expect.
 const MODE: &str = "replace";
 const NO_SUCH_UNIT: &str = "org.freedesktop.systemd1.NoSuchUnit";
-const JOURNALCTL: &str = "/usr/bin/journalctl";
+/// The journal reader (systemd's own, where Debian puts it).
+pub const JOURNALCTL: &str = "/usr/bin/journalctl";
 const DEFAULT_BUS: &str = "unix:path=/run/dbus/system_bus_socket";
 
 /// systemd's manager on the system bus (`DBUS_SYSTEM_BUS_ADDRESS` when set).

@@ -10,7 +10,7 @@ mod state;
 
 use std::time::Duration;
 
-pub use client::DbusSystemd;
+pub use client::{DbusSystemd, JOURNALCTL};
 pub use state::{ActiveState, JobResult, UnitState};
 
 use crate::domain::UnitName;

@@ -47,7 +47,8 @@ pub fn report_failure(e: &Error, json: bool) -> i32 {
         super::spinner::println(&format!("{} {next}", paint(Paint::Bold, "  next:")));
     }
     let code = e.exit_code();
-    if json {
+    // doctor's report carries its error object itself.
+    if json && !matches!(e, Error::Doctor { .. }) {
         crate::commands::print_json(&ErrorJson::new(code, message));
     }
     code.code()

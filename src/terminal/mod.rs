@@ -10,7 +10,7 @@ mod verbose_layer;
 use std::io::IsTerminal;
 use std::sync::OnceLock;
 
-pub use failure::{ErrorJson, report_failure};
+pub use failure::{ErrorBody, ErrorJson, report_failure};
 pub use spinner::Spinner;
 pub use verbose_layer::VerboseLayer;
 
@@ -70,12 +70,30 @@ pub fn say(text: &str) {
     }
 }
 
+/// A result on stdout. A closed pipe (`bgctl history | head -1`) ends
+/// the output quietly: it is what the reader asked for, not a failure.
+pub fn out(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
 /// [`say`] with `format!` arguments.
 #[macro_export]
 macro_rules! say {
     ($($arg:tt)*) => {
         $crate::terminal::say(&format!($($arg)*))
     };
+}
+
+/// [`say!`], and the same line as a record in the journal: for what a
+/// command changed on the host (install's writes, uninstall's stops).
+#[macro_export]
+macro_rules! tell {
+    ($($arg:tt)*) => {{
+        let line = format!($($arg)*);
+        $crate::terminal::say(&line);
+        tracing::info!("{line}");
+    }};
 }
 
 /// A `-v` line.

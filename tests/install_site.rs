@@ -88,7 +88,26 @@ fn install_after_uninstall_renders_the_site_of_the_live_color() {
         std::fs::read_to_string(PathBuf::from(env.var("BGCTL_TEST_NGINX_SITES")).join("site_again.conf")).unwrap();
     assert!(site.contains("# bgctl-live: blue"), "{site}");
     let status: serde_json::Value = serde_json::from_slice(&svc.bgctl(&["status", "--json"]).stdout).unwrap();
-    assert_eq!(status["proxy"]["in_sync"], true, "{status}");
+    // The site is the state's; what drifts is only the units, down since the uninstall.
+    let drift: Vec<&str> = status["proxy"]["drift"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect();
+    assert_eq!(status["proxy"]["upstream_port"], 19017, "{status}");
+    assert!(
+        !drift
+            .iter()
+            .any(|d| d.contains("not what the state renders") || d.contains("sends users to")),
+        "{drift:?}"
+    );
+    assert!(
+        drift
+            .iter()
+            .any(|d| d.contains("blue is live by the state but its unit is inactive")),
+        "{drift:?}"
+    );
     // The units are down after the uninstall: reconcile starts blue, and
     // nginx, already pointing there, answers from it.
     let o = svc.bgctl(&["reconcile"]);
@@ -99,4 +118,6 @@ fn install_after_uninstall_renders_the_site_of_the_live_color() {
         stderr(&o)
     );
     svc.assert_live("blue", "v1");
+    let status: serde_json::Value = serde_json::from_slice(&svc.bgctl(&["status", "--json"]).stdout).unwrap();
+    assert_eq!(status["proxy"]["in_sync"], true, "reconciled: {status}");
 }

@@ -123,13 +123,20 @@ impl Error {
         matches!(self.exit_code(), ExitCode::Usage | ExitCode::Locked)
     }
 
-    /// What to run next, when the message alone does not say it.
+    /// What to run next, when the message alone does not say it: the
+    /// journal of the unit that failed, else what the exit code calls for.
     pub fn next_step(&self) -> Option<String> {
-        match self {
-            Error::Switch(e) => switch_next_step(e),
-            Error::State(StateError::Locked { .. }) => Some(LOCKED_NEXT.into()),
-            _ if self.exit_code() == ExitCode::Unreachable => Some(UNREACHABLE_NEXT.into()),
-            Error::Proxy(ProxyError::Invalid { .. }) => {
+        if let Error::Switch(e) = self
+            && let Some(unit) = failed_unit(e)
+        {
+            return Some(format!("journalctl -u {unit} -n 50   (the app's own output)"));
+        }
+        match self.exit_code() {
+            ExitCode::Locked => {
+                Some("`bgctl status` shows the deploy; wait for it, or pass --wait to queue behind it".into())
+            }
+            ExitCode::Unreachable => Some("`bgctl doctor` shows what is down and how to bring it up".into()),
+            _ if matches!(self, Error::Proxy(ProxyError::Invalid { .. })) => {
                 Some("fix what nginx -t says above, then run this again".into())
             }
             _ => None,
@@ -137,21 +144,14 @@ impl Error {
     }
 }
 
-const LOCKED_NEXT: &str = "`bgctl status` shows the deploy; wait for it, or pass --wait to queue behind it";
-const UNREACHABLE_NEXT: &str = "`bgctl doctor` shows what is down and how to bring it up";
-
-fn switch_next_step(e: &SwitchError) -> Option<String> {
+/// The new color's unit, when a switch failed because of it (also under a
+/// rollback that followed).
+fn failed_unit(e: &SwitchError) -> Option<&UnitName> {
     match e {
         SwitchError::Unhealthy { unit, .. }
         | SwitchError::StartFailed { unit, .. }
-        | SwitchError::NewColorLost { unit, .. } => {
-            Some(format!("journalctl -u {unit} -n 50   (the app's own output)"))
-        }
-        SwitchError::RolledBack { failure, .. } | SwitchError::RollbackFailed { failure, .. } => {
-            switch_next_step(failure)
-        }
-        SwitchError::State(StateError::Locked { .. }) => Some(LOCKED_NEXT.into()),
-        _ if switch_code(e) == ExitCode::Unreachable => Some(UNREACHABLE_NEXT.into()),
+        | SwitchError::NewColorLost { unit, .. } => Some(unit),
+        SwitchError::RolledBack { failure, .. } | SwitchError::RollbackFailed { failure, .. } => failed_unit(failure),
         _ => None,
     }
 }

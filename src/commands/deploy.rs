@@ -108,10 +108,9 @@ fn deploy_id() -> String {
 
 /// Runs a deploy-like `job` (switch, rollback, reconcile) on the connected
 /// boundaries inside its journal span, with its progress, and records how
-/// it ended: notice when
-/// it did what was asked, warning when it was refused before trying (usage,
-/// the lock held), error for every deploy that went wrong, rolled back or
-/// not, so `journalctl -p err` finds each one.
+/// it ended: notice when it did what was asked, warning when it was refused
+/// before trying (usage, the lock held), error for every deploy that went
+/// wrong, rolled back or not, so `journalctl -p err` finds each one.
 pub async fn journaled<T>(
     verb: &str,
     config: &Config,
@@ -126,10 +125,11 @@ pub async fn journaled<T>(
         let mut progress = Progress::new(&config.name, Span::current());
         // Connected inside the span: a deploy that cannot reach a
         // dependency is in the journal too.
-        let result = match Boundaries::connect(config).await {
-            Ok(mut b) => job(&mut b, &mut progress).await,
-            Err(e) => Err(e),
-        };
+        let result = async {
+            let mut b = Boundaries::connect(config).await?;
+            job(&mut b, &mut progress).await
+        }
+        .await;
         drop(progress);
         let ms = began.elapsed().as_millis() as u64;
         let name = &config.name;

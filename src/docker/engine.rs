@@ -42,9 +42,7 @@ impl EngineDocker {
             host: host.to_string(),
         })
     }
-}
 
-impl EngineDocker {
     /// dockerd's version and API version (`doctor`).
     pub async fn version(&self) -> Result<(String, String), DockerError> {
         let v = self.docker.version().await.map_err(|e| self.unreachable(e))?;

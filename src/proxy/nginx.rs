@@ -47,32 +47,31 @@ impl<'a, S: Systemd> Nginx<'a, S> {
 
     /// One request through nginx: Ok when `color` answered it, else what did.
     async fn ask(&self, color: Color) -> Result<(), String> {
-        let (addr, host) = self.endpoint();
-        match http_probe::get(addr, &host, self.config.health.path.as_str(), REQUEST_TIMEOUT).await {
-            Ok(r) => {
-                let answered_by = r.header("X-Bgctl-Color").unwrap_or("nobody");
-                // A 502/503/504 is nginx answering for a color that is not there.
-                if answered_by == color.as_str() && !(502..=504).contains(&r.status) {
-                    Ok(())
-                } else {
-                    Err(format!("HTTP {} from {answered_by}", r.status))
-                }
-            }
-            Err(e) => Err(e.to_string()),
+        match self.answer().await? {
+            (_, answered) if answered == color => Ok(()),
+            (status, answered) => Err(format!("HTTP {status} from {answered}")),
         }
     }
 
     /// The color that answers a request through nginx now (its
     /// `X-Bgctl-Color`); `None` for the 503 page, an error or no answer.
     pub async fn served_by(&self) -> Option<Color> {
+        self.answer().await.ok().map(|(_, color)| color)
+    }
+
+    /// One request through nginx: its status and the color that answered,
+    /// or what came instead.
+    async fn answer(&self) -> Result<(u16, Color), String> {
         let (addr, host) = self.endpoint();
         let r = http_probe::get(addr, &host, self.config.health.path.as_str(), REQUEST_TIMEOUT)
             .await
-            .ok()?;
-        if (502..=504).contains(&r.status) {
-            return None;
+            .map_err(|e| e.to_string())?;
+        let answered_by = r.header("X-Bgctl-Color").unwrap_or("nobody");
+        // A 502/503/504 is nginx answering for a color that is not there.
+        match answered_by.parse::<Color>() {
+            Ok(color) if !(502..=504).contains(&r.status) => Ok((r.status, color)),
+            _ => Err(format!("HTTP {} from {answered_by}", r.status)),
         }
-        r.header("X-Bgctl-Color")?.parse().ok()
     }
 
     /// Where to send verification requests, and the Host they carry.

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::config::ConfigSource;
-use crate::domain::{Color, DeployId, ImageRef, ServiceName};
+use crate::domain::{Color, DeployId, HttpUrl, ImageRef, ServiceName};
 use crate::terminal::Verbosity;
 
 #[derive(Debug, Parser)]
@@ -183,6 +183,32 @@ and the journal socket. One ✓ or ✗ line per check, each ✗ with what to do.
 when all pass, else 1.")]
     Doctor,
 
+    /// Print what a CoreOS/Flatcar/Fedora CoreOS host needs at first boot for this service
+    #[command(long_about = "Print, on stdout, what a new CoreOS, Flatcar or Fedora CoreOS host \
+needs at first boot to run this service: the config at /etc/bgctl/NAME.toml (exactly this file), \
+the bgctl binary (downloaded from --binary-url, or put in place by the image builder), docker, a \
+local etcd when [state] endpoints point at this host (Flatcar's etcd-member, or a container on \
+Fedora CoreOS), nginx as a container named after [proxy] unit, and bgctl-install@NAME and \
+bgctl-reconcile@NAME enabled. Those systems ship no nginx, so the config must set [proxy] test \
+to test the site inside the container (exit 2 says the line to add). Touches nothing.")]
+    Provision {
+        /// cloud-config (coreos-cloudinit), ignition (JSON, spec 3.3.0) or butane
+        #[arg(value_enum, value_name = "FORMAT")]
+        format: crate::provision::Format,
+        /// The host's system: flatcar (also CoreOS) or fcos
+        #[arg(long, value_enum, default_value = "flatcar")]
+        variant: crate::provision::Variant,
+        /// Where the host downloads the bgctl binary at first boot [default: the image has it]
+        #[arg(long, value_name = "URL")]
+        binary_url: Option<HttpUrl>,
+        /// The nginx image the proxy container runs
+        #[arg(long, value_name = "REF", default_value = crate::provision::DEFAULT_NGINX_IMAGE)]
+        nginx_image: ImageRef,
+        /// The etcd image (fcos only: Flatcar has etcd-member)
+        #[arg(long, value_name = "REF", default_value = crate::provision::DEFAULT_ETCD_IMAGE)]
+        etcd_image: ImageRef,
+    },
+
     /// Print shell completions (bash, zsh, fish, elvish, powershell) on stdout
     #[command(long_about = "Print completions for SHELL on stdout, built from the same \
 definitions as the help, e.g. `bgctl completions bash > /etc/bash_completion.d/bgctl`. The man \
@@ -207,6 +233,7 @@ impl Command {
             Command::Logs { .. } => "logs",
             Command::History { .. } => "history",
             Command::Doctor => "doctor",
+            Command::Provision { .. } => "provision",
             Command::Completions { .. } => "completions",
         }
     }

@@ -6,6 +6,7 @@ use crate::config::ConfigError;
 use crate::docker::DockerError;
 use crate::domain::UnitName;
 use crate::files::FilesError;
+use crate::provision::ProvisionError;
 use crate::proxy::ProxyError;
 use crate::render::RenderError;
 use crate::state::StateError;
@@ -72,6 +73,8 @@ pub enum Error {
     Switch(#[from] SwitchError),
     #[error(transparent)]
     Proxy(#[from] ProxyError),
+    #[error(transparent)]
+    Provision(#[from] ProvisionError),
     #[error("--out {0}: not a directory; pass a directory (created when missing)")]
     OutNotADirectory(PathBuf),
     #[error("{key} {path} is not a directory: create it, or fix {key} in the config")]
@@ -108,6 +111,8 @@ impl Error {
             Error::Docker(e) => docker_code(e),
             Error::State(e) => state_code(e),
             Error::Switch(e) => switch_code(e),
+            Error::Provision(ProvisionError::Render(_)) => ExitCode::Failed,
+            Error::Provision(_) => ExitCode::Usage,
             Error::Render(_)
             | Error::Files(_)
             | Error::Proxy(_)

@@ -13,6 +13,7 @@ pub mod http_probe;
 pub mod journal;
 pub mod naming;
 pub mod plan;
+pub mod provision;
 pub mod proxy;
 pub mod render;
 pub mod state;

@@ -121,14 +121,11 @@ async fn examine(config: &Config) -> Vec<Check> {
         state_check,
     ];
     checks.push(match test_config(config).await {
-        Ok(()) => Check::pass(
-            "nginx",
-            format!("{} -t accepts {}", config.proxy.nginx_bin, config.proxy.nginx_conf),
-        ),
+        Ok(()) => Check::pass("nginx", format!("`{}` accepts the config", config.proxy_test())),
         Err(e @ ProxyError::NginxBinary { .. }) => Check::fail(
             "nginx",
             e.to_string(),
-            "install nginx (apt-get install nginx-light), or fix [proxy] nginx_bin",
+            "install nginx (apt-get install nginx-light), or fix [proxy] nginx_bin or [proxy] test",
         ),
         Err(e) => Check::fail(
             "nginx",

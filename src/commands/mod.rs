@@ -9,6 +9,7 @@ mod history;
 mod install;
 mod logs;
 mod progress;
+mod provision;
 mod reconcile;
 mod render;
 mod status;
@@ -38,12 +39,12 @@ pub async fn execute(cli: Cli) -> Result<(), Error> {
         .filter(|v| !v.is_empty())
         .map(PathBuf::from);
     let source = cli.config_source(env);
-    let config = load_config(&source, Path::new(CONFIG_DIR))?;
+    let (path, config) = load_config(&source, Path::new(CONFIG_DIR))?;
     let span = journal::command_span(cli.command.name(), &config.name);
-    dispatch(cli, config).instrument(span).await
+    dispatch(cli, &path, config).instrument(span).await
 }
 
-async fn dispatch(cli: Cli, config: Config) -> Result<(), Error> {
+async fn dispatch(cli: Cli, path: &Path, config: Config) -> Result<(), Error> {
     match cli.command {
         Command::Install { dry_run } => install::run(&config, dry_run).await,
         Command::Uninstall => uninstall::run(&config).await,
@@ -66,6 +67,21 @@ async fn dispatch(cli: Cli, config: Config) -> Result<(), Error> {
         }
         Command::History { lines } => history::run(&config, lines, cli.json).await,
         Command::Doctor => doctor::run(&config, cli.json).await,
+        Command::Provision {
+            format,
+            variant,
+            binary_url,
+            nginx_image,
+            etcd_image,
+        } => {
+            let options = crate::provision::Options {
+                variant,
+                binary_url,
+                nginx_image,
+                etcd_image,
+            };
+            provision::run(format, path, &config, &options)
+        }
         Command::Completions { .. } => unreachable!("handled before the config is read"),
     }
 }
@@ -77,7 +93,7 @@ pub fn print_json(value: &impl serde::Serialize) {
 }
 
 /// Finds and loads the config; with `-s NAME` the file must name that service.
-fn load_config(source: &ConfigSource, dir: &Path) -> Result<Config, ConfigError> {
+fn load_config(source: &ConfigSource, dir: &Path) -> Result<(PathBuf, Config), ConfigError> {
     let path = locate(source, dir)?;
     let config = Config::load(&path)?;
     if let ConfigSource::Service(asked) = source
@@ -89,5 +105,5 @@ fn load_config(source: &ConfigSource, dir: &Path) -> Result<Config, ConfigError>
             found: config.name,
         });
     }
-    Ok(config)
+    Ok((path, config))
 }

@@ -13,7 +13,7 @@ use serde::Deserialize;
 pub use locate::{CONFIG_DIR, ConfigSource, locate};
 pub use sections::*;
 
-use crate::domain::{AbsPath, Color, ImageRef, KeyPrefix, Port, ServiceName, UnitName};
+use crate::domain::{AbsPath, Argv, Color, ImageRef, KeyPrefix, Port, ServiceName, UnitName};
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -178,6 +178,15 @@ impl Config {
             AbsPath::parse(DEFAULT_SITE_DIR)
                 .and_then(|dir| dir.join(&format!("{}.conf", self.name)))
                 .expect("a service name is a valid file name")
+        })
+    }
+
+    /// `[proxy] test`, or `<nginx_bin> -t -q -c <nginx_conf>`.
+    pub fn proxy_test(&self) -> Argv {
+        self.proxy.test.clone().unwrap_or_else(|| {
+            let words = ["-t", "-q", "-c", self.proxy.nginx_conf.as_str()];
+            let args = words.iter().map(|w| w.parse().expect("printable")).collect();
+            Argv::new(self.proxy.nginx_bin.clone(), args)
         })
     }
 

@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use serde::{Deserialize, Deserializer};
 
 use crate::domain::{
-    AbsPath, DockerHost, Endpoint, EnvName, HealthPath, HostName, HumanDuration, KeyPrefix, Port, PrintableText,
+    AbsPath, Argv, DockerHost, Endpoint, EnvName, HealthPath, HostName, HumanDuration, KeyPrefix, Port, PrintableText,
     ServerName, UnitName,
 };
 
@@ -131,6 +131,10 @@ pub struct Proxy {
     pub nginx_bin: AbsPath,
     pub unit: UnitName,
     pub drain: HumanDuration,
+    /// How a site is tested before a reload; `None` means
+    /// `[nginx_bin, "-t", "-q", "-c", nginx_conf]`. A containerised nginx
+    /// (CoreOS, Flatcar) is tested with `docker exec`.
+    pub test: Option<Argv>,
 }
 
 impl Default for Proxy {
@@ -144,6 +148,7 @@ impl Default for Proxy {
             nginx_bin: parsed(DEFAULT_NGINX_BIN),
             unit: parsed(DEFAULT_NGINX_UNIT),
             drain: DEFAULT_DRAIN,
+            test: None,
         }
     }
 }

@@ -23,6 +23,8 @@ fn the_design_example_spells_out_exactly_the_defaults() {
     minimal.proxy.site = Some(minimal.site());
     minimal.state.prefix = Some(minimal.prefix());
     minimal.container.env = explicit.container.env.clone();
+    // And the proxy test of a containerised nginx, for `provision`.
+    minimal.proxy.test = explicit.proxy.test.clone();
     assert_eq!(explicit, minimal);
 }
 

@@ -4,6 +4,7 @@
 //! `ImageRef` is always one word, a `PrintableText` never holds a newline.
 
 mod abs_path;
+mod argv;
 mod color;
 mod deploy_id;
 mod docker_host;
@@ -12,6 +13,7 @@ mod endpoint;
 mod env_name;
 mod health_path;
 mod host_name;
+mod http_url;
 mod image_ref;
 mod key_prefix;
 mod port;
@@ -21,6 +23,7 @@ mod service_name;
 mod unit_name;
 
 pub use abs_path::AbsPath;
+pub use argv::Argv;
 pub use color::Color;
 pub use deploy_id::DeployId;
 pub use docker_host::DockerHost;
@@ -29,6 +32,7 @@ pub use endpoint::Endpoint;
 pub use env_name::EnvName;
 pub use health_path::HealthPath;
 pub use host_name::HostName;
+pub use http_url::HttpUrl;
 pub use image_ref::ImageRef;
 pub use key_prefix::KeyPrefix;
 pub use port::Port;

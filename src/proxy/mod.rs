@@ -18,7 +18,9 @@ use crate::systemd::SystemdError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
-    #[error("nginx -t refused the new site, so the old one stays and nginx was not reloaded:\n{message}")]
+    #[error(
+        "nginx -t refused the new site ([proxy] test), so the old one stays and nginx was not reloaded:\n{message}"
+    )]
     Invalid { message: String },
     #[error("cannot run {bin}: {reason}")]
     NginxBinary { bin: String, reason: String },

@@ -140,29 +140,32 @@ impl<S: Systemd> Nginx<'_, S> {
     }
 }
 
-/// `nginx -t -c <nginx_conf>`: Ok, or nginx's own words.
+/// `[proxy] test` (by default `nginx -t -q -c <nginx_conf>`): Ok, or the
+/// test's own words.
 pub async fn test_config(config: &Config) -> Result<(), ProxyError> {
-    let bin = &config.proxy.nginx_bin;
-    let run = tokio::process::Command::new(bin.as_path())
-        .args(["-t", "-q", "-c"])
-        .arg(config.proxy.nginx_conf.as_path())
+    let argv = config.proxy_test();
+    let run = tokio::process::Command::new(argv.program().as_path())
+        .args(argv.args())
         .kill_on_drop(true)
         .output();
     let cannot = |reason: String| ProxyError::NginxBinary {
-        bin: bin.to_string(),
+        bin: argv.program().to_string(),
         reason,
     };
     let output = tokio::time::timeout(NGINX_TIMEOUT, run)
         .await
-        .map_err(|_| cannot(format!("nginx -t took longer than {NGINX_TIMEOUT:?}")))?
+        .map_err(|_| cannot(format!("`{argv}` took longer than {NGINX_TIMEOUT:?}")))?
         .map_err(|e| cannot(e.to_string()))?;
     if output.status.success() {
-        Ok(())
-    } else {
-        Err(ProxyError::Invalid {
-            message: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-        })
+        return Ok(());
     }
+    // nginx speaks on stderr; `docker exec` may add its own lines on stdout.
+    let said = [&output.stderr[..], &output.stdout[..]]
+        .map(|b| String::from_utf8_lossy(b).trim().to_owned())
+        .join("\n");
+    Err(ProxyError::Invalid {
+        message: said.trim().to_owned(),
+    })
 }
 
 /// Held while a site is swapped, tested and reloaded; freed when dropped

@@ -1,6 +1,7 @@
 //! What `install` writes (DESIGN §3), rendered from `unit-templates/` in
 //! memory. Pure: no file is read or written here.
 
+mod boot_units;
 pub mod escape;
 #[cfg(test)]
 pub(crate) mod systemd_syntax;
@@ -12,6 +13,7 @@ use askama::Template;
 use crate::config::Config;
 use crate::domain::{AbsPath, Color, DockerHost, ImageRef, PrintableText, ServiceName, UnitName};
 use crate::naming;
+pub use boot_units::{INSTALL_UNIT, RECONCILE_UNIT, boot_units};
 use escape::filters;
 
 /// The first line of every file bgctl generates: how uninstall knows a file
@@ -213,4 +215,4 @@ fn publish_address(ip: IpAddr) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

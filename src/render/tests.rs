@@ -202,7 +202,7 @@ fn site_color_reads_back_the_color_a_site_serves() {
 
 /// Strings that stress the escapers: systemd and shell syntax, unicode,
 /// control characters, and arbitrary printable text.
-fn nasty() -> impl proptest::strategy::Strategy<Value = String> {
+pub(crate) fn nasty() -> impl proptest::strategy::Strategy<Value = String> {
     use proptest::prelude::*;
     let pieces = prop::sample::select(vec![
         "\n",
@@ -297,7 +297,7 @@ proptest::proptest! {
 }
 
 /// TOML basic-string escaping, so any Rust string can be put in the file.
-fn toml_string(s: &str) -> String {
+pub(crate) fn toml_string(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
         match c {

@@ -96,10 +96,19 @@ impl TestEnv {
         Path::new(self.var("BGCTL_TEST_UNIT_DIR"))
     }
 
+    /// The sandbox's PID 1, read now: `scripts/test-env reboot` boots another.
+    pub fn systemd_pid(&self) -> String {
+        let file = self.dir().join("systemd.pid");
+        std::fs::read_to_string(&file).map_or_else(
+            |_| self.var("BGCTL_TEST_SYSTEMD_PID").to_owned(),
+            |p| p.trim().to_owned(),
+        )
+    }
+
     /// Runs a command inside the sandbox (its mount and pid namespaces).
     pub fn in_sandbox(&self, args: &[&str]) -> Output {
         Command::new("nsenter")
-            .args(["-t", self.var("BGCTL_TEST_SYSTEMD_PID"), "-m", "-p"])
+            .args(["-t", &self.systemd_pid(), "-m", "-p"])
             .args(args)
             .output()
             .expect("nsenter runs")
@@ -118,6 +127,21 @@ impl TestEnv {
     /// sandbox's unit dir, the site in nginx's include dir, our dockerd.
     /// `extra` is appended (more sections or keys of them).
     pub fn config(&self, name: &str, ports: (u16, u16, u16), extra: &str) -> PathBuf {
+        self.config_with_proxy(name, ports, &self.sandbox_proxy(name), extra)
+    }
+
+    /// The `[proxy]` keys (but `listen`) for the sandbox's own nginx unit.
+    pub fn sandbox_proxy(&self, name: &str) -> String {
+        format!(
+            "site = \"{sites}/{name}.conf\"\nnginx_conf = \"{nginx_conf}\"\nunit = \"{nginx_unit}\"\n",
+            sites = self.var("BGCTL_TEST_NGINX_SITES"),
+            nginx_conf = self.var("BGCTL_TEST_NGINX_CONF"),
+            nginx_unit = self.var("BGCTL_TEST_NGINX_UNIT"),
+        )
+    }
+
+    /// As [`TestEnv::config`], with `proxy` as the `[proxy]` keys but `listen` and `drain`.
+    pub fn config_with_proxy(&self, name: &str, ports: (u16, u16, u16), proxy: &str, extra: &str) -> PathBuf {
         let (blue, green, listen) = ports;
         let text = format!(
             r#"name = "{name}"
@@ -129,11 +153,8 @@ green = {green}
 
 [proxy]
 listen = {listen}
-site = "{sites}/{name}.conf"
-nginx_conf = "{nginx_conf}"
-unit = "{nginx_unit}"
 drain = "1s"
-
+{proxy}
 [state]
 endpoints = ["{etcd}"]
 
@@ -144,9 +165,6 @@ docker_unit = ""
 [docker]
 host = "{docker}"
 {extra}"#,
-            sites = self.var("BGCTL_TEST_NGINX_SITES"),
-            nginx_conf = self.var("BGCTL_TEST_NGINX_CONF"),
-            nginx_unit = self.var("BGCTL_TEST_NGINX_UNIT"),
             etcd = self.var("BGCTL_TEST_ETCD"),
             unit_dir = self.var("BGCTL_TEST_UNIT_DIR"),
             docker = self.var("BGCTL_TEST_DOCKER_HOST"),
@@ -200,6 +218,11 @@ pub struct Service<'a> {
 impl<'a> Service<'a> {
     /// A fresh service: its config written, its etcd keys cleared.
     pub fn new(env: &'a TestEnv, name: &str, ports: (u16, u16, u16), extra: &str) -> Service<'a> {
+        Service::with_proxy(env, name, ports, &env.sandbox_proxy(name), extra)
+    }
+
+    /// As [`Service::new`], with `proxy` as its `[proxy]` keys (another nginx).
+    pub fn with_proxy(env: &'a TestEnv, name: &str, ports: (u16, u16, u16), proxy: &str, extra: &str) -> Service<'a> {
         let cleared = Command::new("etcdctl")
             .env("ETCDCTL_API", "3")
             .args(["--endpoints", env.var("BGCTL_TEST_ETCD"), "del", "--prefix"])
@@ -207,7 +230,7 @@ impl<'a> Service<'a> {
             .output()
             .expect("etcdctl runs");
         assert!(cleared.status.success(), "etcdctl del: {}", stderr(&cleared));
-        let config = env.config(name, ports, &format!("[container]\npull = false\n{extra}"));
+        let config = env.config_with_proxy(name, ports, proxy, &format!("[container]\npull = false\n{extra}"));
         Service {
             env,
             name: name.into(),

@@ -1,0 +1,18 @@
+//! `bgctl provision FORMAT`: the first-boot file of a CoreOS, Flatcar or
+//! Fedora CoreOS host for this service, on stdout. Touches nothing.
+
+use std::path::Path;
+
+use crate::config::{Config, ConfigError};
+use crate::error::Error;
+use crate::provision::{Format, Options, provision};
+
+pub fn run(format: Format, path: &Path, config: &Config, options: &Options) -> Result<(), Error> {
+    // The host gets the very file that was validated, comments and all.
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    crate::terminal::out(&provision(format, config, &text, options)?);
+    Ok(())
+}

@@ -1,0 +1,175 @@
+//! The plan of a provisioned host: which files and units it gets at first
+//! boot, the same for every output format.
+
+use std::net::IpAddr;
+
+use super::templates;
+use super::{Options, ProvisionError, Variant};
+use crate::config::{Backend, Config};
+use crate::domain::{AbsPath, HttpUrl};
+use crate::render::{INSTALL_UNIT, RECONCILE_UNIT, boot_units};
+
+/// The config may hold etcd's password: root reads it, nobody else.
+const CONFIG_MODE: u32 = 0o600;
+
+/// Everything the host's first boot writes and enables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Host {
+    pub files: Vec<HostFile>,
+    pub units: Vec<HostUnit>,
+    /// The place of the bgctl binary, which the units run.
+    pub bgctl: AbsPath,
+    /// cloud-config has no way to fetch a file but a unit: the URL the
+    /// `bgctl-fetch.service` it adds downloads from.
+    pub fetch: Option<HttpUrl>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostFile {
+    pub path: AbsPath,
+    pub mode: u32,
+    pub contents: FileContents,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileContents {
+    Inline(String),
+    /// Downloaded at first boot (Ignition does it itself).
+    Remote(HttpUrl),
+}
+
+/// A unit: its file when we write one, its drop-ins, and whether it is
+/// enabled (and so started at first boot).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostUnit {
+    pub name: String,
+    pub enabled: bool,
+    pub contents: Option<String>,
+    pub dropins: Vec<(String, String)>,
+}
+
+impl HostUnit {
+    fn file(name: &str, contents: String, enabled: bool) -> HostUnit {
+        HostUnit {
+            name: name.to_owned(),
+            enabled,
+            contents: Some(contents),
+            dropins: Vec::new(),
+        }
+    }
+
+    fn enable(name: String) -> HostUnit {
+        HostUnit {
+            name,
+            enabled: true,
+            contents: None,
+            dropins: Vec::new(),
+        }
+    }
+}
+
+/// Plans the host for `config`, whose file holds `config_text` (embedded
+/// as it is, so the host reads exactly what was reviewed).
+pub fn host(config: &Config, config_text: &str, options: &Options) -> Result<Host, ProvisionError> {
+    let proxy = templates::proxy(config, &options.nginx_image)?;
+    let bgctl = bgctl_path(options.variant);
+    let unit_dir = AbsPath::parse(crate::config::DEFAULT_UNIT_DIR).expect("a valid default");
+    let [install, reconcile] = boot_units(&bgctl, &unit_dir)?;
+    let name = &config.name;
+
+    let mut files = vec![
+        HostFile {
+            path: config_path(config),
+            mode: CONFIG_MODE,
+            contents: FileContents::Inline(config_text.to_owned()),
+        },
+        HostFile {
+            path: config.proxy.nginx_conf.clone(),
+            mode: 0o644,
+            contents: FileContents::Inline(proxy.nginx_conf),
+        },
+    ];
+    if let Some(url) = &options.binary_url {
+        files.push(HostFile {
+            path: bgctl.clone(),
+            mode: 0o755,
+            contents: FileContents::Remote(url.clone()),
+        });
+    }
+
+    let mut units = Vec::new();
+    if let Some(docker) = &config.systemd.docker_unit {
+        units.push(HostUnit::enable(docker.to_string()));
+    }
+    units.extend(local_etcd(config, options)?);
+    units.push(HostUnit::file(config.proxy.unit.as_str(), proxy.unit, true));
+    units.push(HostUnit::file(INSTALL_UNIT, install.contents, false));
+    units.push(HostUnit::file(RECONCILE_UNIT, reconcile.contents, false));
+    units.push(HostUnit::enable(instance(INSTALL_UNIT, name.as_str())));
+    units.push(HostUnit::enable(instance(RECONCILE_UNIT, name.as_str())));
+    Ok(Host {
+        files,
+        units,
+        bgctl,
+        fetch: options.binary_url.clone(),
+    })
+}
+
+/// `/etc/bgctl/<name>.toml`, where `-s <name>` looks.
+pub fn config_path(config: &Config) -> AbsPath {
+    AbsPath::parse(crate::config::CONFIG_DIR)
+        .and_then(|dir| dir.join(&format!("{}.toml", config.name)))
+        .expect("a service name is a valid file name")
+}
+
+/// Where a system keeps binaries of its own: `/usr` is read-only on both.
+fn bgctl_path(variant: Variant) -> AbsPath {
+    let path = match variant {
+        Variant::Flatcar => "/opt/bin/bgctl",
+        Variant::Fcos => "/usr/local/bin/bgctl",
+    };
+    AbsPath::parse(path).expect("a valid path")
+}
+
+/// `bgctl-install@.service` → `bgctl-install@<name>.service`.
+fn instance(template: &str, name: &str) -> String {
+    template.replacen("@.", &format!("@{name}."), 1)
+}
+
+/// The etcd this host runs when the config's state lives on this host's
+/// loopback: Flatcar's etcd-member with its address, or a container on
+/// Fedora CoreOS. A remote cluster or the file backend needs none.
+fn local_etcd(config: &Config, options: &Options) -> Result<Option<HostUnit>, ProvisionError> {
+    if config.state.backend != Backend::Etcd {
+        return Ok(None);
+    }
+    let Some(url) = config.state.endpoints.iter().find(|e| is_loopback(e.as_str())) else {
+        return Ok(None);
+    };
+    Ok(Some(match options.variant {
+        Variant::Flatcar => HostUnit {
+            name: "etcd-member.service".into(),
+            enabled: true,
+            contents: None,
+            dropins: vec![("20-bgctl.conf".into(), templates::etcd_member(url)?)],
+        },
+        Variant::Fcos => HostUnit::file(
+            "etcd.service",
+            templates::etcd_container(config, url, &options.etcd_image)?,
+            true,
+        ),
+    }))
+}
+
+/// `http(s)://127.x.y.z:port`, `http://localhost:port` or `http://[::1]:port`.
+fn is_loopback(url: &str) -> bool {
+    let host = url.split("://").nth(1).and_then(|a| a.rsplit_once(':')).map(|(h, _)| h);
+    match host {
+        Some("localhost") => true,
+        Some(h) => h
+            .trim_matches(['[', ']'])
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback()),
+        None => false,
+    }
+}

@@ -1,0 +1,94 @@
+//! `bgctl provision cloud-config|ignition|butane` (DESIGN §9): what a new
+//! CoreOS, Flatcar or Fedora CoreOS host needs at first boot to run one
+//! service, from its config. Pure: [`host`] plans the files and units, and
+//! one module per format prints them; nothing here touches the world.
+
+mod butane;
+mod cloud_config;
+mod data_url;
+mod host;
+mod ignition;
+mod templates;
+
+use clap::ValueEnum;
+
+pub use host::{FileContents, Host, HostFile, HostUnit, host};
+
+use crate::domain::{HttpUrl, ImageRef};
+use crate::render::RenderError;
+
+/// The proxy image when `--nginx-image` is not given (Docker Hub's nginx).
+pub const DEFAULT_NGINX_IMAGE: &str = "nginx:stable";
+/// The etcd image of the Fedora CoreOS variant, which has no etcd-member.
+pub const DEFAULT_ETCD_IMAGE: &str = "quay.io/coreos/etcd:v3.5.17";
+/// The Ignition spec version printed: Flatcar since 3185 and FCOS read it.
+pub const IGNITION_VERSION: &str = "3.3.0";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// `#cloud-config` for coreos-cloudinit (CoreOS, Flatcar)
+    CloudConfig,
+    /// Ignition JSON, spec 3.3.0 (Flatcar, Fedora CoreOS)
+    Ignition,
+    /// A Butane config (`variant: flatcar` or `fcos`), for the butane tool
+    Butane,
+}
+
+/// The operating system the host runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Variant {
+    /// Flatcar Container Linux (and CoreOS): etcd-member.service, /opt/bin
+    Flatcar,
+    /// Fedora CoreOS: etcd as a container, /usr/local/bin
+    Fcos,
+}
+
+/// What the command line adds to the config.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub variant: Variant,
+    /// Where the host downloads bgctl; `None`: the image builder put it there.
+    pub binary_url: Option<HttpUrl>,
+    pub nginx_image: ImageRef,
+    pub etcd_image: ImageRef,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    #[error(
+        "on CoreOS and Flatcar nginx runs as the container {container:?}, which has no nginx on the host to test \
+         the site with: add to [proxy] of the config\n  test = [\"{docker}\", \"exec\", \"{container}\", \"nginx\", \"-t\", \"-q\"]"
+    )]
+    NoProxyTest { container: String, docker: String },
+    #[error(
+        "[proxy] unit {unit:?}: its name (without .service) becomes the nginx container's name, which allows only [A-Za-z0-9_.-]: pick a unit name like nginx.service"
+    )]
+    ProxyUnit { unit: String },
+    #[error("{key} {path:?} goes into nginx's include line, which allows only [A-Za-z0-9_./-]: pick a plainer path")]
+    IncludePath { key: &'static str, path: String },
+    #[error("Fedora CoreOS has no coreos-cloudinit: print ignition or butane for --variant fcos")]
+    NoCloudConfigOnFcos,
+    #[error(transparent)]
+    Render(#[from] RenderError),
+}
+
+/// The provisioning file for `config` (whose file text is `config_text`) in `format`.
+pub fn provision(
+    format: Format,
+    config: &crate::config::Config,
+    config_text: &str,
+    options: &Options,
+) -> Result<String, ProvisionError> {
+    if format == Format::CloudConfig && options.variant == Variant::Fcos {
+        return Err(ProvisionError::NoCloudConfigOnFcos);
+    }
+    let host = host(config, config_text, options)?;
+    Ok(match format {
+        Format::CloudConfig => cloud_config::print(&host),
+        Format::Ignition => ignition::print(&host),
+        Format::Butane => butane::print(&host, options.variant),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,161 @@
+//! The units and files only a provisioned host gets: nginx (and, on Fedora
+//! CoreOS, etcd) as containers, etcd-member's address, and the unit that
+//! downloads bgctl for cloud-config.
+
+use std::collections::BTreeSet;
+
+use askama::Template;
+
+use super::ProvisionError;
+use crate::config::Config;
+use crate::domain::{AbsPath, DockerHost, Endpoint, HttpUrl, ImageRef, ServiceName, UnitName};
+use crate::render::RenderError;
+use crate::render::escape::filters;
+
+#[derive(Template)]
+#[template(path = "container.service", escape = "systemd")]
+struct ContainerUnit<'a> {
+    description: &'a str,
+    container: &'a str,
+    docker_cli: &'a AbsPath,
+    docker_host: &'a DockerHost,
+    docker_unit: Option<&'a UnitName>,
+    /// `-v` words, `host:container[:options]`.
+    volumes: Vec<String>,
+    image: &'a ImageRef,
+    command: Vec<String>,
+    reload_on_hup: bool,
+}
+
+#[derive(Template)]
+#[template(path = "proxy-nginx.conf", escape = "nginx")]
+struct NginxConf<'a> {
+    name: &'a ServiceName,
+    sites: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "etcd-member.conf", escape = "systemd")]
+struct EtcdMember<'a> {
+    url: &'a Endpoint,
+}
+
+#[derive(Template)]
+#[template(path = "bgctl-fetch.service", escape = "systemd")]
+struct Fetch<'a> {
+    bgctl: &'a AbsPath,
+    partial: String,
+    url: &'a HttpUrl,
+}
+
+/// The containerised nginx: its unit (named `[proxy] unit`) and nginx.conf.
+pub struct Proxy {
+    pub unit: String,
+    pub nginx_conf: String,
+}
+
+/// nginx as a container (DESIGN §9), with the config's directories mounted
+/// at their own paths so `[proxy] site` and `nginx_conf` mean the same
+/// inside; `[proxy] test` must test it there.
+pub fn proxy(config: &Config, image: &ImageRef) -> Result<Proxy, ProvisionError> {
+    let container = proxy_container(&config.proxy.unit)?;
+    if config.proxy.test.is_none() {
+        return Err(ProvisionError::NoProxyTest {
+            container: container.to_owned(),
+            docker: config.docker.cli.to_string(),
+        });
+    }
+    let conf = &config.proxy.nginx_conf;
+    let sites = include_dir("[proxy] site", &config.site())?;
+    let dirs: BTreeSet<String> = [include_dir("[proxy] nginx_conf", conf)?, sites.clone()].into();
+    let unit = ContainerUnit {
+        description: "nginx, the proxy bgctl switches",
+        container,
+        docker_cli: &config.docker.cli,
+        docker_host: &config.docker.host,
+        docker_unit: config.systemd.docker_unit.as_ref(),
+        volumes: dirs.iter().map(|d| format!("{d}:{d}:ro")).collect(),
+        image,
+        command: ["nginx", "-c", conf.as_str(), "-g", "daemon off;"]
+            .map(String::from)
+            .into(),
+        reload_on_hup: true,
+    };
+    let nginx_conf = NginxConf {
+        name: &config.name,
+        sites: &sites,
+    };
+    Ok(Proxy {
+        unit: rendered("the nginx container unit", unit.render())?,
+        nginx_conf: rendered("nginx.conf", nginx_conf.render())?,
+    })
+}
+
+/// Flatcar's etcd-member.service, listening where the config looks.
+pub fn etcd_member(url: &Endpoint) -> Result<String, ProvisionError> {
+    rendered("the etcd-member drop-in", EtcdMember { url }.render())
+}
+
+/// A one-member etcd in a container, for Fedora CoreOS.
+pub fn etcd_container(config: &Config, url: &Endpoint, image: &ImageRef) -> Result<String, ProvisionError> {
+    let url = url.to_string();
+    let unit = ContainerUnit {
+        description: "etcd, bgctl's state store",
+        container: "etcd",
+        docker_cli: &config.docker.cli,
+        docker_host: &config.docker.host,
+        docker_unit: config.systemd.docker_unit.as_ref(),
+        volumes: vec!["/var/lib/etcd:/var/lib/etcd:Z".into()],
+        image,
+        command: [
+            "/usr/local/bin/etcd",
+            "--data-dir=/var/lib/etcd",
+            &format!("--listen-client-urls={url}"),
+            &format!("--advertise-client-urls={url}"),
+        ]
+        .map(String::from)
+        .into(),
+        reload_on_hup: false,
+    };
+    rendered("the etcd container unit", unit.render())
+}
+
+/// `bgctl-fetch.service`: cloud-config's way to download the binary once.
+pub fn fetch(bgctl: &AbsPath, url: &HttpUrl) -> Result<String, ProvisionError> {
+    let partial = format!("{bgctl}.part");
+    rendered("bgctl-fetch.service", Fetch { bgctl, partial, url }.render())
+}
+
+/// The container's name: the unit's, without `.service` (`nginx`).
+fn proxy_container(unit: &UnitName) -> Result<&str, ProvisionError> {
+    let stem = unit.as_str().strip_suffix(".service");
+    let docker_name = |s: &&str| {
+        s.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+    };
+    stem.filter(docker_name)
+        .ok_or_else(|| ProvisionError::ProxyUnit { unit: unit.to_string() })
+}
+
+/// The directory of `path`, when it is plain enough for nginx's `include`.
+fn include_dir(key: &'static str, path: &AbsPath) -> Result<String, ProvisionError> {
+    let dir = path.as_path().parent().and_then(|d| d.to_str()).unwrap_or("/");
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_./-".contains(c);
+    if dir.chars().all(plain) {
+        Ok(dir.to_owned())
+    } else {
+        Err(ProvisionError::IncludePath {
+            key,
+            path: path.to_string(),
+        })
+    }
+}
+
+fn rendered(what: &str, result: askama::Result<String>) -> Result<String, ProvisionError> {
+    let mut text = result.map_err(|source| RenderError::Unsafe {
+        file: what.to_owned(),
+        source,
+    })?;
+    text.push('\n');
+    Ok(text)
+}

@@ -1,0 +1,331 @@
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value as Json;
+use serde_norway::Value as Yaml;
+
+use super::*;
+use crate::config::Config;
+use crate::domain::AbsPath;
+use crate::render::boot_units;
+use crate::render::tests::{nasty, toml_string};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn fixture_text() -> String {
+    std::fs::read_to_string(root().join("fixtures/configs/bdd_assistant.toml")).unwrap()
+}
+
+fn options(variant: Variant) -> Options {
+    Options {
+        variant,
+        binary_url: Some(EXAMPLE_URL.parse().unwrap()),
+        nginx_image: DEFAULT_NGINX_IMAGE.parse().unwrap(),
+        etcd_image: DEFAULT_ETCD_IMAGE.parse().unwrap(),
+    }
+}
+
+/// The download address in the committed examples.
+const EXAMPLE_URL: &str = "https://example.com/bgctl/0.1.0/bgctl-x86_64-linux";
+
+fn print(format: Format, variant: Variant, text: &str) -> String {
+    let config = Config::parse(text).unwrap();
+    provision(format, &config, text, &options(variant)).unwrap()
+}
+
+/// Compares `text` with `packaging/<relative>`; `BGCTL_BLESS=1` rewrites it.
+fn assert_committed(relative: &str, text: &str) {
+    let path: PathBuf = root().join("packaging").join(relative);
+    if std::env::var_os("BGCTL_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(
+        text, committed,
+        "packaging/{relative} differs from what bgctl generates"
+    );
+}
+
+/// What `bgctl install`/the .deb would write for bgctl's own units with the binary at `bgctl`.
+fn own_units(bgctl: &str) -> Vec<(String, String)> {
+    let dir = AbsPath::parse("/etc/systemd/system").unwrap();
+    boot_units(&AbsPath::parse(bgctl).unwrap(), &dir)
+        .unwrap()
+        .into_iter()
+        .map(|f| {
+            (
+                f.path.as_path().file_name().unwrap().to_str().unwrap().to_owned(),
+                f.contents,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_committed_examples_are_what_provision_prints_for_the_design_example() {
+    let text = fixture_text();
+    let cases = [
+        ("bdd_assistant.cloud-config.yaml", Format::CloudConfig, Variant::Flatcar),
+        ("bdd_assistant.ign", Format::Ignition, Variant::Flatcar),
+        ("bdd_assistant.flatcar.bu", Format::Butane, Variant::Flatcar),
+        ("bdd_assistant.fcos.bu", Format::Butane, Variant::Fcos),
+    ];
+    for (file, format, variant) in cases {
+        assert_committed(&format!("provision/{file}"), &print(format, variant, &text));
+    }
+}
+
+#[test]
+fn the_shipped_units_are_what_bgctl_renders() {
+    let dir = AbsPath::parse("/lib/systemd/system").unwrap();
+    for file in boot_units(&AbsPath::parse("/usr/bin/bgctl").unwrap(), &dir).unwrap() {
+        let name = file.path.as_path().file_name().unwrap().to_str().unwrap();
+        assert_committed(&format!("systemd/{name}"), &file.contents);
+    }
+}
+
+fn ignition_schema() -> jsonschema::Validator {
+    let path = root().join("tests/data/ignition/ignition-3.3.0.schema.json");
+    let schema: Json = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    jsonschema::validator_for(&schema).unwrap()
+}
+
+/// The files an Ignition document writes, decoded, by path.
+fn ignition_files(doc: &Json) -> Vec<(String, u64, String)> {
+    doc["storage"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let source = f["contents"]["source"].as_str().unwrap();
+            let contents =
+                data_url::decode(source).map_or_else(|| source.to_owned(), |b| String::from_utf8(b).unwrap());
+            (
+                f["path"].as_str().unwrap().to_owned(),
+                f["mode"].as_u64().unwrap(),
+                contents,
+            )
+        })
+        .collect()
+}
+
+fn unit_contents<'a>(units: impl Iterator<Item = (&'a str, Option<&'a str>)>, name: &str) -> String {
+    units
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .and_then(|(_, c)| c)
+        .unwrap_or_else(|| panic!("{name} is not provisioned"))
+        .to_owned()
+}
+
+#[test]
+fn ignition_validates_against_the_spec_schema_and_embeds_the_exact_files() {
+    let text = fixture_text();
+    for variant in [Variant::Flatcar, Variant::Fcos] {
+        let doc: Json = serde_json::from_str(&print(Format::Ignition, variant, &text)).unwrap();
+        let errors: Vec<String> = ignition_schema().iter_errors(&doc).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(doc["ignition"]["version"], IGNITION_VERSION);
+        let files = ignition_files(&doc);
+        assert!(files.contains(&("/etc/bgctl/bdd_assistant.toml".into(), 0o600, text.clone())));
+        let bgctl = if variant == Variant::Flatcar {
+            "/opt/bin/bgctl"
+        } else {
+            "/usr/local/bin/bgctl"
+        };
+        assert!(files.contains(&(bgctl.into(), 0o755, EXAMPLE_URL.into())));
+        let units = doc["systemd"]["units"].as_array().unwrap();
+        let named = || {
+            units
+                .iter()
+                .map(|u| (u["name"].as_str().unwrap(), u["contents"].as_str()))
+        };
+        for (name, contents) in own_units(bgctl) {
+            assert_eq!(unit_contents(named(), &name), contents, "{name}");
+        }
+        let enabled: BTreeSet<&str> = units
+            .iter()
+            .filter(|u| u["enabled"] == true)
+            .map(|u| u["name"].as_str().unwrap())
+            .collect();
+        for unit in [
+            "docker.service",
+            "nginx.service",
+            "bgctl-install@bdd_assistant.service",
+            "bgctl-reconcile@bdd_assistant.service",
+        ] {
+            assert!(enabled.contains(unit), "{unit} is not enabled: {enabled:?}");
+        }
+        let etcd = if variant == Variant::Flatcar {
+            "etcd-member.service"
+        } else {
+            "etcd.service"
+        };
+        assert!(enabled.contains(etcd), "{etcd}");
+    }
+}
+
+#[test]
+fn the_schema_check_is_not_a_formality() {
+    let broken = serde_json::json!({"ignition": {"version": 3}, "storage": {"files": [{"mode": "0644"}]}});
+    assert!(!ignition_schema().is_valid(&broken));
+}
+
+/// The keys coreos-cloudinit reads (its config/*.go); anything else it ignores silently.
+const CLOUDINIT_KEYS: &[(&str, &[&str])] = &[
+    (
+        "",
+        &[
+            "ssh_authorized_keys",
+            "coreos",
+            "write_files",
+            "hostname",
+            "users",
+            "manage_etc_hosts",
+        ],
+    ),
+    (
+        "coreos",
+        &[
+            "etcd",
+            "etcd2",
+            "flannel",
+            "fleet",
+            "locksmith",
+            "oem",
+            "update",
+            "units",
+        ],
+    ),
+    (
+        "units",
+        &["name", "mask", "enable", "runtime", "content", "command", "drop_ins"],
+    ),
+    ("drop_ins", &["name", "content"]),
+    ("write_files", &["path", "content", "owner", "permissions", "encoding"]),
+];
+
+/// Every mapping key in `value`, checked against the keys allowed where it stands.
+fn assert_cloudinit_keys(value: &Yaml, at: &str) {
+    match value {
+        Yaml::Mapping(map) => {
+            let allowed = CLOUDINIT_KEYS.iter().find(|(k, _)| *k == at).map(|(_, keys)| *keys);
+            for (key, inner) in map {
+                let key = key.as_str().unwrap();
+                let allowed = allowed.unwrap_or_else(|| panic!("a mapping under {at:?}"));
+                assert!(allowed.contains(&key), "coreos-cloudinit does not know {at}.{key}");
+                assert_cloudinit_keys(inner, key);
+            }
+        }
+        Yaml::Sequence(items) => items.iter().for_each(|i| assert_cloudinit_keys(i, at)),
+        _ => {}
+    }
+}
+
+fn yaml_get<'a>(v: &'a Yaml, key: &str) -> &'a Yaml {
+    v.get(key).unwrap_or_else(|| panic!("no {key} in {v:?}"))
+}
+
+#[test]
+fn cloud_config_parses_with_only_cloudinit_keys_and_embeds_the_exact_files() {
+    let text = fixture_text();
+    let out = print(Format::CloudConfig, Variant::Flatcar, &text);
+    assert!(out.starts_with("#cloud-config\n"));
+    let doc: Yaml = serde_norway::from_str(&out).unwrap();
+    assert_cloudinit_keys(&doc, "");
+    let files = yaml_get(&doc, "write_files").as_sequence().unwrap();
+    let config = files
+        .iter()
+        .find(|f| yaml_get(f, "path").as_str() == Some("/etc/bgctl/bdd_assistant.toml"))
+        .unwrap();
+    assert_eq!(yaml_get(config, "content").as_str(), Some(text.as_str()));
+    assert_eq!(yaml_get(config, "permissions").as_str(), Some("0600"));
+    let units = yaml_get(yaml_get(&doc, "coreos"), "units").as_sequence().unwrap();
+    let named = || {
+        units
+            .iter()
+            .map(|u| (u["name"].as_str().unwrap(), u.get("content").and_then(Yaml::as_str)))
+    };
+    for (name, contents) in own_units("/opt/bin/bgctl") {
+        assert_eq!(unit_contents(named(), &name), contents, "{name}");
+    }
+    let fetch = unit_contents(named(), "bgctl-fetch.service");
+    assert!(fetch.contains(&format!("\"{EXAMPLE_URL}\"")), "{fetch}");
+}
+
+#[test]
+fn a_config_without_a_proxy_test_or_with_a_bad_unit_is_refused() {
+    let text = fixture_text();
+    let without = text.replace("test = [", "# test = [");
+    let config = Config::parse(&without).unwrap();
+    let err = provision(Format::Ignition, &config, &without, &options(Variant::Flatcar)).unwrap_err();
+    assert!(matches!(err, ProvisionError::NoProxyTest { .. }), "{err}");
+    let odd = text.replace("unit = \"nginx.service\"", "unit = \"nginx@x.service\"");
+    let config = Config::parse(&odd).unwrap();
+    let err = provision(Format::Butane, &config, &odd, &options(Variant::Flatcar)).unwrap_err();
+    assert!(matches!(err, ProvisionError::ProxyUnit { .. }), "{err}");
+    let err = provision(Format::CloudConfig, &config, &odd, &options(Variant::Fcos)).unwrap_err();
+    assert!(matches!(err, ProvisionError::NoCloudConfigOnFcos), "{err}");
+}
+
+/// The config file each format embeds, read back with a real parser.
+fn embedded_config(format: Format, out: &str) -> String {
+    let path = "/etc/bgctl/fuzz.toml";
+    match format {
+        Format::Ignition => {
+            let doc: Json = serde_json::from_str(out).unwrap();
+            ignition_files(&doc).into_iter().find(|(p, _, _)| p == path).unwrap().2
+        }
+        Format::CloudConfig | Format::Butane => {
+            let doc: Yaml = serde_norway::from_str(out).unwrap();
+            let (list, key) = match format {
+                Format::CloudConfig => (yaml_get(&doc, "write_files"), "content"),
+                _ => (yaml_get(yaml_get(&doc, "storage"), "files"), "contents"),
+            };
+            let file = list
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .find(|f| f["path"].as_str() == Some(path))
+                .unwrap();
+            let value = yaml_get(file, key);
+            let value = if format == Format::Butane {
+                yaml_get(value, "inline")
+            } else {
+                value
+            };
+            value.as_str().unwrap().to_owned()
+        }
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(500),
+        ..proptest::prelude::ProptestConfig::default()
+    })]
+
+    /// Hostile text anywhere a config may hold it (env values, args, the
+    /// proxy test's words, a comment) cannot break the YAML or the JSON:
+    /// each parses, and carries the config back byte for byte.
+    #[test]
+    fn hostile_config_values_come_back_unchanged_in_every_format(value in nasty(), comment in nasty()) {
+        let comment = comment.replace(['\n', '\r'], " ");
+        if value.chars().any(char::is_control) || comment.chars().any(|c| c.is_control() && c != '\t') {
+            return Ok(());
+        }
+        let v = toml_string(&value);
+        let text = format!(
+            "# {comment}\nname = \"fuzz\"\nimage = \"app:v1\"\n\n[container]\nenv = {{ V = {v} }}\nargs = [{v}]\n\n\
+             [proxy]\ntest = [\"/usr/bin/docker\", \"exec\", \"nginx\", {v}]\n"
+        );
+        let config = Config::parse(&text).unwrap();
+        for format in [Format::CloudConfig, Format::Ignition, Format::Butane] {
+            let out = provision(format, &config, &text, &options(Variant::Flatcar)).unwrap();
+            proptest::prop_assert_eq!(embedded_config(format, &out), text.clone());
+        }
+    }
+}

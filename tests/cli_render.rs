@@ -170,6 +170,7 @@ fn help_lists_only_implemented_commands_and_the_exit_codes() {
             "logs",
             "history",
             "doctor",
+            "provision",
             "completions",
             "help"
         ]

@@ -28,8 +28,14 @@ fn build_deb() -> PathBuf {
     deb
 }
 
-fn dpkg_deb(args: &[&str], deb: &Path) -> String {
-    let o = Command::new("dpkg-deb").args(args).arg(deb).output().unwrap();
+/// `dpkg-deb ARGS DEB [DEST]`: its output.
+fn dpkg_deb(args: &[&str], deb: &Path, dest: Option<&Path>) -> String {
+    let o = Command::new("dpkg-deb")
+        .args(args)
+        .arg(deb)
+        .args(dest)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "dpkg-deb {args:?}: {}", stderr(&o));
     stdout(&o)
 }
@@ -52,7 +58,7 @@ const FILES: &[&str] = &[
 #[test]
 fn the_deb_holds_the_binary_docs_units_and_example_and_runs_no_scripts() {
     let deb = build_deb();
-    let info = dpkg_deb(&["-I"], &deb);
+    let info = dpkg_deb(&["-I"], &deb, None);
     eprintln!("{info}");
     for line in [
         "Package: bgctl",
@@ -73,7 +79,7 @@ fn the_deb_holds_the_binary_docs_units_and_example_and_runs_no_scripts() {
         );
     }
 
-    let listing = dpkg_deb(&["-c"], &deb);
+    let listing = dpkg_deb(&["-c"], &deb, None);
     eprintln!("{listing}");
     let paths: Vec<&str> = listing.lines().filter_map(|l| l.split_whitespace().nth(5)).collect();
     for file in FILES {

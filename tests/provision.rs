@@ -101,55 +101,20 @@ fn verify(root: &Path, units: &[Unit]) -> Vec<String> {
     names
 }
 
-fn ignition_units(doc: &Value) -> Vec<Unit> {
-    doc["systemd"]["units"]
-        .as_array()
+/// The units of a document: Ignition spells them `contents`/`dropins`,
+/// cloud-config `content`/`drop_ins`.
+fn units(list: &Value, contents: &str, dropins: &str) -> Vec<Unit> {
+    let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
+    list.as_array()
         .unwrap()
         .iter()
         .map(|u| {
-            let dropins = u["dropins"].as_array().map_or_else(Vec::new, |d| {
+            let dropins = u[dropins].as_array().map_or_else(Vec::new, |d| {
                 d.iter()
-                    .map(|d| {
-                        (
-                            d["name"].as_str().unwrap().to_owned(),
-                            d["contents"].as_str().unwrap().to_owned(),
-                        )
-                    })
+                    .map(|d| (text(d, "name").unwrap(), text(d, contents).unwrap()))
                     .collect()
             });
-            (
-                u["name"].as_str().unwrap().to_owned(),
-                u["contents"].as_str().map(str::to_owned),
-                dropins,
-            )
-        })
-        .collect()
-}
-
-fn cloud_config_units(doc: &serde_norway::Value) -> Vec<Unit> {
-    doc["coreos"]["units"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .map(|u| {
-            let dropins = u
-                .get("drop_ins")
-                .and_then(|d| d.as_sequence())
-                .map_or_else(Vec::new, |d| {
-                    d.iter()
-                        .map(|d| {
-                            (
-                                d["name"].as_str().unwrap().to_owned(),
-                                d["content"].as_str().unwrap().to_owned(),
-                            )
-                        })
-                        .collect()
-                });
-            (
-                u["name"].as_str().unwrap().to_owned(),
-                u.get("content").and_then(|c| c.as_str()).map(str::to_owned),
-                dropins,
-            )
+            (text(u, "name").unwrap(), text(u, contents), dropins)
         })
         .collect()
 }
@@ -161,8 +126,8 @@ fn every_provisioned_unit_passes_systemd_analyze_verify() {
     let url = "https://example.com/bgctl";
     let o = provision(&fixture(), &["cloud-config", "--binary-url", url]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let doc: serde_norway::Value = serde_norway::from_str(&stdout(&o)).unwrap();
-    let checked = verify(&root, &cloud_config_units(&doc));
+    let doc: Value = serde_norway::from_str(&stdout(&o)).unwrap();
+    let checked = verify(&root, &units(&doc["coreos"]["units"], "content", "drop_ins"));
     for unit in [
         "bgctl-fetch.service",
         "nginx.service",
@@ -178,7 +143,7 @@ fn every_provisioned_unit_passes_systemd_analyze_verify() {
         let o = provision(&fixture(), &["ignition", "--variant", variant]);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
         let doc: Value = serde_json::from_str(&stdout(&o)).unwrap();
-        let units = ignition_units(&doc);
+        let units = units(&doc["systemd"]["units"], "contents", "dropins");
         let checked = verify(&root, &units);
         // Only the system's own units are left: provision enables them, or adds a drop-in.
         let unchecked: Vec<&str> = units

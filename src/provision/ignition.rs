@@ -1,6 +1,7 @@
 //! Ignition JSON, spec 3.3.0: what Flatcar and Fedora CoreOS read in their
 //! initramfs at first boot. Written directly (no butane binary here): file
 //! bytes go into `data:` URLs, and Ignition itself downloads the binary.
+//! Butane spells the same document in YAML, so the shapes live here.
 
 use serde::Serialize;
 
@@ -9,7 +10,7 @@ use super::{FileContents, Host, IGNITION_VERSION, data_url};
 #[derive(Serialize)]
 struct Config<'a> {
     ignition: Ignition,
-    storage: Storage<'a>,
+    storage: Storage<'a, Resource>,
     systemd: Systemd<'a>,
 }
 
@@ -18,17 +19,18 @@ struct Ignition {
     version: &'static str,
 }
 
+/// `storage`, whose files' `contents` differ: a resource here, inline text in Butane.
 #[derive(Serialize)]
-struct Storage<'a> {
-    files: Vec<File<'a>>,
+pub(super) struct Storage<'a, C> {
+    files: Vec<File<'a, C>>,
 }
 
 #[derive(Serialize)]
-struct File<'a> {
+struct File<'a, C> {
     path: &'a str,
     mode: u32,
     overwrite: bool,
-    contents: Resource,
+    contents: C,
 }
 
 #[derive(Serialize)]
@@ -37,30 +39,45 @@ struct Resource {
 }
 
 #[derive(Serialize)]
-struct Systemd<'a> {
+pub(super) struct Systemd<'a> {
     units: Vec<Unit<'a>>,
 }
 
 #[derive(Serialize)]
-pub(super) struct Unit<'a> {
-    pub name: &'a str,
+struct Unit<'a> {
+    name: &'a str,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub enabled: bool,
+    enabled: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub contents: Option<&'a str>,
+    contents: Option<&'a str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub dropins: Vec<Dropin<'a>>,
+    dropins: Vec<Dropin<'a>>,
 }
 
 #[derive(Serialize)]
-pub(super) struct Dropin<'a> {
-    pub name: &'a str,
-    pub contents: &'a str,
+struct Dropin<'a> {
+    name: &'a str,
+    contents: &'a str,
 }
 
-/// The host's units as Ignition and Butane both spell them.
-pub(super) fn units(host: &Host) -> Vec<Unit<'_>> {
-    host.units
+/// The host's files, each file's contents as `contents` writes them.
+pub(super) fn storage<'a, C>(host: &'a Host, contents: impl Fn(&'a FileContents) -> C) -> Storage<'a, C> {
+    let files = host
+        .files
+        .iter()
+        .map(|f| File {
+            path: f.path.as_str(),
+            mode: f.mode,
+            overwrite: true,
+            contents: contents(&f.contents),
+        })
+        .collect();
+    Storage { files }
+}
+
+pub(super) fn systemd(host: &Host) -> Systemd<'_> {
+    let units = host
+        .units
         .iter()
         .map(|u| Unit {
             name: &u.name,
@@ -72,31 +89,22 @@ pub(super) fn units(host: &Host) -> Vec<Unit<'_>> {
                 .map(|(name, contents)| Dropin { name, contents })
                 .collect(),
         })
-        .collect()
+        .collect();
+    Systemd { units }
 }
 
 pub fn print(host: &Host) -> String {
-    let files = host
-        .files
-        .iter()
-        .map(|f| File {
-            path: f.path.as_str(),
-            mode: f.mode,
-            overwrite: true,
-            contents: Resource {
-                source: match &f.contents {
-                    FileContents::Inline(text) => data_url::encode(text.as_bytes()),
-                    FileContents::Remote(url) => url.to_string(),
-                },
-            },
-        })
-        .collect();
     let config = Config {
         ignition: Ignition {
             version: IGNITION_VERSION,
         },
-        storage: Storage { files },
-        systemd: Systemd { units: units(host) },
+        storage: storage(host, |contents| Resource {
+            source: match contents {
+                FileContents::Inline(text) => data_url::encode(text.as_bytes()),
+                FileContents::Remote(url) => url.to_string(),
+            },
+        }),
+        systemd: systemd(host),
     };
     let mut json = serde_json::to_string_pretty(&config).expect("plain structs serialise");
     json.push('\n');

@@ -168,6 +168,65 @@ fn ignition_validates_against_the_spec_schema_and_embeds_the_exact_files() {
     }
 }
 
+/// The schema allows unknown keys (no `additionalProperties`), so a
+/// misspelt key would pass it: every key of `doc` must also be a property
+/// the schema defines where it stands.
+fn known_keys(doc: &Json, schema: &Json, root: &Json, at: &str) -> Result<(), String> {
+    let schema = resolve(schema, root);
+    match doc {
+        Json::Object(map) => {
+            let mut known = std::collections::BTreeMap::new();
+            let mut shapes = vec![schema];
+            shapes.extend(
+                schema["allOf"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|s| resolve(s, root)),
+            );
+            for shape in &shapes {
+                known.extend(shape["properties"].as_object().into_iter().flatten());
+            }
+            for (key, value) in map {
+                let inner = known
+                    .get(key)
+                    .ok_or(format!("{at}.{key} is not in the Ignition schema"))?;
+                known_keys(value, inner, root, &format!("{at}.{key}"))?;
+            }
+            Ok(())
+        }
+        Json::Array(items) => items.iter().try_for_each(|i| known_keys(i, &schema["items"], root, at)),
+        _ => Ok(()),
+    }
+}
+
+/// Follows `#/definitions/a/definitions/b` references.
+fn resolve<'a>(schema: &'a Json, root: &'a Json) -> &'a Json {
+    match schema["$ref"].as_str() {
+        Some(pointer) => resolve(
+            root.pointer(pointer.trim_start_matches('#')).expect("a local $ref"),
+            root,
+        ),
+        None => schema,
+    }
+}
+
+#[test]
+fn every_ignition_key_is_one_the_spec_defines() {
+    let path = root().join("tests/data/ignition/ignition-3.3.0.schema.json");
+    let schema: Json = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    for variant in [Variant::Flatcar, Variant::Fcos] {
+        let doc: Json = serde_json::from_str(&print(Format::Ignition, variant, &fixture_text())).unwrap();
+        assert_eq!(known_keys(&doc, &schema, &schema, ""), Ok(()));
+    }
+    let misspelt =
+        serde_json::json!({"ignition": {"version": "3.3.0"}, "systemd": {"units": [{"name": "a", "dropin": []}]}});
+    assert_eq!(
+        known_keys(&misspelt, &schema, &schema, ""),
+        Err(".systemd.units.dropin is not in the Ignition schema".into())
+    );
+}
+
 #[test]
 fn the_schema_check_is_not_a_formality() {
     let broken = serde_json::json!({"ignition": {"version": 3}, "storage": {"files": [{"mode": "0644"}]}});

@@ -28,7 +28,8 @@ impl Drop for ProxyUnit<'_> {
     }
 }
 
-/// Puts the files Ignition would write for `unit` and `nginx_conf` in place.
+/// Puts the files the host would get for the proxy unit and nginx_conf in
+/// place (from the Butane form, whose files are inline text).
 fn write_provisioned(env: &TestEnv, doc: &Value, nginx_conf: &Path) {
     let units = doc["systemd"]["units"].as_array().unwrap();
     let unit = units
@@ -41,24 +42,8 @@ fn write_provisioned(env: &TestEnv, doc: &Value, nginx_conf: &Path) {
         .iter()
         .find(|f| f["path"] == nginx_conf.to_str().unwrap())
         .expect("provision writes nginx.conf");
-    let source = conf["contents"]["source"].as_str().unwrap();
-    std::fs::write(nginx_conf, percent_decode(source.strip_prefix("data:,").unwrap())).unwrap();
-}
-
-fn percent_decode(s: &str) -> Vec<u8> {
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    out
+    std::fs::create_dir_all(nginx_conf.parent().unwrap()).unwrap();
+    std::fs::write(nginx_conf, conf["contents"]["inline"].as_str().unwrap()).unwrap();
 }
 
 #[test]
@@ -66,8 +51,9 @@ fn switches_through_a_containerised_nginx_fail_no_request() {
     let env = TestEnv::get();
     let name = "ngx_container";
     let dir: PathBuf = env.dir().join("nginx-container");
+    // The unit's ExecStartPre makes the sites directory, as on a new host.
+    let _ = std::fs::remove_dir_all(&dir);
     let sites = dir.join("sites");
-    std::fs::create_dir_all(&sites).unwrap();
     let conf = dir.join("nginx.conf");
     let docker_host = env.var("BGCTL_TEST_DOCKER_HOST");
     let proxy = format!(
@@ -79,9 +65,9 @@ fn switches_through_a_containerised_nginx_fail_no_request() {
     let _unit = ProxyUnit(&env);
     let svc = Service::with_proxy(&env, name, (19601, 19602, 19680), &proxy, "");
 
-    let o = svc.bgctl(&["provision", "ignition", "--nginx-image", "bgctl-nginx:test"]);
+    let o = svc.bgctl(&["provision", "butane", "--nginx-image", "bgctl-nginx:test"]);
     assert_eq!(o.status.code(), Some(0), "provision: {}", stderr(&o));
-    write_provisioned(&env, &serde_json::from_str(&stdout(&o)).unwrap(), &conf);
+    write_provisioned(&env, &serde_norway::from_str(&stdout(&o)).unwrap(), &conf);
     for cmd in [&["systemctl", "daemon-reload"][..], &["systemctl", "start", UNIT]] {
         let o = env.in_sandbox(cmd);
         assert!(o.status.success(), "{cmd:?}: {}", stderr(&o));

@@ -20,26 +20,26 @@ use support::{Service, TestEnv, stderr, stdout, wait_for};
 const NAME: &str = "reboot_heal";
 const RECONCILE: &str = "bgctl-reconcile@reboot_heal.service";
 
-/// The shipped unit, enabled, with this test's binary and config: the
-/// drop-in is what a host with another proxy unit or config place adds.
+/// The shipped unit, enabled, as it runs on a host: `/usr/bin/bgctl -s
+/// NAME reconcile` (the environment mounts this build's binary there, and
+/// DIR/etc-bgctl as /etc/bgctl, at boot). The drop-in is what a host whose
+/// proxy unit is not nginx.service adds, and PrivateTmp=no, because the
+/// test environment lives under /tmp.
 fn enable_reconcile(env: &TestEnv, svc: &Service) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let shipped = std::fs::read_to_string(root.join("packaging/systemd/bgctl-reconcile@.service")).unwrap();
     std::fs::write(env.unit_dir().join("bgctl-reconcile@.service"), shipped).unwrap();
-    let bin = env.dir().join("bin/bgctl-reboot");
+    let bin = env.dir().join("bin/bgctl");
     std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
-    std::fs::copy(env!("CARGO_BIN_EXE_bgctl"), &bin).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_bgctl"), bin.with_extension("tmp")).unwrap();
+    std::fs::rename(bin.with_extension("tmp"), &bin).unwrap();
+    std::fs::copy(&svc.config, env.dir().join(format!("etc-bgctl/{NAME}.toml"))).unwrap();
     let dropin = env.unit_dir().join(format!("{RECONCILE}.d"));
     std::fs::create_dir_all(&dropin).unwrap();
+    let nginx = env.var("BGCTL_TEST_NGINX_UNIT");
     std::fs::write(
         dropin.join("90-test.conf"),
-        format!(
-            "[Unit]\nAfter={nginx}\n\n[Service]\nExecStart=\nExecStart={bin} --config {config} reconcile\n\
-             # The test environment lives under /tmp, which PrivateTmp would hide.\nPrivateTmp=no\n",
-            nginx = env.var("BGCTL_TEST_NGINX_UNIT"),
-            bin = bin.display(),
-            config = svc.config.display(),
-        ),
+        format!("[Unit]\nAfter={nginx}\n\n[Service]\nPrivateTmp=no\n"),
     )
     .unwrap();
     for cmd in [&["systemctl", "daemon-reload"][..], &["systemctl", "enable", RECONCILE]] {
@@ -90,7 +90,9 @@ fn assert_site(svc: &Service, color: Color) {
 #[test]
 fn a_reboot_brings_back_the_live_color_and_heals_a_killed_switch() {
     let env = TestEnv::get();
-    let svc = Service::new(&env, NAME, (19701, 19702, 19780), "");
+    // nginx listens below 1024, as on port 80: nginx -t under the unit's
+    // capability set must still bind it.
+    let svc = Service::new(&env, NAME, (19701, 19702, 881), "");
     svc.install();
     for image in ["bgctl-demo:v1", "bgctl-demo:v2"] {
         let o = svc.bgctl(&["switch", "--image", image]);
@@ -136,4 +138,5 @@ fn a_reboot_brings_back_the_live_color_and_heals_a_killed_switch() {
     let _ = env.in_sandbox(&["systemctl", "disable", RECONCILE]);
     let _ = std::fs::remove_dir_all(env.unit_dir().join(format!("{RECONCILE}.d")));
     let _ = std::fs::remove_file(env.unit_dir().join("bgctl-reconcile@.service"));
+    let _ = std::fs::remove_file(env.dir().join(format!("etc-bgctl/{NAME}.toml")));
 }

@@ -80,7 +80,7 @@ async fn dispatch(cli: Cli, path: &Path, config: Config) -> Result<(), Error> {
                 nginx_image,
                 etcd_image,
             };
-            provision::run(format, path, &config, &options)
+            provision::run(format, path, &options)
         }
         Command::Completions { .. } => unreachable!("handled before the config is read"),
     }

@@ -7,12 +7,14 @@ use crate::config::{Config, ConfigError};
 use crate::error::Error;
 use crate::provision::{Format, Options, provision};
 
-pub fn run(format: Format, path: &Path, config: &Config, options: &Options) -> Result<(), Error> {
-    // The host gets the very file that was validated, comments and all.
+pub fn run(format: Format, path: &Path, options: &Options) -> Result<(), Error> {
+    // The host gets the very text validated here, comments and all: read
+    // once, and the config taken from it.
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_owned(),
         source,
     })?;
-    crate::terminal::out(&provision(format, config, &text, options)?);
+    let config = Config::parse_file(path, &text)?;
+    crate::terminal::out(&provision(format, &config, &text, options)?);
     Ok(())
 }

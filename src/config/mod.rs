@@ -86,7 +86,12 @@ impl Config {
             path: path.to_owned(),
             source,
         })?;
-        Config::parse(&text).map_err(|e| match e {
+        Config::parse_file(path, &text)
+    }
+
+    /// Validates `text`, read from `path` (which errors name).
+    pub fn parse_file(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text).map_err(|e| match e {
             ParseError::Toml(message) => ConfigError::Parse {
                 path: path.to_owned(),
                 message,

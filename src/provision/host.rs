@@ -9,6 +9,9 @@ use crate::config::{Backend, Config};
 use crate::domain::{AbsPath, HttpUrl};
 use crate::render::{INSTALL_UNIT, RECONCILE_UNIT, boot_units};
 
+/// The drop-in on bgctl's instances naming the config's own proxy and docker units.
+const ORDER_DROPIN: &str = "20-bgctl-order.conf";
+
 /// The config may hold etcd's password: root reads it, nobody else.
 const CONFIG_MODE: u32 = 0o600;
 
@@ -38,14 +41,16 @@ pub enum FileContents {
     Remote(HttpUrl),
 }
 
-/// A unit: its file when we write one, its drop-ins, and whether it is
-/// enabled (and so started at first boot).
+/// A unit: its file when we write one, its drop-ins, whether it is enabled
+/// (and so started at first boot), and whether it runs the bgctl binary
+/// (which a download may have to come first for).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostUnit {
     pub name: String,
     pub enabled: bool,
     pub contents: Option<String>,
     pub dropins: Vec<(String, String)>,
+    pub runs_bgctl: bool,
 }
 
 impl HostUnit {
@@ -55,6 +60,7 @@ impl HostUnit {
             enabled,
             contents: Some(contents),
             dropins: Vec::new(),
+            runs_bgctl: false,
         }
     }
 
@@ -64,6 +70,16 @@ impl HostUnit {
             enabled: true,
             contents: None,
             dropins: Vec::new(),
+            runs_bgctl: false,
+        }
+    }
+
+    /// An enabled instance of one of bgctl's templates, after `order`.
+    fn bgctl_instance(template: &str, name: &str, order: &str) -> HostUnit {
+        HostUnit {
+            dropins: vec![(ORDER_DROPIN.into(), order.to_owned())],
+            runs_bgctl: true,
+            ..HostUnit::enable(template.replacen("@.", &format!("@{name}."), 1))
         }
     }
 }
@@ -105,8 +121,9 @@ pub fn host(config: &Config, config_text: &str, options: &Options) -> Result<Hos
     units.push(HostUnit::file(config.proxy.unit.as_str(), proxy.unit, true));
     units.push(HostUnit::file(INSTALL_UNIT, install.contents, false));
     units.push(HostUnit::file(RECONCILE_UNIT, reconcile.contents, false));
-    units.push(HostUnit::enable(instance(INSTALL_UNIT, name.as_str())));
-    units.push(HostUnit::enable(instance(RECONCILE_UNIT, name.as_str())));
+    let order = templates::order(config)?;
+    units.push(HostUnit::bgctl_instance(INSTALL_UNIT, name.as_str(), &order));
+    units.push(HostUnit::bgctl_instance(RECONCILE_UNIT, name.as_str(), &order));
     Ok(Host {
         files,
         units,
@@ -131,11 +148,6 @@ fn bgctl_path(variant: Variant) -> AbsPath {
     AbsPath::parse(path).expect("a valid path")
 }
 
-/// `bgctl-install@.service` → `bgctl-install@<name>.service`.
-fn instance(template: &str, name: &str) -> String {
-    template.replacen("@.", &format!("@{name}."), 1)
-}
-
 /// The etcd this host runs when the config's state lives on this host's
 /// loopback: Flatcar's etcd-member with its address, or a container on
 /// Fedora CoreOS. A remote cluster or the file backend needs none.
@@ -148,10 +160,8 @@ fn local_etcd(config: &Config, options: &Options) -> Result<Option<HostUnit>, Pr
     };
     Ok(Some(match options.variant {
         Variant::Flatcar => HostUnit {
-            name: "etcd-member.service".into(),
-            enabled: true,
-            contents: None,
             dropins: vec![("20-bgctl.conf".into(), templates::etcd_member(url)?)],
+            ..HostUnit::enable("etcd-member.service".into())
         },
         Variant::Fcos => HostUnit::file(
             "etcd.service",

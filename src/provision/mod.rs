@@ -56,15 +56,23 @@ pub struct Options {
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionError {
     #[error(
-        "on CoreOS and Flatcar nginx runs as the container {container:?}, which has no nginx on the host to test \
-         the site with: add to [proxy] of the config\n  test = [\"{docker}\", \"exec\", \"{container}\", \"nginx\", \"-t\", \"-q\"]"
+        "on CoreOS and Flatcar nginx runs as the container {container:?}, and the host has no nginx to test \
+         the site with: add to [proxy] of the config\n  test = [\"{docker}\", \"exec\", \"{container}\", \"nginx\", \"-t\", \"-q\", \"-c\", \"{conf}\"]"
     )]
-    NoProxyTest { container: String, docker: String },
+    NoProxyTest {
+        container: String,
+        docker: String,
+        conf: String,
+    },
     #[error(
-        "[proxy] unit {unit:?}: its name (without .service) becomes the nginx container's name, which allows only [A-Za-z0-9_.-]: pick a unit name like nginx.service"
+        "[proxy] unit {unit:?}: its name (without .service) becomes the nginx container's name, which allows only \
+         [A-Za-z0-9_.-], and the host's docker and etcd units keep theirs: pick a unit name like nginx.service"
     )]
     ProxyUnit { unit: String },
-    #[error("{key} {path:?} goes into nginx's include line, which allows only [A-Za-z0-9_./-]: pick a plainer path")]
+    #[error(
+        "{key} {path:?}: the nginx container mounts its directory, which must be nginx's own (two levels deep at \
+         least, like /etc/nginx, of [A-Za-z0-9_./-] only), and nginx.conf must end in .conf"
+    )]
     IncludePath { key: &'static str, path: String },
     #[error("Fedora CoreOS has no coreos-cloudinit: print ignition or butane for --variant fcos")]
     NoCloudConfigOnFcos,

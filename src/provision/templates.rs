@@ -20,6 +20,8 @@ struct ContainerUnit<'a> {
     docker_cli: &'a AbsPath,
     docker_host: &'a DockerHost,
     docker_unit: Option<&'a UnitName>,
+    /// The host directories the volumes mount, made before the first start.
+    dirs: Vec<String>,
     /// `-v` words, `host:container[:options]`.
     volumes: Vec<String>,
     image: &'a ImageRef,
@@ -41,6 +43,13 @@ struct EtcdMember<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "bgctl-order.conf", escape = "systemd")]
+struct Order<'a> {
+    name: &'a ServiceName,
+    after: String,
+}
+
+#[derive(Template)]
 #[template(path = "bgctl-fetch.service", escape = "systemd")]
 struct Fetch<'a> {
     bgctl: &'a AbsPath,
@@ -58,23 +67,32 @@ pub struct Proxy {
 /// at their own paths so `[proxy] site` and `nginx_conf` mean the same
 /// inside; `[proxy] test` must test it there.
 pub fn proxy(config: &Config, image: &ImageRef) -> Result<Proxy, ProvisionError> {
-    let container = proxy_container(&config.proxy.unit)?;
+    let container = proxy_container(config)?;
+    let conf = &config.proxy.nginx_conf;
     if config.proxy.test.is_none() {
         return Err(ProvisionError::NoProxyTest {
             container: container.to_owned(),
             docker: config.docker.cli.to_string(),
+            conf: conf.to_string(),
         });
     }
-    let conf = &config.proxy.nginx_conf;
+    if !conf.as_str().ends_with(".conf") {
+        return Err(ProvisionError::IncludePath {
+            key: "[proxy] nginx_conf",
+            path: conf.to_string(),
+        });
+    }
     let sites = include_dir("[proxy] site", &config.site())?;
-    let dirs: BTreeSet<String> = [include_dir("[proxy] nginx_conf", conf)?, sites.clone()].into();
+    let dirs = outermost([include_dir("[proxy] nginx_conf", conf)?, sites.clone()].into());
     let unit = ContainerUnit {
         description: "nginx, the proxy bgctl switches",
         container,
         docker_cli: &config.docker.cli,
         docker_host: &config.docker.host,
         docker_unit: config.systemd.docker_unit.as_ref(),
-        volumes: dirs.iter().map(|d| format!("{d}:{d}:ro")).collect(),
+        // Read-only; `z` lets it be read under SELinux (Fedora CoreOS).
+        volumes: dirs.iter().map(|d| format!("{d}:{d}:ro,z")).collect(),
+        dirs,
         image,
         command: ["nginx", "-c", conf.as_str(), "-g", "daemon off;"]
             .map(String::from)
@@ -105,6 +123,7 @@ pub fn etcd_container(config: &Config, url: &Endpoint, image: &ImageRef) -> Resu
         docker_cli: &config.docker.cli,
         docker_host: &config.docker.host,
         docker_unit: config.systemd.docker_unit.as_ref(),
+        dirs: vec!["/var/lib/etcd".into()],
         volumes: vec!["/var/lib/etcd:/var/lib/etcd:Z".into()],
         image,
         command: [
@@ -120,28 +139,56 @@ pub fn etcd_container(config: &Config, url: &Endpoint, image: &ImageRef) -> Resu
     rendered("the etcd container unit", unit.render())
 }
 
+/// The drop-in that orders bgctl's units after the config's proxy and docker units.
+pub fn order(config: &Config) -> Result<String, ProvisionError> {
+    let units = std::iter::once(&config.proxy.unit).chain(config.systemd.docker_unit.as_ref());
+    let after = units.map(UnitName::as_str).collect::<Vec<_>>().join(" ");
+    rendered(
+        "the order drop-in",
+        Order {
+            name: &config.name,
+            after,
+        }
+        .render(),
+    )
+}
+
 /// `bgctl-fetch.service`: cloud-config's way to download the binary once.
 pub fn fetch(bgctl: &AbsPath, url: &HttpUrl) -> Result<String, ProvisionError> {
     let partial = format!("{bgctl}.part");
     rendered("bgctl-fetch.service", Fetch { bgctl, partial, url }.render())
 }
 
-/// The container's name: the unit's, without `.service` (`nginx`).
-fn proxy_container(unit: &UnitName) -> Result<&str, ProvisionError> {
+/// Units a provisioned host has for itself, which the proxy's must not be.
+const SYSTEM_UNITS: [&str; 3] = ["docker.service", "etcd.service", "etcd-member.service"];
+
+/// The container's name: `[proxy] unit` without `.service` (`nginx`).
+fn proxy_container(config: &Config) -> Result<&str, ProvisionError> {
+    let unit = &config.proxy.unit;
     let stem = unit.as_str().strip_suffix(".service");
     let docker_name = |s: &&str| {
         s.starts_with(|c: char| c.is_ascii_alphanumeric())
             && s.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
     };
+    let taken = SYSTEM_UNITS.contains(&unit.as_str()) || config.systemd.docker_unit.as_ref() == Some(unit);
     stem.filter(docker_name)
+        .filter(|_| !taken)
         .ok_or_else(|| ProvisionError::ProxyUnit { unit: unit.to_string() })
 }
 
-/// The directory of `path`, when it is plain enough for nginx's `include`.
+/// Each directory once, leaving out those inside another (one mount holds them).
+fn outermost(dirs: BTreeSet<String>) -> Vec<String> {
+    let inside = |d: &String| dirs.iter().any(|o| o != d && d.starts_with(&format!("{o}/")));
+    dirs.iter().filter(|d| !inside(d)).cloned().collect()
+}
+
+/// The directory of `path`, when it is plain enough for nginx's `include`
+/// and deep enough to be nginx's own: it is mounted into the container, and
+/// `/` or `/etc` would hand it the host's.
 fn include_dir(key: &'static str, path: &AbsPath) -> Result<String, ProvisionError> {
     let dir = path.as_path().parent().and_then(|d| d.to_str()).unwrap_or("/");
     let plain = |c: char| c.is_ascii_alphanumeric() || "_./-".contains(c);
-    if dir.chars().all(plain) {
+    if dir.chars().all(plain) && dir.matches('/').count() >= 2 {
         Ok(dir.to_owned())
     } else {
         Err(ProvisionError::IncludePath {

@@ -83,7 +83,7 @@ pub fn proxy(config: &Config, image: &ImageRef) -> Result<Proxy, ProvisionError>
         });
     }
     let sites = include_dir("[proxy] site", &config.site())?;
-    let dirs = outermost([include_dir("[proxy] nginx_conf", conf)?, sites.clone()].into());
+    let dirs: BTreeSet<String> = [include_dir("[proxy] nginx_conf", conf)?, sites.clone()].into();
     let unit = ContainerUnit {
         description: "nginx, the proxy bgctl switches",
         container,
@@ -91,8 +91,8 @@ pub fn proxy(config: &Config, image: &ImageRef) -> Result<Proxy, ProvisionError>
         docker_host: &config.docker.host,
         docker_unit: config.systemd.docker_unit.as_ref(),
         // Read-only; `z` lets it be read under SELinux (Fedora CoreOS).
-        volumes: dirs.iter().map(|d| format!("{d}:{d}:ro,z")).collect(),
-        dirs,
+        volumes: outermost(&dirs).iter().map(|d| format!("{d}:{d}:ro,z")).collect(),
+        dirs: dirs.into_iter().collect(),
         image,
         command: ["nginx", "-c", conf.as_str(), "-g", "daemon off;"]
             .map(String::from)
@@ -177,9 +177,9 @@ fn proxy_container(config: &Config) -> Result<&str, ProvisionError> {
 }
 
 /// Each directory once, leaving out those inside another (one mount holds them).
-fn outermost(dirs: BTreeSet<String>) -> Vec<String> {
-    let inside = |d: &String| dirs.iter().any(|o| o != d && d.starts_with(&format!("{o}/")));
-    dirs.iter().filter(|d| !inside(d)).cloned().collect()
+fn outermost(dirs: &BTreeSet<String>) -> Vec<&String> {
+    let inside = |d: &&String| dirs.iter().any(|o| o != *d && d.starts_with(&format!("{o}/")));
+    dirs.iter().filter(|d| !inside(d)).collect()
 }
 
 /// The directory of `path`, when it is plain enough for nginx's `include`

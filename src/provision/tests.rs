@@ -371,10 +371,10 @@ fn the_site_directory_inside_nginx_conf_s_is_mounted_once_and_made_first() {
         .unwrap();
     assert_eq!(nginx.matches(" -v ").count(), 1, "{nginx}");
     assert!(nginx.contains("-v \"/etc/nginx:/etc/nginx:ro,z\""), "{nginx}");
-    assert!(
-        nginx.contains("ExecStartPre=/usr/bin/mkdir -p \"/etc/nginx\""),
-        "{nginx}"
-    );
+    for dir in ["/etc/nginx", "/etc/nginx/sites-enabled"] {
+        let mkdir = format!("ExecStartPre=/usr/bin/mkdir -p \"{dir}\"");
+        assert!(nginx.contains(&mkdir), "{nginx}");
+    }
 }
 
 /// The config file each format embeds, read back with a real parser.

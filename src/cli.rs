@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::config::ConfigSource;
-use crate::domain::{Color, DeployId, HttpUrl, ImageRef, ServiceName};
+use crate::domain::{Color, DeployId, HttpUrl, ImageRef, ServiceName, Sha512};
 use crate::terminal::Verbosity;
 
 #[derive(Debug, Parser)]
@@ -201,6 +201,9 @@ to test the site inside the container (exit 2 says the line to add). Touches not
         /// Where the host downloads the bgctl binary at first boot [default: the image has it]
         #[arg(long, value_name = "URL")]
         binary_url: Option<HttpUrl>,
+        /// The binary's SHA-512 (sha512sum's hex): the host refuses a download that differs
+        #[arg(long, value_name = "HEX", requires = "binary_url")]
+        binary_sha512: Option<Sha512>,
         /// The nginx image the proxy container runs
         #[arg(long, value_name = "REF", default_value = crate::provision::DEFAULT_NGINX_IMAGE)]
         nginx_image: ImageRef,

@@ -57,6 +57,7 @@ fn scratch_root(tmp: &TempDir) -> PathBuf {
         ("/usr/bin/chmod", "usr/bin/chmod"),
         ("/usr/bin/mv", "usr/bin/mv"),
         ("/usr/bin/mkdir", "usr/bin/mkdir"),
+        ("/usr/bin/sha512sum", "usr/bin/sha512sum"),
     ] {
         std::fs::copy(from, root.join(to)).unwrap();
     }
@@ -135,7 +136,11 @@ fn every_provisioned_unit_passes_systemd_analyze_verify() {
     let tmp = TempDir::new("provision-verify");
     let root = scratch_root(&tmp);
     let url = "https://example.com/bgctl";
-    let o = provision(&fixture(), &["cloud-config", "--binary-url", url]);
+    let sha = "0".repeat(128);
+    let o = provision(
+        &fixture(),
+        &["cloud-config", "--binary-url", url, "--binary-sha512", &sha],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let doc: Value = serde_norway::from_str(&stdout(&o)).unwrap();
     let checked = verify(&root, &units(&doc["coreos"]["units"], "content", "drop_ins"));
@@ -203,6 +208,46 @@ fn the_reconcile_unit_is_hardened() {
     assert!(score <= 3.0, "{line}");
 }
 
+/// The check file cloud-config writes is sha512sum's own format: it passes
+/// for the file it names and fails for any other.
+#[test]
+fn the_downloaded_binary_is_checked_with_sha512sum() {
+    let tmp = TempDir::new("provision-sha");
+    let sha = |path: &Path| {
+        let o = std::process::Command::new("sha512sum").arg(path).output().unwrap();
+        stdout(&o).split_whitespace().next().unwrap().to_owned()
+    };
+    let bgctl = Path::new(env!("CARGO_BIN_EXE_bgctl"));
+    let o = provision(
+        &fixture(),
+        &[
+            "cloud-config",
+            "--binary-url",
+            "https://a/b",
+            "--binary-sha512",
+            &sha(bgctl),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let doc: Value = serde_norway::from_str(&stdout(&o)).unwrap();
+    let files = doc["write_files"].as_array().unwrap();
+    let sums = files.iter().find(|f| f["path"] == "/opt/bin/bgctl.sha512").unwrap()["content"]
+        .as_str()
+        .unwrap();
+    for (file, passes) in [(bgctl, true), (Path::new("/usr/bin/sha512sum"), false)] {
+        let part = tmp.path().join("bgctl.part");
+        std::fs::copy(file, &part).unwrap();
+        let check = tmp.path().join("bgctl.sha512");
+        std::fs::write(&check, sums.replace("/opt/bin/bgctl.part", part.to_str().unwrap())).unwrap();
+        let o = std::process::Command::new("sha512sum")
+            .args(["--check", "--status"])
+            .arg(&check)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.success(), passes, "{}: {sums}", file.display());
+    }
+}
+
 #[test]
 fn bad_input_exits_2_and_says_what_to_do() {
     let tmp = TempDir::new("provision-bad");
@@ -226,6 +271,15 @@ fn bad_input_exits_2_and_says_what_to_do() {
     ] {
         let o = provision(&fixture(), &["cloud-config", "--binary-url", bad]);
         assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", stderr(&o));
+        assert!(o.stdout.is_empty());
+    }
+    let sha = "0".repeat(128);
+    for args in [
+        &["ignition", "--binary-sha512", &sha][..],
+        &["ignition", "--binary-url", "https://a/b", "--binary-sha512", "ABC"],
+    ] {
+        let o = provision(&fixture(), args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
         assert!(o.stdout.is_empty());
     }
     let o = provision(&fixture(), &["cloud-config", "--variant", "fcos"]);

@@ -71,12 +71,16 @@ async fn dispatch(cli: Cli, path: &Path, config: Config) -> Result<(), Error> {
             format,
             variant,
             binary_url,
+            binary_sha512,
             nginx_image,
             etcd_image,
         } => {
             let options = crate::provision::Options {
                 variant,
-                binary_url,
+                binary: binary_url.map(|url| crate::provision::Download {
+                    url,
+                    sha512: binary_sha512,
+                }),
                 nginx_image,
                 etcd_image,
             };

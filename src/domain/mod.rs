@@ -20,6 +20,7 @@ mod port;
 mod printable_text;
 mod server_name;
 mod service_name;
+mod sha512;
 mod unit_name;
 
 pub use abs_path::AbsPath;
@@ -39,6 +40,7 @@ pub use port::Port;
 pub use printable_text::PrintableText;
 pub use server_name::ServerName;
 pub use service_name::ServiceName;
+pub use sha512::Sha512;
 pub use unit_name::UnitName;
 
 /// A value that does not fit its type: what it was meant to be, the value,

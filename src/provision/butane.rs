@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::ignition::{Storage, Systemd, storage, systemd};
+use super::ignition::{Storage, Systemd, Verification, storage, systemd};
 use super::{FileContents, Host, Variant};
 
 #[derive(Serialize)]
@@ -22,6 +22,8 @@ struct Contents<'a> {
     inline: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     source: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verification: Option<Verification>,
 }
 
 pub fn print(host: &Host, variant: Variant) -> String {
@@ -36,10 +38,12 @@ pub fn print(host: &Host, variant: Variant) -> String {
             FileContents::Inline(text) => Contents {
                 inline: Some(text),
                 source: None,
+                verification: None,
             },
-            FileContents::Remote(url) => Contents {
+            FileContents::Remote(download) => Contents {
                 inline: None,
-                source: Some(url.as_str()),
+                source: Some(download.url.as_str()),
+                verification: Verification::of(download),
             },
         }),
         systemd: systemd(host),

@@ -4,9 +4,9 @@
 use std::net::IpAddr;
 
 use super::templates;
-use super::{Options, ProvisionError, Variant};
+use super::{Download, Options, ProvisionError, Variant};
 use crate::config::{Backend, Config};
-use crate::domain::{AbsPath, HttpUrl};
+use crate::domain::AbsPath;
 use crate::render::{INSTALL_UNIT, RECONCILE_UNIT, boot_units};
 
 /// The drop-in on bgctl's instances naming the config's own proxy and docker units.
@@ -22,9 +22,9 @@ pub struct Host {
     pub units: Vec<HostUnit>,
     /// The place of the bgctl binary, which the units run.
     pub bgctl: AbsPath,
-    /// cloud-config has no way to fetch a file but a unit: the URL the
-    /// `bgctl-fetch.service` it adds downloads from.
-    pub fetch: Option<HttpUrl>,
+    /// cloud-config has no way to fetch a file but a unit: what the
+    /// `bgctl-fetch.service` it adds downloads.
+    pub fetch: Option<Download>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,8 +37,8 @@ pub struct HostFile {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileContents {
     Inline(String),
-    /// Downloaded at first boot (Ignition does it itself).
-    Remote(HttpUrl),
+    /// Downloaded at first boot (Ignition does it itself), and checked.
+    Remote(Download),
 }
 
 /// A unit: its file when we write one, its drop-ins, whether it is enabled
@@ -105,11 +105,11 @@ pub fn host(config: &Config, config_text: &str, options: &Options) -> Result<Hos
             contents: FileContents::Inline(proxy.nginx_conf),
         },
     ];
-    if let Some(url) = &options.binary_url {
+    if let Some(download) = &options.binary {
         files.push(HostFile {
             path: bgctl.clone(),
             mode: 0o755,
-            contents: FileContents::Remote(url.clone()),
+            contents: FileContents::Remote(download.clone()),
         });
     }
 
@@ -128,7 +128,7 @@ pub fn host(config: &Config, config_text: &str, options: &Options) -> Result<Hos
         files,
         units,
         bgctl,
-        fetch: options.binary_url.clone(),
+        fetch: options.binary.clone(),
     })
 }
 

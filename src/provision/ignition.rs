@@ -36,6 +36,20 @@ struct File<'a, C> {
 #[derive(Serialize)]
 struct Resource {
     source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verification: Option<Verification>,
+}
+
+/// Ignition refuses a download whose digest differs (`sha512-<hex>`).
+#[derive(Serialize)]
+pub(super) struct Verification {
+    hash: String,
+}
+
+impl Verification {
+    pub(super) fn of(download: &super::Download) -> Option<Verification> {
+        download.ignition_hash().map(|hash| Verification { hash })
+    }
 }
 
 #[derive(Serialize)]
@@ -98,10 +112,14 @@ pub fn print(host: &Host) -> String {
         ignition: Ignition {
             version: IGNITION_VERSION,
         },
-        storage: storage(host, |contents| Resource {
-            source: match contents {
-                FileContents::Inline(text) => data_url::encode(text.as_bytes()),
-                FileContents::Remote(url) => url.to_string(),
+        storage: storage(host, |contents| match contents {
+            FileContents::Inline(text) => Resource {
+                source: data_url::encode(text.as_bytes()),
+                verification: None,
+            },
+            FileContents::Remote(download) => Resource {
+                source: download.url.to_string(),
+                verification: Verification::of(download),
             },
         }),
         systemd: systemd(host),

@@ -14,7 +14,7 @@ use clap::ValueEnum;
 
 pub use host::{FileContents, Host, HostFile, HostUnit, host};
 
-use crate::domain::{HttpUrl, ImageRef};
+use crate::domain::{HttpUrl, ImageRef, Sha512};
 use crate::render::RenderError;
 
 /// The proxy image when `--nginx-image` is not given (Docker Hub's nginx).
@@ -48,9 +48,23 @@ pub enum Variant {
 pub struct Options {
     pub variant: Variant,
     /// Where the host downloads bgctl; `None`: the image builder put it there.
-    pub binary_url: Option<HttpUrl>,
+    pub binary: Option<Download>,
     pub nginx_image: ImageRef,
     pub etcd_image: ImageRef,
+}
+
+/// A file the host downloads at first boot, and the digest it must have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Download {
+    pub url: HttpUrl,
+    pub sha512: Option<Sha512>,
+}
+
+impl Download {
+    /// Ignition's spelling of the digest: `sha512-<hex>`.
+    pub fn ignition_hash(&self) -> Option<String> {
+        self.sha512.as_ref().map(|h| format!("sha512-{h}"))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

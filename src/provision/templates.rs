@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use askama::Template;
 
-use super::ProvisionError;
+use super::{Download, ProvisionError};
 use crate::config::Config;
 use crate::domain::{AbsPath, DockerHost, Endpoint, HttpUrl, ImageRef, ServiceName, UnitName};
 use crate::render::RenderError;
@@ -55,6 +55,8 @@ struct Fetch<'a> {
     bgctl: &'a AbsPath,
     partial: String,
     url: &'a HttpUrl,
+    /// The `sha512sum --check` file naming `partial`, when a digest is given.
+    sums: Option<String>,
 }
 
 /// The containerised nginx: its unit (named `[proxy] unit`) and nginx.conf.
@@ -153,10 +155,22 @@ pub fn order(config: &Config) -> Result<String, ProvisionError> {
     )
 }
 
-/// `bgctl-fetch.service`: cloud-config's way to download the binary once.
-pub fn fetch(bgctl: &AbsPath, url: &HttpUrl) -> Result<String, ProvisionError> {
+/// `bgctl-fetch.service`: cloud-config's way to download the binary once,
+/// and the `sha512sum --check` file it checks the download with (its path
+/// and text), when the digest is known.
+pub fn fetch(bgctl: &AbsPath, download: &Download) -> Result<(String, Option<(AbsPath, String)>), ProvisionError> {
     let partial = format!("{bgctl}.part");
-    rendered("bgctl-fetch.service", Fetch { bgctl, partial, url }.render())
+    let sums = download.sha512.as_ref().map(|hash| {
+        let path = AbsPath::parse(&format!("{bgctl}.sha512")).expect("a plain file name beside bgctl");
+        (path, format!("{hash}  {partial}\n"))
+    });
+    let unit = Fetch {
+        bgctl,
+        partial,
+        url: &download.url,
+        sums: sums.as_ref().map(|(path, _)| path.to_string()),
+    };
+    Ok((rendered("bgctl-fetch.service", unit.render())?, sums))
 }
 
 /// Units a provisioned host has for itself, which the proxy's must not be.

@@ -21,7 +21,10 @@ fn fixture_text() -> String {
 fn options(variant: Variant) -> Options {
     Options {
         variant,
-        binary_url: Some(EXAMPLE_URL.parse().unwrap()),
+        binary: Some(Download {
+            url: EXAMPLE_URL.parse().unwrap(),
+            sha512: Some(EXAMPLE_SHA512.parse().unwrap()),
+        }),
         nginx_image: DEFAULT_NGINX_IMAGE.parse().unwrap(),
         etcd_image: DEFAULT_ETCD_IMAGE.parse().unwrap(),
     }
@@ -29,6 +32,8 @@ fn options(variant: Variant) -> Options {
 
 /// The download address in the committed examples.
 const EXAMPLE_URL: &str = "https://example.com/bgctl/0.1.0/bgctl-x86_64-linux";
+/// Its digest there: a placeholder no download matches.
+const EXAMPLE_SHA512: &str = "00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000";
 
 fn print(format: Format, variant: Variant, text: &str) -> String {
     let config = Config::parse(text).unwrap();
@@ -137,6 +142,16 @@ fn ignition_validates_against_the_spec_schema_and_embeds_the_exact_files() {
             "/usr/local/bin/bgctl"
         };
         assert!(files.contains(&(bgctl.into(), 0o755, EXAMPLE_URL.into())));
+        let binary = doc["storage"]["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["path"] == bgctl)
+            .unwrap();
+        assert_eq!(
+            binary["contents"]["verification"]["hash"],
+            format!("sha512-{EXAMPLE_SHA512}")
+        );
         let units = doc["systemd"]["units"].as_array().unwrap();
         let named = || {
             units
@@ -313,6 +328,19 @@ fn cloud_config_parses_with_only_cloudinit_keys_and_embeds_the_exact_files() {
     }
     let fetch = unit_contents(named(), "bgctl-fetch.service");
     assert!(fetch.contains(&format!("\"{EXAMPLE_URL}\"")), "{fetch}");
+    // The download is checked before it is put in place.
+    let check = fetch
+        .find("sha512sum --check --status \"/opt/bin/bgctl.sha512\"")
+        .expect(&fetch);
+    assert!(check < fetch.find("/usr/bin/mv").unwrap(), "{fetch}");
+    let sums = files
+        .iter()
+        .find(|f| yaml_get(f, "path").as_str() == Some("/opt/bin/bgctl.sha512"))
+        .unwrap();
+    assert_eq!(
+        yaml_get(sums, "content").as_str(),
+        Some(format!("{EXAMPLE_SHA512}  /opt/bin/bgctl.part\n").as_str())
+    );
 }
 
 #[test]

@@ -93,13 +93,7 @@ fn the_deb_holds_the_binary_docs_units_and_example_and_runs_no_scripts() {
 
     let tmp = TempDir::new("deb");
     let control = tmp.path().join("control");
-    let o = Command::new("dpkg-deb")
-        .arg("-e")
-        .arg(&deb)
-        .arg(&control)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
+    dpkg_deb(&["-e"], &deb, Some(&control));
     assert_eq!(
         std::fs::read_to_string(control.join("conffiles")).unwrap(),
         "/etc/bgctl/example.toml.sample\n"
@@ -108,13 +102,7 @@ fn the_deb_holds_the_binary_docs_units_and_example_and_runs_no_scripts() {
     // Unpacked into a scratch root: the binary runs, the units are the
     // shipped ones, and the example is a config bgctl accepts.
     let scratch = tmp.path().join("root");
-    let o = Command::new("dpkg-deb")
-        .arg("-x")
-        .arg(&deb)
-        .arg(&scratch)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
+    dpkg_deb(&["-x"], &deb, Some(&scratch));
     let bgctl = scratch.join("usr/bin/bgctl");
     let o = Command::new(&bgctl).arg("--version").output().unwrap();
     assert_eq!(stdout(&o).trim(), format!("bgctl {}", env!("CARGO_PKG_VERSION")));

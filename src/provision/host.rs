@@ -89,8 +89,7 @@ impl HostUnit {
 pub fn host(config: &Config, config_text: &str, options: &Options) -> Result<Host, ProvisionError> {
     let proxy = templates::proxy(config, &options.nginx_image)?;
     let bgctl = bgctl_path(options.variant);
-    let unit_dir = AbsPath::parse(crate::config::DEFAULT_UNIT_DIR).expect("a valid default");
-    let [install, reconcile] = boot_units(&bgctl, &unit_dir)?;
+    let [(_, install), (_, reconcile)] = boot_units(&bgctl)?;
     let name = &config.name;
 
     let mut files = vec![
@@ -119,8 +118,8 @@ pub fn host(config: &Config, config_text: &str, options: &Options) -> Result<Hos
     }
     units.extend(local_etcd(config, options)?);
     units.push(HostUnit::file(config.proxy.unit.as_str(), proxy.unit, true));
-    units.push(HostUnit::file(INSTALL_UNIT, install.contents, false));
-    units.push(HostUnit::file(RECONCILE_UNIT, reconcile.contents, false));
+    units.push(HostUnit::file(INSTALL_UNIT, install, false));
+    units.push(HostUnit::file(RECONCILE_UNIT, reconcile, false));
     let order = templates::order(config)?;
     units.push(HostUnit::bgctl_instance(INSTALL_UNIT, name.as_str(), &order));
     units.push(HostUnit::bgctl_instance(RECONCILE_UNIT, name.as_str(), &order));

@@ -9,8 +9,8 @@ use askama::Template;
 use super::{Download, ProvisionError};
 use crate::config::Config;
 use crate::domain::{AbsPath, DockerHost, Endpoint, HttpUrl, ImageRef, ServiceName, UnitName};
-use crate::render::RenderError;
 use crate::render::escape::filters;
+use crate::render::file_text;
 
 #[derive(Template)]
 #[template(path = "container.service", escape = "systemd")]
@@ -213,10 +213,5 @@ fn include_dir(key: &'static str, path: &AbsPath) -> Result<String, ProvisionErr
 }
 
 fn rendered(what: &str, result: askama::Result<String>) -> Result<String, ProvisionError> {
-    let mut text = result.map_err(|source| RenderError::Unsafe {
-        file: what.to_owned(),
-        source,
-    })?;
-    text.push('\n');
-    Ok(text)
+    Ok(file_text(what, result)?)
 }

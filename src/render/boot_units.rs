@@ -6,7 +6,7 @@
 use askama::Template;
 
 use super::escape::filters;
-use super::{RenderError, RenderedFile, WritePolicy, finish};
+use super::{RenderError, file_text};
 use crate::domain::AbsPath;
 
 pub const INSTALL_UNIT: &str = "bgctl-install@.service";
@@ -24,21 +24,11 @@ struct Reconcile<'a> {
     bgctl: &'a AbsPath,
 }
 
-/// Both template units in `unit_dir`, running the binary at `bgctl`.
-pub fn boot_units(bgctl: &AbsPath, unit_dir: &AbsPath) -> Result<[RenderedFile; 2], RenderError> {
-    let at = |name: &str| unit_dir.join(name).expect("a unit name is one file name");
+/// Both template units, named, running the binary at `bgctl`; where they
+/// go is the package's or the host's business.
+pub fn boot_units(bgctl: &AbsPath) -> Result<[(&'static str, String); 2], RenderError> {
     Ok([
-        finish(
-            at(INSTALL_UNIT),
-            INSTALL_UNIT,
-            WritePolicy::Converge,
-            Install { bgctl }.render(),
-        )?,
-        finish(
-            at(RECONCILE_UNIT),
-            RECONCILE_UNIT,
-            WritePolicy::Converge,
-            Reconcile { bgctl }.render(),
-        )?,
+        (INSTALL_UNIT, file_text(INSTALL_UNIT, Install { bgctl }.render())?),
+        (RECONCILE_UNIT, file_text(RECONCILE_UNIT, Reconcile { bgctl }.render())?),
     ])
 }

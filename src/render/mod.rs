@@ -197,13 +197,20 @@ fn finish(
     policy: WritePolicy,
     rendered: askama::Result<String>,
 ) -> Result<RenderedFile, RenderError> {
+    let contents = file_text(what, rendered)?;
+    Ok(RenderedFile { path, contents, policy })
+}
+
+/// A template's output as a file's text: a refused value is an error
+/// naming `what`, and the text ends with a newline.
+pub(crate) fn file_text(what: &str, rendered: askama::Result<String>) -> Result<String, RenderError> {
     let mut contents = rendered.map_err(|source| RenderError::Unsafe {
         file: what.to_owned(),
         source,
     })?;
     // askama drops the template's final newline; a text file ends with one.
     contents.push('\n');
-    Ok(RenderedFile { path, contents, policy })
+    Ok(contents)
 }
 
 /// `-p` wants IPv6 addresses in brackets.

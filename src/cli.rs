@@ -97,6 +97,54 @@ site are rolled back (exit 1)."
         wait: bool,
     },
 
+    /// Start the other color and run its checks; leave it on the preview, not live
+    #[command(
+        long_about = "The first half of a switch: lock, read, converge, start, healthy and checks \
+([checks] and [hooks] pre_flip) for the other color (or --to), with --image or the config's image. \
+The new color is left running, never enabled and never sent user traffic; with [proxy] \
+preview_listen, requests to that port reach it (X-Bgctl-Color tells), so people and test suites \
+can try it. The state records it under `staged`; `bgctl promote` makes it live, `bgctl discard` \
+stops it, and any other deploy is refused (exit 1) until one of them ran. \
+Exits as switch does before its flip: 3 when it never became healthy or failed a check, 1 when \
+it could not start, 4 while another deploy holds the lock."
+    )]
+    Stage {
+        /// The color to stage [default: the one that is not live; blue on the first deploy]
+        #[arg(long, value_name = "COLOR")]
+        to: Option<Color>,
+        /// The image to stage [default: the config's image]
+        #[arg(long, value_name = "REF")]
+        image: Option<ImageRef>,
+        /// Wait for another deploy's lock instead of failing with exit 4
+        #[arg(long)]
+        wait: bool,
+    },
+
+    /// Move user traffic to the staged color, with the switch's guarantees
+    #[command(
+        long_about = "The second half of a switch, for the color `bgctl stage` left: lock, read, \
+converge, then flip, proxy, verify, drain and stop, and [hooks] post_switch. The staged color must \
+still be healthy: when nothing is staged, or it is not healthy any more, nothing moves (exit 1). \
+A failure after the flip rolls back as switch does (exit 1)."
+    )]
+    Promote {
+        /// Wait for another deploy's lock instead of failing with exit 4
+        #[arg(long)]
+        wait: bool,
+    },
+
+    /// Stop the staged color; users never saw it
+    #[command(
+        long_about = "Under the deploy lock: clear the state's `staged`, then stop the staged \
+color once no connection to it is left (the preview's requests finish). With nothing staged it \
+does nothing and says so (exit 0)."
+    )]
+    Discard {
+        /// Wait for another deploy's lock instead of failing with exit 4
+        #[arg(long)]
+        wait: bool,
+    },
+
     /// Switch back to the previous color with the image it ran
     #[command(
         long_about = "Switch back to the previous color (the state's `previous`) with the image \
@@ -230,6 +278,9 @@ impl Command {
             Command::Uninstall => "uninstall",
             Command::Switch { .. } => "switch",
             Command::Rollback { .. } => "rollback",
+            Command::Stage { .. } => "stage",
+            Command::Promote { .. } => "promote",
+            Command::Discard { .. } => "discard",
             Command::Reconcile => "reconcile",
             Command::Status => "status",
             Command::Render { .. } => "render",

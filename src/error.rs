@@ -156,6 +156,8 @@ fn failed_unit(e: &SwitchError) -> Option<&UnitName> {
         SwitchError::Unhealthy { unit, .. }
         | SwitchError::StartFailed { unit, .. }
         | SwitchError::NewColorLost { unit, .. } => Some(unit),
+        // A failed check's output is in the message; the app's is in its unit's journal.
+        SwitchError::ChecksFailed { unit, .. } => Some(unit),
         SwitchError::RolledBack { failure, .. } | SwitchError::RollbackFailed { failure, .. } => failed_unit(failure),
         _ => None,
     }
@@ -173,10 +175,17 @@ fn switch_code(e: &SwitchError) -> ExitCode {
             ..
         } if !e.docker_refused() => ExitCode::Unhealthy,
         SwitchError::Unhealthy { .. } | SwitchError::StartFailed { .. } => ExitCode::Failed,
+        // A failed check is the release's fault (3); a check or hook that
+        // could not even run (no such program) is the host's (1).
+        SwitchError::ChecksFailed { failure, .. } if !failure.cannot_run => ExitCode::Unhealthy,
         SwitchError::State(e) => state_code(e),
         SwitchError::Systemd(e) => systemd_code(e),
         SwitchError::Docker(e) => docker_code(e),
         SwitchError::LiveUnhealthy { .. }
+        | SwitchError::ChecksFailed { .. }
+        | SwitchError::AlreadyStaged(_)
+        | SwitchError::NothingStaged { .. }
+        | SwitchError::StagedUnhealthy { .. }
         | SwitchError::NewColorLost { .. }
         | SwitchError::RolledBack { .. }
         | SwitchError::RollbackFailed { .. }

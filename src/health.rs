@@ -21,6 +21,10 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 pub trait Probe {
     /// GET `path` on the color's host port: the status, or why there was none.
     async fn get(&self, port: Port, path: &HealthPath) -> Result<u16, String>;
+
+    /// GET `path` on the color's host port within `limit`: the status and
+    /// the body (`[checks] http`).
+    async fn fetch(&self, port: Port, path: &HealthPath, limit: Duration) -> Result<(u16, Vec<u8>), String>;
 }
 
 /// The real probe: plain HTTP to the address the port is published on.
@@ -34,6 +38,14 @@ impl Probe for HttpProbe {
         http_probe::get(addr, &self.ip.to_string(), path.as_str(), PROBE_TIMEOUT)
             .await
             .map(|r| r.status)
+            .map_err(|e| e.to_string())
+    }
+
+    async fn fetch(&self, port: Port, path: &HealthPath, limit: Duration) -> Result<(u16, Vec<u8>), String> {
+        let addr = SocketAddr::new(self.ip, port.get());
+        http_probe::get_with_body(addr, &self.ip.to_string(), path.as_str(), limit)
+            .await
+            .map(|r| (r.status, r.body))
             .map_err(|e| e.to_string())
     }
 }

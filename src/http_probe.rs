@@ -1,5 +1,6 @@
-//! A tiny HTTP/1.0 GET for health probes and proxy checks: one request per
-//! connection, status line and headers only, every step under a deadline.
+//! A tiny HTTP/1.0 GET for health probes, proxy checks and `[checks]`: one
+//! request per connection, the status line and headers (and the body when
+//! asked), every step under a deadline.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -9,11 +10,15 @@ use tokio::net::TcpStream;
 
 /// Headers larger than this are not a probe answer worth reading.
 const MAX_HEAD: usize = 64 * 1024;
+/// What a check reads of a body; a `contains` looks at this much.
+pub const MAX_BODY: usize = 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
+    /// Empty unless asked for ([`get_with_body`]); at most [`MAX_BODY`].
+    pub body: Vec<u8>,
 }
 
 impl Response {
@@ -33,12 +38,24 @@ impl Response {
 
 /// `GET path` on `addr` with `Host: host`, within `limit` in all.
 pub async fn get(addr: SocketAddr, host: &str, path: &str, limit: Duration) -> std::io::Result<Response> {
-    tokio::time::timeout(limit, exchange(addr, host, path))
+    within(limit, exchange(addr, host, path, false)).await
+}
+
+/// As [`get`], with the body (its first [`MAX_BODY`] bytes) read too.
+pub async fn get_with_body(addr: SocketAddr, host: &str, path: &str, limit: Duration) -> std::io::Result<Response> {
+    within(limit, exchange(addr, host, path, true)).await
+}
+
+async fn within(
+    limit: Duration,
+    exchange: impl std::future::Future<Output = std::io::Result<Response>>,
+) -> std::io::Result<Response> {
+    tokio::time::timeout(limit, exchange)
         .await
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, format!("no answer within {limit:?}")))?
 }
 
-async fn exchange(addr: SocketAddr, host: &str, path: &str) -> std::io::Result<Response> {
+async fn exchange(addr: SocketAddr, host: &str, path: &str, with_body: bool) -> std::io::Result<Response> {
     let mut conn = TcpStream::connect(addr).await?;
     let request = format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: bgctl\r\nConnection: close\r\n\r\n");
     conn.write_all(request.as_bytes()).await?;
@@ -51,8 +68,26 @@ async fn exchange(addr: SocketAddr, host: &str, path: &str) -> std::io::Result<R
         }
         head.extend_from_slice(&buf[..n]);
     }
-    parse_head(&String::from_utf8_lossy(&head))
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP response"))
+    let mut response = parse_head(&String::from_utf8_lossy(&head))
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP response"))?;
+    if with_body {
+        // HTTP/1.0 with `Connection: close`: the body ends with the connection.
+        let start = head
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(head.len(), |i| i + 4);
+        let mut body = head.split_off(start);
+        while body.len() < MAX_BODY {
+            let n = conn.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&buf[..n]);
+        }
+        body.truncate(MAX_BODY);
+        response.body = body;
+    }
+    Ok(response)
 }
 
 fn parse_head(text: &str) -> Option<Response> {
@@ -63,7 +98,11 @@ fn parse_head(text: &str) -> Option<Response> {
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
         .collect();
-    Some(Response { status, headers })
+    Some(Response {
+        status,
+        headers,
+        body: Vec::new(),
+    })
 }
 
 #[cfg(test)]

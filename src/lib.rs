@@ -1,12 +1,14 @@
 //! bgctl: zero-downtime blue-green deployment of Docker containers on systemd
 //! hosts. The binary's `main` only calls [`run`].
 
+pub mod checks;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod docker;
 pub mod domain;
 pub mod error;
+pub mod exec;
 pub mod files;
 pub mod health;
 pub mod http_probe;

@@ -14,6 +14,8 @@ pub struct Facts {
     pub site_port: Option<u16>,
     /// The live color and its port, by the state.
     pub live: Option<(Color, u16)>,
+    /// The color `stage` left for `promote`, by the state.
+    pub staged: Option<Color>,
     /// Who answers a request through nginx now.
     pub served_by: Option<Color>,
     pub listen: u16,
@@ -52,7 +54,7 @@ pub fn drift(f: &Facts) -> Vec<String> {
                     found.push(format!(
                         "{c} is live by the state but its unit is {state}: run bgctl reconcile"
                     ));
-                } else if *c != color && *up {
+                } else if *c != color && *up && f.staged != Some(*c) {
                     found.push(format!(
                         "{c} runs too, though {color} is live (a deploy is running, or one was interrupted): bgctl reconcile stops it"
                     ));
@@ -60,11 +62,18 @@ pub fn drift(f: &Facts) -> Vec<String> {
             }
         }
         None => {
-            for (c, _, _) in f.units.iter().filter(|(_, up, _)| *up) {
+            for (c, _, _) in f.units.iter().filter(|(c, up, _)| *up && f.staged != Some(*c)) {
                 found.push(format!(
                     "{c} runs, but no color is live in the state: bgctl switch --to {c} makes it live"
                 ));
             }
+        }
+    }
+    for (c, up, state) in &f.units {
+        if f.staged == Some(*c) && !up {
+            found.push(format!(
+                "{c} is staged by the state but its unit is {state}: bgctl discard (or reconcile) clears it"
+            ));
         }
     }
     found
@@ -81,6 +90,7 @@ mod tests {
             site_matches: true,
             site_port: Some(9002),
             live: Some((Color::Green, 9002)),
+            staged: None,
             served_by: Some(Color::Green),
             listen: 80,
             units: [
@@ -126,5 +136,25 @@ mod tests {
         (stray.live, stray.served_by) = (None, None);
         (stray.site_matches, stray.site_port) = (true, None);
         assert!(drift(&stray)[0].contains("green runs, but no color is live"));
+    }
+
+    #[test]
+    fn a_staged_color_may_run_and_must_not_be_down() {
+        let mut staged = agreeing();
+        staged.units[0].1 = true;
+        staged.staged = Some(Color::Blue);
+        assert!(drift(&staged).is_empty(), "{:?}", drift(&staged));
+
+        let mut first = staged.clone();
+        (first.live, first.served_by, first.site_port) = (None, None, None);
+        first.units[1].1 = false;
+        assert!(drift(&first).is_empty(), "{:?}", drift(&first));
+
+        let mut gone = staged;
+        gone.units[0] = (Color::Blue, false, "failed".into());
+        assert_eq!(
+            drift(&gone),
+            ["blue is staged by the state but its unit is failed: bgctl discard (or reconcile) clears it"]
+        );
     }
 }

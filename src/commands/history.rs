@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::state::{HistoryRecord, StateStore, Store};
+use crate::state::{CommandRecord, HistoryRecord, StateStore, Store};
 use crate::terminal::{self, Paint, paint_out};
 
 pub async fn run(config: &Config, count: usize, json: bool) -> Result<(), Error> {
@@ -30,6 +30,8 @@ pub async fn run(config: &Config, count: usize, json: bool) -> Result<(), Error>
 #[derive(Debug, Serialize)]
 pub struct Entry {
     pub id: String,
+    /// switch, rollback, stage, promote or discard.
+    pub command: String,
     pub start: String,
     pub end: String,
     pub from: Option<String>,
@@ -42,6 +44,8 @@ pub struct Entry {
     /// Each finished phase's milliseconds, in the order they ran (a failed
     /// deploy's last phase is the one before it failed).
     pub phases: Vec<PhaseTime>,
+    /// The configured commands it ran (check, pre_flip, post_switch).
+    pub commands: Vec<CommandRecord>,
 }
 
 #[derive(Debug, Serialize)]
@@ -54,6 +58,7 @@ impl From<&HistoryRecord> for Entry {
     fn from(r: &HistoryRecord) -> Entry {
         Entry {
             id: r.id.clone(),
+            command: r.command.clone(),
             start: r.start.clone(),
             end: r.end.clone(),
             from: r.from.clone(),
@@ -69,6 +74,7 @@ impl From<&HistoryRecord> for Entry {
                     ms: *ms,
                 })
                 .collect(),
+            commands: r.commands.clone(),
         }
     }
 }
@@ -83,9 +89,10 @@ impl fmt::Display for Entry {
         };
         writeln!(
             f,
-            "{}  {}  {} -> {}  {}  {}  {} ms",
+            "{}  {}  {:<8} {} -> {}  {}  {}  {} ms",
             paint_out(Paint::Bold, &self.id),
             self.start,
+            self.command,
             self.from.as_deref().unwrap_or("none"),
             self.to,
             self.image,
@@ -93,6 +100,10 @@ impl fmt::Display for Entry {
             self.duration_ms
         )?;
         let phases: Vec<String> = self.phases.iter().map(|p| format!("{} {}", p.phase, p.ms)).collect();
-        writeln!(f, "    {}", paint_out(Paint::Dim, &phases.join(" · ")))
+        writeln!(f, "    {}", paint_out(Paint::Dim, &phases.join(" · ")))?;
+        for c in &self.commands {
+            writeln!(f, "    {} `{}`: {} in {} ms", c.hook, c.command, c.result, c.ms)?;
+        }
+        Ok(())
     }
 }

@@ -12,6 +12,7 @@ mod progress;
 mod provision;
 mod reconcile;
 mod render;
+mod stage;
 mod status;
 mod switch;
 mod uninstall;
@@ -55,6 +56,12 @@ async fn dispatch(cli: Cli, path: &Path, config: Config) -> Result<(), Error> {
             switch::run(&config, goal, image, wait, cli.json).await
         }
         Command::Rollback { wait } => switch::run(&config, Goal::Previous, None, wait, cli.json).await,
+        Command::Stage { to, image, wait } => {
+            let goal = to.map_or(Goal::Other, Goal::To);
+            stage::stage(&config, goal, image, wait, cli.json).await
+        }
+        Command::Promote { wait } => switch::promote(&config, wait, cli.json).await,
+        Command::Discard { wait } => stage::discard(&config, wait, cli.json).await,
         Command::Reconcile => reconcile::run(&config, cli.json).await,
         Command::Logs {
             color,

@@ -9,6 +9,7 @@ use tracing::Span;
 use super::deploy::millis;
 use super::fault::fault_point;
 use crate::domain::{Color, ImageRef, ServiceName};
+use crate::exec::Ran;
 use crate::journal;
 use crate::switch::{Phase, Report};
 use crate::terminal::{self, Paint, Spinner, paint};
@@ -47,6 +48,12 @@ impl Report for Progress {
     fn note(&mut self, text: &str) {
         terminal::say(&format!("  {} {text}", paint(Paint::Warn, "note:")));
         tracing::warn!("{}: {text}", self.service);
+    }
+
+    fn ran(&mut self, ran: &Ran) {
+        let line = format!("{} `{}`: {} in {}", ran.hook, ran.command, ran.ending, millis(ran.took));
+        let paint_as = if ran.succeeded() { Paint::Dim } else { Paint::Warn };
+        terminal::say(&format!("    {}", paint(paint_as, &line)));
     }
 
     fn target(&mut self, from: Option<Color>, to: Color, image: &ImageRef) {

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::deploy::Boundaries;
 use super::drift::{Facts, drift};
+use super::stage::StagedInfo;
 use crate::config::Config;
 use crate::docker::{Container, Docker, EngineDocker};
 use crate::domain::Color;
@@ -39,6 +40,8 @@ pub struct Status {
     /// `None` before the first deploy.
     pub active: Option<ActiveStatus>,
     pub colors: BTreeMap<String, ColorStatus>,
+    /// What `bgctl stage` left for `promote`; `None` when nothing is staged.
+    pub staged: Option<StagedInfo>,
     pub proxy: ProxyStatus,
     pub state: StateInfo,
 }
@@ -92,6 +95,10 @@ pub struct ProxyStatus {
     /// Each way the site, the state and the units disagree; empty when
     /// they agree.
     pub drift: Vec<String>,
+    /// `[proxy] preview_listen`; `None` without a preview.
+    pub preview_port: Option<u16>,
+    /// The color that answered a request to the preview just now.
+    pub preview_served_by: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -107,7 +114,7 @@ async fn gather(config: &Config) -> Result<Status, Error> {
         state, systemd, docker, ..
     } = Boundaries::connect(config).await?;
     let nginx = Nginx::new(config, &systemd);
-    let ((snapshot, history), (blue, green), site_text, served_by) = tokio::try_join!(
+    let ((snapshot, history), (blue, green), site_text, (served_by, previewed_by)) = tokio::try_join!(
         async { Ok::<_, Error>(tokio::try_join!(state.read(), state.history())?) },
         async {
             tokio::try_join!(
@@ -116,7 +123,7 @@ async fn gather(config: &Config) -> Result<Status, Error> {
             )
         },
         async { Ok(read_if_exists(config.site().as_path())?) },
-        async { Ok(nginx.served_by().await) },
+        async { Ok(tokio::join!(nginx.served_by(), nginx.previewed_by())) },
     )?;
     let live = snapshot.active.as_ref().map(|a| a.color);
     let live_container = live.and_then(|c| if c == Color::Blue { &blue.1 } else { &green.1 }.clone());
@@ -133,6 +140,7 @@ async fn gather(config: &Config) -> Result<Status, Error> {
         site_matches: site_text.as_deref() == Some(expected.as_str()),
         site_port: target.port,
         live: snapshot.active.as_ref().map(|a| (a.color, a.port.get())),
+        staged: snapshot.staged.as_ref().map(|s| s.color),
         served_by,
         listen: config.proxy.listen.get(),
         units: units.map(|(c, u)| (c, u.is_up(), u.active_state.to_string())),
@@ -155,6 +163,7 @@ async fn gather(config: &Config) -> Result<Status, Error> {
             since: a.deployed_at,
         }),
         colors,
+        staged: snapshot.staged.as_ref().map(StagedInfo::from),
         proxy: ProxyStatus {
             site: config.site().to_string(),
             port: config.proxy.listen.get(),
@@ -163,6 +172,8 @@ async fn gather(config: &Config) -> Result<Status, Error> {
             served_by: served_by.map(|c| c.to_string()),
             in_sync: drift.is_empty(),
             drift,
+            preview_port: config.proxy.preview_listen.map(|p| p.get()),
+            preview_served_by: previewed_by.map(|c| c.to_string()),
         },
         state: StateInfo {
             backend: state.backend(),
@@ -204,7 +215,7 @@ fn made_live(history: &[HistoryRecord], color: Color) -> Option<String> {
     history
         .iter()
         .rev()
-        .find(|r| r.succeeded() && r.to == color.as_str())
+        .find(|r| r.made_live() && r.to == color.as_str())
         .map(|r| r.id.clone())
 }
 
@@ -231,6 +242,13 @@ impl fmt::Display for Status {
                 writeln!(f, "  {}", ColorLine(color, c))?;
             }
         }
+        if let Some(s) = &self.staged {
+            writeln!(
+                f,
+                "  staged  {} with {} since {} (deploy {}): bgctl promote, or bgctl discard",
+                s.color, s.image, s.since, s.deploy_id
+            )?;
+        }
         let p = &self.proxy;
         let routes = match (p.upstream_port, &p.upstream_color) {
             (Some(port), Some(color)) => format!("{port} ({color})"),
@@ -248,6 +266,10 @@ impl fmt::Display for Status {
             "  proxy   :{} -> {routes}, answered by {served}  {}  {sync}",
             p.port, p.site
         )?;
+        if let Some(port) = p.preview_port {
+            let by = p.preview_served_by.as_deref().unwrap_or("no color");
+            writeln!(f, "  preview :{port}, answered by {by}")?;
+        }
         for line in &p.drift {
             writeln!(f, "  {} {line}", paint_out(Paint::Bad, "drift:"))?;
         }

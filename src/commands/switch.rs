@@ -1,5 +1,6 @@
-//! `switch` and `rollback`: deploy to a color, and say what happened, for
-//! people on stderr and with `--json` for machines, from one typed summary.
+//! `switch`, `rollback` and `promote`: move users to a color, and say what
+//! happened, for people on stderr and with `--json` for machines, from one
+//! typed summary.
 
 use std::fmt;
 use std::time::Duration;
@@ -10,15 +11,14 @@ use super::deploy::{journaled, millis, request};
 use crate::config::Config;
 use crate::domain::ImageRef;
 use crate::error::Error;
-use crate::state::Wait;
-use crate::switch::{Goal, Outcome, Phase, switch};
+use crate::state::{CommandRecord, Wait};
+use crate::switch::{Goal, Outcome, Phase, promote as promote_staged, switch};
 use crate::terminal;
 
 pub async fn run(config: &Config, goal: Goal, image: Option<ImageRef>, wait: bool, json: bool) -> Result<(), Error> {
     // Only a label: rollback's target is chosen under the lock.
     let verb = if goal == Goal::Previous { "rollback" } else { "switch" };
-    let wait = if wait { Wait::Forever } else { Wait::No };
-    let request = request(verb, goal, image, wait);
+    let request = request(verb, goal, image, lock_wait(wait));
     let outcome = journaled(verb, config, &request.deploy_id, async |b, progress| {
         Ok(
             b.with_world(config, async |world| switch(world, &request, progress).await)
@@ -26,12 +26,35 @@ pub async fn run(config: &Config, goal: Goal, image: Option<ImageRef>, wait: boo
         )
     })
     .await?;
-    let summary = Summary::new(&request.deploy_id, &outcome);
+    tell(verb, config, &Summary::new(&request.deploy_id, &outcome), json);
+    Ok(())
+}
+
+/// `promote`: the staged color goes live.
+pub async fn promote(config: &Config, wait: bool, json: bool) -> Result<(), Error> {
+    let request = request("promote", Goal::Other, None, lock_wait(wait));
+    let outcome = journaled("promote", config, &request.deploy_id, async |b, progress| {
+        Ok(
+            b.with_world(config, async |world| promote_staged(world, &request, progress).await)
+                .await?,
+        )
+    })
+    .await?;
+    tell("promote", config, &Summary::new(&request.deploy_id, &outcome), json);
+    Ok(())
+}
+
+/// `--wait`: queue behind another deploy's lock; else fail at once (exit 4).
+pub fn lock_wait(wait: bool) -> Wait {
+    if wait { Wait::Forever } else { Wait::No }
+}
+
+/// The summary on stderr for people, and with `--json` on stdout.
+pub fn tell(verb: &str, config: &Config, summary: &(impl fmt::Display + Serialize), json: bool) {
     terminal::say(&format!("{verb} {}: {summary}", config.name));
     if json {
-        super::print_json(&summary);
+        super::print_json(summary);
     }
-    Ok(())
 }
 
 /// A finished deploy (`switch --json`).
@@ -43,6 +66,8 @@ pub struct Summary {
     pub image: String,
     pub total_ms: u64,
     pub phases_ms: PhaseTimes,
+    /// The configured commands it ran ([checks] command, hooks).
+    pub commands: Vec<CommandRecord>,
 }
 
 /// Each phase's milliseconds, in the order they ran (a JSON object).
@@ -56,7 +81,7 @@ impl Serialize for PhaseTimes {
 }
 
 impl Summary {
-    fn new(deploy_id: &str, outcome: &Outcome) -> Summary {
+    pub fn new(deploy_id: &str, outcome: &Outcome) -> Summary {
         let total: Duration = outcome.phases.iter().map(|(_, d)| *d).sum();
         Summary {
             deploy_id: deploy_id.to_owned(),
@@ -65,6 +90,7 @@ impl Summary {
             image: outcome.image.to_string(),
             total_ms: total.as_millis() as u64,
             phases_ms: PhaseTimes(outcome.phases.clone()),
+            commands: outcome.commands.clone(),
         }
     }
 }

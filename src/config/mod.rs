@@ -36,6 +36,10 @@ pub struct Config {
     pub systemd: Systemd,
     #[serde(default)]
     pub docker: Docker,
+    #[serde(default)]
+    pub checks: Checks,
+    #[serde(default)]
+    pub hooks: Hooks,
 }
 
 fn default_container_port() -> Port {
@@ -69,6 +73,8 @@ pub enum Problem {
     ColorPortClash(Port),
     #[error("proxy.listen {0} is also a color's port: nginx and the app cannot share it")]
     ListenClash(Port),
+    #[error("proxy.preview_listen {0} is also proxy.listen or a color's port: give the preview a port of its own")]
+    PreviewClash(Port),
     #[error("{key} is 0: it must be longer than that")]
     ZeroDuration { key: &'static str },
     #[error("state.cert and state.key go together: set both or neither")]
@@ -118,9 +124,15 @@ impl Config {
         if self.proxy.listen == blue || self.proxy.listen == green {
             return Err(Problem::ListenClash(self.proxy.listen));
         }
+        if let Some(preview) = self.proxy.preview_listen
+            && [blue, green, self.proxy.listen].contains(&preview)
+        {
+            return Err(Problem::PreviewClash(preview));
+        }
         let durations = [
             ("health.timeout", self.health.timeout),
             ("health.interval", self.health.interval),
+            ("checks.timeout", self.checks.timeout),
         ];
         if let Some((key, _)) = durations.iter().find(|(_, d)| d.get().is_zero()) {
             return Err(Problem::ZeroDuration { key });
@@ -163,6 +175,16 @@ impl Config {
             IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
             ip => ip,
         }
+    }
+
+    /// `http://<upstream_ip>:<port>`: where bgctl itself reaches a color
+    /// (`BGCTL_URL` for checks and hooks).
+    pub fn local_url(&self, color: Color) -> String {
+        let host = match self.upstream_ip() {
+            IpAddr::V6(v6) => format!("[{v6}]"),
+            ip => ip.to_string(),
+        };
+        format!("http://{host}:{}", self.port(color))
     }
 
     /// The stored `url` of a color: `<advertise>:<port>`, where advertise

@@ -7,8 +7,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use serde::{Deserialize, Deserializer};
 
 use crate::domain::{
-    AbsPath, Argv, DockerHost, Endpoint, EnvName, HealthPath, HostName, HumanDuration, KeyPrefix, Port, PrintableText,
-    ServerName, UnitName,
+    AbsPath, Argv, DockerHost, Endpoint, EnvName, HealthPath, HostName, HttpStatus, HumanDuration, KeyPrefix, Port,
+    PrintableText, ServerName, UnitName,
 };
 
 pub const DEFAULT_CONTAINER_PORT: Port = port(9000);
@@ -32,6 +32,7 @@ pub const DEFAULT_UNIT_DIR: &str = "/etc/systemd/system";
 pub const DEFAULT_DOCKER_UNIT: &str = "docker.service";
 pub const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
 pub const DEFAULT_DOCKER_CLI: &str = "/usr/bin/docker";
+pub const DEFAULT_CHECKS_TIMEOUT: HumanDuration = HumanDuration::from_millis(60_000);
 
 const fn port(n: u16) -> Port {
     match Port::new(n) {
@@ -135,6 +136,10 @@ pub struct Proxy {
     /// `[nginx_bin, "-t", "-q", "-c", nginx_conf]`. A containerised nginx
     /// (CoreOS, Flatcar) is tested with `docker exec`.
     pub test: Option<Argv>,
+    /// Where the site also listens, sending to the color that is not live
+    /// (the staged one); `None` (0 in the file) means no preview.
+    #[serde(deserialize_with = "zero_is_none")]
+    pub preview_listen: Option<Port>,
 }
 
 impl Default for Proxy {
@@ -149,8 +154,82 @@ impl Default for Proxy {
             unit: parsed(DEFAULT_NGINX_UNIT),
             drain: DEFAULT_DRAIN,
             test: None,
+            preview_listen: None,
         }
     }
+}
+
+/// `0` → `None`; any other number must be a port.
+fn zero_is_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Port>, D::Error> {
+    match i64::deserialize(d)? {
+        0 => Ok(None),
+        n => Port::try_from(n).map(Some).map_err(serde::de::Error::custom),
+    }
+}
+
+/// `[]` → `None`; anything else must be a command.
+fn empty_is_no_command<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Argv>, D::Error> {
+    let words = Vec::<String>::deserialize(d)?;
+    if words.is_empty() {
+        return Ok(None);
+    }
+    Argv::try_from(words).map(Some).map_err(serde::de::Error::custom)
+}
+
+/// What must pass against the new color, on its own port, after it is
+/// healthy and before any traffic moves to it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Checks {
+    pub http: Vec<HttpCheck>,
+    /// A test suite run without a shell; `None` (`[]`) means none.
+    #[serde(deserialize_with = "empty_is_no_command")]
+    pub command: Option<Argv>,
+    /// For every check together.
+    pub timeout: HumanDuration,
+}
+
+impl Default for Checks {
+    fn default() -> Self {
+        Self {
+            http: Vec::new(),
+            command: None,
+            timeout: DEFAULT_CHECKS_TIMEOUT,
+        }
+    }
+}
+
+/// `GET <path>` on the new color must answer `status`, with `contains` in
+/// its body (`""`: any body).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpCheck {
+    pub path: HealthPath,
+    #[serde(default = "ok_status")]
+    pub status: HttpStatus,
+    #[serde(default = "nothing")]
+    pub contains: PrintableText,
+}
+
+fn ok_status() -> HttpStatus {
+    HttpStatus::OK
+}
+
+fn nothing() -> PrintableText {
+    parsed("")
+}
+
+/// Commands run around a switch, without a shell; `None` (`[]`) means none.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Hooks {
+    /// After the checks, before the flip (an expand-only migration);
+    /// failing aborts the deploy as a failed check does.
+    #[serde(deserialize_with = "empty_is_no_command")]
+    pub pre_flip: Option<Argv>,
+    /// After the old color stopped; a failure is reported, nothing undone.
+    #[serde(deserialize_with = "empty_is_no_command")]
+    pub post_switch: Option<Argv>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]

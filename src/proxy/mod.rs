@@ -58,6 +58,9 @@ pub trait Proxy {
     /// Waits until requests through the proxy are answered by `color`.
     async fn verify(&self, color: Color, limit: Duration) -> Result<(), ProxyError>;
 
+    /// As [`Proxy::verify`], through the preview (`[proxy] preview_listen`).
+    async fn verify_preview(&self, color: Color, limit: Duration) -> Result<(), ProxyError>;
+
     /// Whether one request through the proxy is answered by `color` now.
     async fn serves(&self, color: Color) -> bool;
 

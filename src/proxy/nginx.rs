@@ -45,9 +45,10 @@ impl<'a, S: Systemd> Nginx<'a, S> {
         Ok(())
     }
 
-    /// One request through nginx: Ok when `color` answered it, else what did.
-    async fn ask(&self, color: Color) -> Result<(), String> {
-        match self.answer().await? {
+    /// One request through nginx on `port`: Ok when `color` answered it,
+    /// else what did.
+    async fn ask(&self, port: u16, color: Color) -> Result<(), String> {
+        match self.answer(port).await? {
             (_, answered) if answered == color => Ok(()),
             (status, answered) => Err(format!("HTTP {status} from {answered}")),
         }
@@ -56,13 +57,22 @@ impl<'a, S: Systemd> Nginx<'a, S> {
     /// The color that answers a request through nginx now (its
     /// `X-Bgctl-Color`); `None` for the 503 page, an error or no answer.
     pub async fn served_by(&self) -> Option<Color> {
-        self.answer().await.ok().map(|(_, color)| color)
+        self.served_on(self.config.proxy.listen.get()).await
     }
 
-    /// One request through nginx: its status and the color that answered,
-    /// or what came instead.
-    async fn answer(&self) -> Result<(u16, Color), String> {
-        let (addr, host) = self.endpoint();
+    /// As [`Nginx::served_by`], on the preview; `None` without one.
+    pub async fn previewed_by(&self) -> Option<Color> {
+        self.served_on(self.config.proxy.preview_listen?.get()).await
+    }
+
+    async fn served_on(&self, port: u16) -> Option<Color> {
+        self.answer(port).await.ok().map(|(_, color)| color)
+    }
+
+    /// One request through nginx on `port`: its status and the color that
+    /// answered, or what came instead.
+    async fn answer(&self, port: u16) -> Result<(u16, Color), String> {
+        let (addr, host) = self.endpoint(port);
         let r = http_probe::get(addr, &host, self.config.health.path.as_str(), REQUEST_TIMEOUT)
             .await
             .map_err(|e| e.to_string())?;
@@ -74,9 +84,10 @@ impl<'a, S: Systemd> Nginx<'a, S> {
         }
     }
 
-    /// Where to send verification requests, and the Host they carry.
-    fn endpoint(&self) -> (SocketAddr, String) {
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.config.proxy.listen.get()));
+    /// Where to send verification requests to nginx's `port`, and the Host
+    /// they carry.
+    fn endpoint(&self, port: u16) -> (SocketAddr, String) {
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let first = self.config.proxy.server_name.as_str().split(' ').next().unwrap_or("_");
         let host = if first == "_" || first.contains('*') {
             "localhost"
@@ -230,7 +241,7 @@ impl<S: Systemd> Proxy for Nginx<'_, S> {
     }
 
     async fn serves(&self, color: Color) -> bool {
-        self.ask(color).await.is_ok()
+        self.ask(self.config.proxy.listen.get(), color).await.is_ok()
     }
 
     async fn drain(&self, color: Color, limit: Duration) -> usize {
@@ -247,11 +258,24 @@ impl<S: Systemd> Proxy for Nginx<'_, S> {
     }
 
     async fn verify(&self, color: Color, limit: Duration) -> Result<(), ProxyError> {
-        let addr = self.endpoint().0;
+        self.verify_on(self.config.proxy.listen.get(), color, limit).await
+    }
+
+    async fn verify_preview(&self, color: Color, limit: Duration) -> Result<(), ProxyError> {
+        let Some(port) = self.config.proxy.preview_listen else {
+            return Ok(());
+        };
+        self.verify_on(port.get(), color, limit).await
+    }
+}
+
+impl<S: Systemd> Nginx<'_, S> {
+    /// Waits until requests to nginx's `port` are answered by `color`, a few in a row.
+    async fn verify_on(&self, port: u16, color: Color, limit: Duration) -> Result<(), ProxyError> {
         let deadline = Instant::now() + limit;
         let mut in_a_row = 0;
         loop {
-            let answer = self.ask(color).await;
+            let answer = self.ask(port, color).await;
             in_a_row = if answer.is_ok() { in_a_row + 1 } else { 0 };
             if in_a_row >= CONSECUTIVE {
                 return Ok(());
@@ -260,7 +284,7 @@ impl<S: Systemd> Proxy for Nginx<'_, S> {
                 && Instant::now() >= deadline
             {
                 return Err(ProxyError::Verify {
-                    port: addr.port(),
+                    port,
                     expected: color,
                     limit,
                     last,

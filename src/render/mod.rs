@@ -98,12 +98,22 @@ struct Site<'a> {
     blue_port: u16,
     green_port: u16,
     live: Option<Live>,
+    preview: Option<Preview>,
 }
 
 struct Live {
     color: Color,
     upstream: String,
     fallback: Option<String>,
+}
+
+/// The preview server: the color that is not live (either, before a first
+/// deploy: whichever runs answers).
+struct Preview {
+    listen: u16,
+    upstreams: Vec<String>,
+    /// Its color, for the 503 body.
+    color: &'static str,
 }
 
 /// Everything `install` writes, given the live color (None before the first
@@ -185,6 +195,17 @@ fn render_site(config: &Config, live: Option<Color>, fallback: Option<Color>) ->
             color,
             upstream: address(color),
             fallback: fallback.map(address),
+        }),
+        preview: config.proxy.preview_listen.map(|port| {
+            let idle: Vec<Color> = Color::ALL.into_iter().filter(|c| Some(*c) != live).collect();
+            Preview {
+                listen: port.get(),
+                upstreams: idle.iter().map(|c| address(*c)).collect(),
+                color: match idle[..] {
+                    [one] => one.as_str(),
+                    _ => "blue or green",
+                },
+            }
         }),
     };
     // The site follows the stored state: install renders it from there.

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tonic::Code;
 
-use super::{HISTORY_KEPT, HistoryRecord, Holder, Keys, Snapshot, StateError, StateStore, Status, Wait};
+use super::{HISTORY_KEPT, HistoryRecord, Holder, Keys, Snapshot, Staged, StateError, StateStore, Status, Wait};
 use crate::config::Config;
 use crate::domain::Color;
 
@@ -623,16 +623,16 @@ impl StateStore for EtcdStore {
         Ok(Snapshot {
             active: self.keys.active(&kv)?,
             images: self.keys.images(&kv),
+            staged: self.keys.staged_of(&kv)?,
             revision,
         })
     }
 
     async fn flip(&self, expected: i64, to: &super::Deployment) -> Result<i64, StateError> {
-        let puts = self
-            .keys
-            .flip(to)
-            .into_iter()
+        // Whatever was staged is live now, or was replaced: nothing is staged.
+        let puts = (self.keys.flip(to).into_iter())
             .map(|(k, v)| TxnOp::put(k, v, None))
+            .chain([TxnOp::delete(self.keys.staged(), None)])
             .collect();
         let ours = self.keys.flip(to);
         self.guarded("flip", expected, puts, |kv| {
@@ -668,6 +668,15 @@ impl StateStore for EtcdStore {
     async fn set_status(&self, color: Color, status: Status) -> Result<(), StateError> {
         let put = TxnOp::put(self.keys.color_key(color, "status"), status.as_str(), None);
         self.fenced("set a status", vec![put]).await
+    }
+
+    async fn set_staged(&self, staged: Option<&Staged>) -> Result<(), StateError> {
+        let key = self.keys.staged();
+        let op = match staged {
+            Some(staged) => TxnOp::put(key, Keys::staged_value(staged), None),
+            None => TxnOp::delete(key, None),
+        };
+        self.fenced("record what is staged", vec![op]).await
     }
 
     async fn record(&self, record: &HistoryRecord) -> Result<(), StateError> {

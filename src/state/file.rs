@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{HISTORY_KEPT, HistoryRecord, Holder, Keys, Snapshot, StateError, StateStore, Status, Wait};
+use super::{HISTORY_KEPT, HistoryRecord, Holder, Keys, Snapshot, Staged, StateError, StateStore, Status, Wait};
 use crate::config::Config;
 use crate::domain::Color;
 use crate::files::{read_if_exists, write_atomic};
@@ -159,6 +159,7 @@ impl StateStore for FileStore {
         Ok(Snapshot {
             active: self.keys.active(&data.keys)?,
             images: self.keys.images(&data.keys),
+            staged: self.keys.staged_of(&data.keys)?,
             revision: data.revision,
         })
     }
@@ -173,6 +174,7 @@ impl StateStore for FileStore {
                 });
             }
             data.keys.extend(self.keys.flip(to));
+            data.keys.remove(&self.keys.staged());
             data.revision += 1;
             revision = data.revision;
             Ok(())
@@ -202,6 +204,17 @@ impl StateStore for FileStore {
         self.update(|data| {
             data.keys
                 .insert(self.keys.color_key(color, "status"), status.as_str().into());
+            Ok(())
+        })
+    }
+
+    async fn set_staged(&self, staged: Option<&Staged>) -> Result<(), StateError> {
+        self.update(|data| {
+            let key = self.keys.staged();
+            match staged {
+                Some(staged) => data.keys.insert(key, Keys::staged_value(staged)),
+                None => data.keys.remove(&key),
+            };
             Ok(())
         })
     }
@@ -298,6 +311,8 @@ mod tests {
                 end: String::new(),
                 result: "ok".into(),
                 phases: Vec::new(),
+                command: "switch".into(),
+                commands: Vec::new(),
             };
             s.record(&record).await.unwrap();
         }

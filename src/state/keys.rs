@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::{Active, Deployment, StateError, Status};
+use super::{Active, Deployment, Staged, StateError, Status};
 use crate::domain::{Color, ImageRef, InvalidValue, KeyPrefix, ServiceName};
 use crate::naming;
 
@@ -59,6 +59,48 @@ impl Keys {
 
     pub fn history(&self) -> String {
         self.key("history/")
+    }
+
+    /// What a `stage` left for `promote`: one JSON value, so it is written
+    /// and cleared whole.
+    pub fn staged(&self) -> String {
+        self.key("staged")
+    }
+
+    pub fn staged_value(staged: &Staged) -> String {
+        serde_json::json!({
+            "color": staged.color.as_str(),
+            "image": staged.image.as_str(),
+            "deploy_id": staged.deploy_id,
+            "since": staged.since,
+        })
+        .to_string()
+    }
+
+    /// The staged color out of a range read of [`Keys::all`].
+    pub fn staged_of(&self, kv: &HashMap<String, String>) -> Result<Option<Staged>, StateError> {
+        #[derive(serde::Deserialize)]
+        struct Stored {
+            color: String,
+            image: String,
+            deploy_id: String,
+            since: String,
+        }
+        let Some(value) = kv.get(&self.staged()) else {
+            return Ok(None);
+        };
+        let corrupt = |reason: String| StateError::Corrupt {
+            key: self.staged(),
+            value: value.clone(),
+            reason,
+        };
+        let stored: Stored = serde_json::from_str(value).map_err(|e| corrupt(e.to_string()))?;
+        Ok(Some(Staged {
+            color: stored.color.parse().map_err(|e: InvalidValue| corrupt(e.reason))?,
+            image: stored.image.parse().map_err(|e: InvalidValue| corrupt(e.reason))?,
+            deploy_id: stored.deploy_id,
+            since: stored.since,
+        }))
     }
 
     /// Every key a flip writes, with its value.
@@ -196,6 +238,24 @@ mod tests {
         );
         assert_eq!(active.image.unwrap().as_str(), "app:v2");
         assert_eq!(keys().active(&HashMap::new()).unwrap(), None);
+    }
+
+    #[test]
+    fn staged_reads_back_what_was_written_and_refuses_garbage() {
+        let staged = Staged {
+            color: Color::Green,
+            image: "app:v3".parse().unwrap(),
+            deploy_id: "d9".into(),
+            since: "2026-12-02T00:00:00Z".into(),
+        };
+        let mut kv = HashMap::from([(keys().staged(), Keys::staged_value(&staged))]);
+        assert_eq!(keys().staged_of(&kv).unwrap(), Some(staged));
+        assert_eq!(keys().staged_of(&HashMap::new()).unwrap(), None);
+        kv.insert(
+            keys().staged(),
+            r#"{"color":"purple","image":"a","deploy_id":"","since":""}"#.into(),
+        );
+        assert!(matches!(keys().staged_of(&kv), Err(StateError::Corrupt { .. })));
     }
 
     #[test]

@@ -53,6 +53,20 @@ pub struct Snapshot {
     pub revision: i64,
     /// The image each color last ran (what `rollback` goes back to).
     pub images: std::collections::HashMap<Color, ImageRef>,
+    /// The color a `stage` left waiting for `promote`, if any.
+    pub staged: Option<Staged>,
+}
+
+/// A color started, healthy and checked, reachable only on the preview,
+/// waiting for `promote` or `discard` (the `staged` key of DESIGN §6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Staged {
+    pub color: Color,
+    pub image: ImageRef,
+    /// The stage that started it.
+    pub deploy_id: String,
+    /// When it was staged (RFC 3339).
+    pub since: String,
 }
 
 /// What a flip makes live.
@@ -94,6 +108,39 @@ pub struct HistoryRecord {
     pub result: String,
     /// (phase, milliseconds) of the phases that finished, in order.
     pub phases: Vec<(String, u64)>,
+    /// switch, rollback, stage, promote or discard (a record written before
+    /// there was more than switch says none: it was one).
+    #[serde(default = "switch_command")]
+    pub command: String,
+    /// The configured commands it ran (`[checks] command`, the hooks).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub commands: Vec<CommandRecord>,
+}
+
+fn switch_command() -> String {
+    "switch".into()
+}
+
+/// One configured command a deploy ran, and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandRecord {
+    /// check, pre_flip or post_switch.
+    pub hook: String,
+    pub command: String,
+    /// `exit 0`, `exit 1`, `timed out after 60s, killed`, `cannot run: …`.
+    pub result: String,
+    pub ms: u64,
+}
+
+impl From<&crate::exec::Ran> for CommandRecord {
+    fn from(ran: &crate::exec::Ran) -> CommandRecord {
+        CommandRecord {
+            hook: ran.hook.to_string(),
+            command: ran.command.clone(),
+            result: ran.ending.to_string(),
+            ms: ran.took.as_millis() as u64,
+        }
+    }
 }
 
 impl HistoryRecord {
@@ -102,6 +149,12 @@ impl HistoryRecord {
 
     pub fn succeeded(&self) -> bool {
         self.result == Self::OK
+    }
+
+    /// A deploy that made `to` live: a good switch, rollback or promote
+    /// (a stage or a discard never does).
+    pub fn made_live(&self) -> bool {
+        self.succeeded() && !matches!(self.command.as_str(), "stage" | "discard")
     }
 
     /// From start to end, the failed phase and any undo included (the
@@ -168,6 +221,10 @@ pub trait StateStore {
     async fn retract(&self, expected: i64, color: Color) -> Result<(), StateError>;
 
     async fn set_status(&self, color: Color, status: Status) -> Result<(), StateError>;
+
+    /// Records what is staged (`None`: nothing), fenced on the lock. A flip
+    /// clears it in its own transaction.
+    async fn set_staged(&self, staged: Option<&Staged>) -> Result<(), StateError>;
 
     /// Adds a history record and trims to the newest [`HISTORY_KEPT`].
     async fn record(&self, record: &HistoryRecord) -> Result<(), StateError>;

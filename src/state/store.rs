@@ -1,7 +1,9 @@
 //! The configured store, whichever backend: one type, so every command
 //! opens its state the same way.
 
-use super::{Deployment, EtcdStore, FileStore, HistoryRecord, Holder, Snapshot, StateError, StateStore, Status, Wait};
+use super::{
+    Deployment, EtcdStore, FileStore, HistoryRecord, Holder, Snapshot, Staged, StateError, StateStore, Status, Wait,
+};
 use crate::config::{Backend, Config};
 use crate::domain::Color;
 
@@ -66,6 +68,9 @@ impl StateStore for Store {
     }
     async fn set_status(&self, color: Color, status: Status) -> Result<(), StateError> {
         each!(self, s => s.set_status(color, status).await)
+    }
+    async fn set_staged(&self, staged: Option<&Staged>) -> Result<(), StateError> {
+        each!(self, s => s.set_staged(staged).await)
     }
     async fn record(&self, record: &HistoryRecord) -> Result<(), StateError> {
         each!(self, s => s.record(record).await)

@@ -1,6 +1,8 @@
 //! Phase `converge`: make units, proxy and enablement match the stored
 //! state (what `reconcile` does, and what every switch does first, so an
-//! interrupted deploy is healed before a new one starts).
+//! interrupted deploy is healed before a new one starts). A staged color
+//! is left alone while it is healthy, and stopped (and no longer staged)
+//! when it is not.
 
 use super::run::Run;
 use super::{Phase, Report, SwitchError};
@@ -36,7 +38,8 @@ where
         done
     }
 
-    /// No color is live: nothing that nginx does not send to may run.
+    /// No color is live: nothing that nginx does not send to may run, but
+    /// a healthy staged color.
     async fn converge_none(&mut self) -> Result<Vec<String>, SwitchError> {
         let serving = self
             .world
@@ -47,12 +50,33 @@ where
             .and_then(render::site_color);
         let mut done = Vec::new();
         for color in Color::ALL.into_iter().filter(|c| Some(*c) != serving) {
-            if self.world.systemd.state(&self.world.config.unit(color)).await?.is_up() {
-                self.retire_color(color).await?;
-                done.push(format!("stopped {color}, though no color is live"));
-            }
+            self.settle_idle(color, "though no color is live", &mut done).await?;
         }
         Ok(done)
+    }
+
+    /// A color no user is sent to: kept when it is staged and healthy,
+    /// otherwise stopped (and no longer staged).
+    async fn settle_idle(&mut self, color: Color, why: &str, done: &mut Vec<String>) -> Result<(), SwitchError> {
+        if self.staged.as_ref().is_some_and(|s| s.color == color) {
+            let Err(e) = self.still_healthy(color).await else {
+                return Ok(());
+            };
+            let sick = SwitchError::from_health(e)?;
+            self.world.state.set_staged(None).await?;
+            let dropped = format!("{color} was staged, but it is not healthy any more ({sick})");
+            if self.world.systemd.state(&self.world.config.unit(color)).await?.is_up() {
+                self.retire_color(color).await?;
+            }
+            done.push(format!("stopped {color} and cleared it as staged: {sick}"));
+            (self.staged, self.staged_dropped) = (None, Some(dropped));
+            return Ok(());
+        }
+        if self.world.systemd.state(&self.world.config.unit(color)).await?.is_up() {
+            self.retire_color(color).await?;
+            done.push(format!("stopped {color}, {why}"));
+        }
+        Ok(())
     }
 
     async fn converge_live(
@@ -86,11 +110,14 @@ where
             done.push(format!("enabled only {live}"));
         }
 
-        let idle = live.other();
-        if systemd.state(&config.unit(idle)).await?.is_up() {
-            self.retire_color(idle).await?;
-            done.push(format!("stopped {idle}, which the state says is idle"));
+        // A live color is never staged (a store edited by hand).
+        if self.staged.as_ref().is_some_and(|s| s.color == live) {
+            self.world.state.set_staged(None).await?;
+            self.staged = None;
+            done.push(format!("cleared {live} as staged: it is live"));
         }
+        self.settle_idle(live.other(), "which the state says is idle", &mut done)
+            .await?;
         Ok(done)
     }
 }

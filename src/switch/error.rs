@@ -1,12 +1,13 @@
 //! What can go wrong in a switch, with what it left behind.
 
+use crate::checks::CheckFailure;
 use crate::docker::DockerError;
 use crate::domain::{Color, UnitName};
 use crate::files::FilesError;
 use crate::health::HealthError;
 use crate::proxy::ProxyError;
 use crate::render::RenderError;
-use crate::state::StateError;
+use crate::state::{Staged, StateError};
 use crate::systemd::SystemdError;
 
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +40,22 @@ pub enum SwitchError {
         source: Box<HealthError>,
         journal: Vec<String>,
     },
+    #[error(
+        "{unit} failed its checks, so it was stopped and nothing else changed: {failure}{}",
+        lines("its output (last lines)", &failure.output)
+    )]
+    ChecksFailed { unit: UnitName, failure: Box<CheckFailure> },
+    #[error(
+        "{} is staged with {} (deploy {}): `bgctl promote` makes it live, `bgctl discard` stops it; deploy again after either",
+        .0.color, .0.image, .0.deploy_id
+    )]
+    AlreadyStaged(Box<Staged>),
+    #[error("nothing is staged to promote{}: run `bgctl stage` first", dropped.as_ref().map(|d| format!(" ({d}, so it was stopped)")).unwrap_or_default())]
+    NothingStaged { dropped: Option<String> },
+    #[error(
+        "staged {color} is not healthy any more, so nothing moved: {source}. `bgctl discard` stops it; `bgctl stage` starts again"
+    )]
+    StagedUnhealthy { color: Color, source: Box<HealthError> },
     #[error("no earlier deploy to roll back to: the state names no previous color, or not its image")]
     NothingToRollBack,
     #[error("{color} is live by the state, but it is not healthy, so nothing else was touched: {source}")]

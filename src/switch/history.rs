@@ -20,7 +20,7 @@ where
 {
     /// Adds this deploy to the history; a failure to do so is only noted.
     /// A deploy that never chose a target (a refused lock) is not one.
-    pub async fn record(&mut self, result: &Result<(), SwitchError>) {
+    pub async fn record(&mut self, result: Result<(), &SwitchError>) {
         let Some(to) = self.to else { return };
         let record = HistoryRecord {
             id: self.request.deploy_id.clone(),
@@ -39,6 +39,8 @@ where
                 .iter()
                 .map(|(p, d)| (p.to_string(), d.as_millis() as u64))
                 .collect(),
+            command: self.request.holder.verb.clone(),
+            commands: self.commands.clone(),
         };
         if let Err(e) = self.world.state.record(&record).await {
             self.clock

@@ -9,6 +9,8 @@ pub enum Phase {
     Converge,
     Start,
     Healthy,
+    /// `[checks]`, then `[hooks] pre_flip`.
+    Checks,
     Flip,
     Proxy,
     Verify,
@@ -17,12 +19,13 @@ pub enum Phase {
 }
 
 impl Phase {
-    pub const ALL: [Phase; 10] = [
+    pub const ALL: [Phase; 11] = [
         Phase::Lock,
         Phase::Read,
         Phase::Converge,
         Phase::Start,
         Phase::Healthy,
+        Phase::Checks,
         Phase::Flip,
         Phase::Proxy,
         Phase::Verify,
@@ -32,7 +35,8 @@ impl Phase {
 }
 
 crate::string_enum!(Phase, "phase", {
-    Lock => "lock", Read => "read", Converge => "converge", Start => "start", Healthy => "healthy", Flip => "flip",
+    Lock => "lock", Read => "read", Converge => "converge", Start => "start", Healthy => "healthy", Checks => "checks",
+    Flip => "flip",
     Proxy => "proxy", Verify => "verify", Drain => "drain", Stop => "stop",
 });
 
@@ -49,7 +53,7 @@ mod tests {
         assert_eq!(
             names,
             [
-                "lock", "read", "converge", "start", "healthy", "flip", "proxy", "verify", "drain", "stop"
+                "lock", "read", "converge", "start", "healthy", "checks", "flip", "proxy", "verify", "drain", "stop"
             ]
         );
         assert!(Phase::ALL.windows(2).all(|w| w[0] < w[1]));

@@ -1,21 +1,22 @@
-//! The switch's phases after `converge` (DESIGN §4): start, healthy, flip,
-//! proxy, verify, drain, stop. Before the flip a failure stops the target
-//! and changes nothing else; after it, [`undo`](super::undo) puts the flip
-//! and the site back while the old color, never stopped, keeps serving.
+//! The switch's phases after `converge` (DESIGN §4): start, healthy,
+//! checks, flip, proxy, verify, drain, stop, then `[hooks] post_switch`.
+//! Before the flip a failure stops the target and changes nothing else;
+//! after it, [`undo`](super::undo) puts the flip and the site back while the
+//! old color, never stopped, keeps serving. [`Run::bring_up`] and
+//! [`Run::go_live`] are the two halves that `stage` and `promote` run apart.
 
 use super::converge::VERIFY_TIMEOUT;
 use super::run::Run;
 use super::{Goal, Phase, Report, SwitchError, now_rfc3339, rollback};
+use crate::checks::{self, CheckFailure};
 use crate::docker::Docker;
 use crate::domain::{Color, ImageRef};
-use crate::health::{HealthError, Probe};
+use crate::exec::{self, DeployEnv, Hook};
+use crate::health::Probe;
 use crate::proxy::Proxy;
 use crate::render;
 use crate::state::{Deployment, Snapshot, StateError, StateStore};
 use crate::systemd::Systemd;
-
-/// Looks at the new color after the drain before it counts as lost.
-const CONFIRM_LOOKS: usize = 3;
 
 impl<S, D, T, P, H, R> Run<'_, '_, S, D, T, P, H, R>
 where
@@ -26,55 +27,55 @@ where
     H: Probe,
     R: Report,
 {
-    /// Every phase after `lock`.
+    /// Every phase after `lock`: `stage` and `promote` with no pause.
     pub async fn deploy(&mut self) -> Result<(), SwitchError> {
+        let snapshot = self.prepare().await?;
+        let old_site = self.world.proxy.current().await?;
+        let to = self.choose_target(&snapshot, old_site.as_deref()).await?;
+        self.bring_up(to).await?;
+        self.go_live(&snapshot, old_site).await
+    }
+
+    /// Phases read and converge; then a staged release is in the way of
+    /// any new one until it is promoted or discarded.
+    pub async fn prepare(&mut self) -> Result<Snapshot, SwitchError> {
         let snapshot = self.read().await?;
-        match self.converge(&snapshot).await {
+        self.converge_first(&snapshot).await?;
+        if let Some(staged) = &self.staged {
+            return Err(SwitchError::AlreadyStaged(Box::new(staged.clone())));
+        }
+        Ok(snapshot)
+    }
+
+    /// Phase `converge`, its changes noted; a sick live color must not
+    /// block the deploy meant to fix it.
+    pub async fn converge_first(&mut self, snapshot: &Snapshot) -> Result<(), SwitchError> {
+        match self.converge(snapshot).await {
             Ok(actions) => {
                 for action in actions {
                     self.clock.note(&format!("converged first: {action}"));
                 }
+                Ok(())
             }
-            // A sick live color must not block the deploy meant to fix it.
-            Err(e @ SwitchError::LiveUnhealthy { .. }) => self.clock.note(&format!("{e}; deploying anyway")),
-            Err(e) => return Err(e),
+            Err(e @ SwitchError::LiveUnhealthy { .. }) => {
+                self.clock.note(&format!("{e}; deploying anyway"));
+                Ok(())
+            }
+            Err(e) => Err(e),
         }
-        let old_site = self.world.proxy.current().await?;
-        let (to, image) = self.choose(&snapshot, old_site.as_deref()).await?;
+    }
+
+    /// Chooses the color and image under the lock, and says so.
+    pub async fn choose_target(&mut self, snapshot: &Snapshot, old_site: Option<&str>) -> Result<Color, SwitchError> {
+        let (to, image) = self.choose(snapshot, old_site).await?;
         self.from = snapshot.active.as_ref().map(|a| a.color);
-        (self.to, self.image) = (Some(to), Some(image.clone()));
+        self.set_target(to, image);
+        Ok(to)
+    }
+
+    pub fn set_target(&mut self, to: Color, image: ImageRef) {
         self.clock.report.target(self.from, to, &image);
-
-        match self.start_color(to, Some(&image), true).await {
-            Ok(()) => {}
-            Err(e @ SwitchError::State(_)) => return Err(e),
-            Err(e) => return Err(self.abandon(to, e).await),
-        }
-        self.clock.lap(Phase::Start);
-
-        self.healthy(to).await?;
-        self.clock.lap(Phase::Healthy);
-
-        let flipped = self.flip(&snapshot, to, image).await?;
-        self.clock.lap(Phase::Flip);
-
-        if let Err(failure) = self.serve(to).await {
-            return Err(self.undo(failure, &snapshot, flipped, old_site).await);
-        }
-
-        // The new color serves with the old one as its fallback (the drain
-        // site) for `[proxy] drain`, so one that dies meanwhile costs nothing.
-        tokio::time::sleep(self.world.config.proxy.drain.get()).await;
-        self.clock.lap(Phase::Drain);
-
-        // The old color stops only if the new one is still healthy: one that
-        // died since verify is rolled back (nginx fell back to the old one).
-        if let Err(failure) = self.confirm(to).await {
-            return Err(self.undo(failure, &snapshot, flipped, old_site).await);
-        }
-        self.stop_old(to).await;
-        self.clock.lap(Phase::Stop);
-        Ok(())
+        (self.to, self.image) = (Some(to), Some(image));
     }
 
     /// The color and image this deploy goes to, decided under the lock
@@ -101,6 +102,61 @@ where
         Ok((to, self.image.clone().unwrap_or_else(|| config.image.clone())))
     }
 
+    /// Phases start, healthy and checks: `to` runs the image, is healthy
+    /// and passed its checks, and no user reaches it yet. A failure stops
+    /// it and changes nothing else.
+    pub async fn bring_up(&mut self, to: Color) -> Result<(), SwitchError> {
+        let image = self.image.clone().expect("the target is chosen");
+        match self.start_color(to, Some(&image), true).await {
+            Ok(()) => {}
+            Err(e @ SwitchError::State(_)) => return Err(e),
+            Err(e) => return Err(self.abandon(to, e).await),
+        }
+        self.clock.lap(Phase::Start);
+
+        self.healthy(to).await?;
+        self.clock.lap(Phase::Healthy);
+
+        if let Err(failure) = self.checks(to, &image).await {
+            let unit = self.world.config.unit(to);
+            let failed = SwitchError::ChecksFailed {
+                unit,
+                failure: Box::new(failure),
+            };
+            return Err(self.abandon(to, failed).await);
+        }
+        self.clock.lap(Phase::Checks);
+        Ok(())
+    }
+
+    /// Phases flip … stop for `self.to`, which is up, healthy and checked,
+    /// then `[hooks] post_switch`.
+    pub async fn go_live(&mut self, snapshot: &Snapshot, old_site: Option<String>) -> Result<(), SwitchError> {
+        let to = self.to.expect("the target is chosen");
+        let image = self.image.clone().expect("the target is chosen");
+        let flipped = self.flip(snapshot, to, image.clone()).await?;
+        self.clock.lap(Phase::Flip);
+
+        if let Err(failure) = self.serve(to).await {
+            return Err(self.undo(failure, snapshot, flipped, old_site).await);
+        }
+
+        // The new color serves with the old one as its fallback (the drain
+        // site) for `[proxy] drain`, so one that dies meanwhile costs nothing.
+        tokio::time::sleep(self.world.config.proxy.drain.get()).await;
+        self.clock.lap(Phase::Drain);
+
+        // The old color stops only if the new one is still healthy: one that
+        // died since verify is rolled back (nginx fell back to the old one).
+        if let Err(failure) = self.confirm(to).await {
+            return Err(self.undo(failure, snapshot, flipped, old_site).await);
+        }
+        self.stop_old(to).await;
+        self.clock.lap(Phase::Stop);
+        self.post_switch(to, &image).await;
+        Ok(())
+    }
+
     /// Phase `healthy`: a new color that never gets there is stopped.
     async fn healthy(&mut self, to: Color) -> Result<(), SwitchError> {
         let Err(e) = self.wait_healthy(to).await else {
@@ -111,6 +167,33 @@ where
             Err(boundary) => boundary,
         };
         Err(self.abandon(to, failure).await)
+    }
+
+    /// The environment the configured commands get for a deploy to `to`.
+    pub fn deploy_env(&self, to: Color, image: &ImageRef) -> DeployEnv {
+        DeployEnv::new(self.world.config, to, image, &self.request.deploy_id, self.from)
+    }
+
+    /// Phase `checks`: `[checks]` against `to`'s own port, then `[hooks]
+    /// pre_flip`; the first that fails is the answer.
+    async fn checks(&mut self, to: Color, image: &ImageRef) -> Result<(), CheckFailure> {
+        let config = self.world.config;
+        let env = self.deploy_env(to, image);
+        let (ran, verdict) = checks::run(self.world.probe, &config.checks, config.port(to), &env).await;
+        if let Some(ran) = ran {
+            self.ran(&ran);
+        }
+        verdict?;
+        let Some(hook) = &config.hooks.pre_flip else {
+            return Ok(());
+        };
+        let ran = exec::run(Hook::PreFlip, hook, &env, config.checks.timeout.get()).await;
+        self.ran(&ran);
+        if ran.succeeded() {
+            Ok(())
+        } else {
+            Err(CheckFailure::of_command(&ran))
+        }
     }
 
     /// Phase `flip`: one compare-and-swap on the revision read.
@@ -150,16 +233,9 @@ where
 
     /// The new color is still healthy, after the drain.
     async fn confirm(&mut self, to: Color) -> Result<(), SwitchError> {
-        // A few looks: one slow probe is no reason to undo a verified deploy.
-        let mut seen = self.check_healthy(to).await;
-        for _ in 1..CONFIRM_LOOKS {
-            if !matches!(seen, Err(HealthError::Lost { .. })) {
-                break;
-            }
-            tokio::time::sleep(self.world.config.health.interval.get()).await;
-            seen = self.check_healthy(to).await;
-        }
-        let Err(e) = seen else { return Ok(()) };
+        let Err(e) = self.still_healthy(to).await else {
+            return Ok(());
+        };
         Err(match SwitchError::from_health(e) {
             Ok(sick) => self.lost(to, sick).await,
             Err(boundary) => boundary,
@@ -192,6 +268,24 @@ where
         if let Err(e) = self.retire_color(from).await {
             self.clock
                 .note(&format!("{to} is live, but stopping {from} failed: {e}"));
+        }
+    }
+
+    /// `[hooks] post_switch`, once `to` is live and the old color stopped:
+    /// a failure is reported, and nothing is undone.
+    async fn post_switch(&mut self, to: Color, image: &ImageRef) {
+        let Some(hook) = &self.world.config.hooks.post_switch else {
+            return;
+        };
+        let env = self.deploy_env(to, image);
+        let ran = exec::run(Hook::PostSwitch, hook, &env, self.world.config.checks.timeout.get()).await;
+        self.ran(&ran);
+        if !ran.succeeded() {
+            let output: String = ran.tail.iter().map(|l| format!("\n    {l}")).collect();
+            self.clock.note(&format!(
+                "{to} is live, but [hooks] post_switch `{}` failed ({}); nothing was undone{output}",
+                ran.command, ran.ending
+            ));
         }
     }
 }

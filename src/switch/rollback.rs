@@ -19,7 +19,7 @@ pub(super) fn previous_deploy(
     let served = history
         .iter()
         .rev()
-        .find(|r| r.succeeded() && r.to == previous.as_str());
+        .find(|r| r.made_live() && r.to == previous.as_str());
     let image = match served {
         Some(record) => record.image.parse().ok(),
         None => snapshot.images.get(&previous).cloned(),

@@ -6,14 +6,15 @@
 use std::time::Duration;
 
 use super::clock::Clock;
-use super::{Report, Request, SwitchError, World};
+use super::{Outcome, Report, Request, SwitchError, World};
 use crate::docker::Docker;
 use crate::domain::{Color, ImageRef};
+use crate::exec::Ran;
 use crate::files::{read_if_exists, write_atomic};
 use crate::health::{HealthError, Probe, Target, check_once, wait_healthy};
 use crate::proxy::Proxy;
 use crate::render::{self, RenderedFile};
-use crate::state::{Snapshot, StateStore, Status};
+use crate::state::{CommandRecord, Snapshot, Staged, StateStore, Status};
 use crate::systemd::{FileChange, Systemd, SystemdError, enable_only};
 
 /// The start job itself (an `ExecStartPre` pull may take a while).
@@ -22,6 +23,9 @@ const START_TIMEOUT: Duration = Duration::from_secs(300);
 const STOP_GRACE: Duration = Duration::from_secs(15);
 /// Journal lines shown with a failed color.
 const JOURNAL_LINES: usize = 15;
+/// Looks at a color before it counts as not healthy any more: one slow
+/// probe is no reason to undo a verified deploy or drop a staged one.
+const CONFIRM_LOOKS: usize = 3;
 
 pub(super) struct Run<'w, 'r, S, D, T, P, H, R> {
     pub world: World<'w, S, D, T, P, H>,
@@ -32,6 +36,12 @@ pub(super) struct Run<'w, 'r, S, D, T, P, H, R> {
     pub from: Option<Color>,
     pub to: Option<Color>,
     pub image: Option<ImageRef>,
+    /// What is staged, as read and then as converge left it.
+    pub staged: Option<Staged>,
+    /// Why converge dropped a staged color, if it did.
+    pub staged_dropped: Option<String>,
+    /// The configured commands run so far (check, hooks).
+    pub commands: Vec<CommandRecord>,
 }
 
 impl<'w, 'r, S, D, T, P, H, R> Run<'w, 'r, S, D, T, P, H, R>
@@ -52,7 +62,27 @@ where
             from: None,
             to: None,
             image: request.image.clone(),
+            staged: None,
+            staged_dropped: None,
+            commands: Vec::new(),
         }
+    }
+
+    /// What a finished switch or promote did.
+    pub fn outcome(self) -> Outcome {
+        Outcome {
+            from: self.from,
+            to: self.to.expect("a finished switch has a target"),
+            image: self.image.expect("a finished switch has an image"),
+            phases: self.clock.laps,
+            commands: self.commands,
+        }
+    }
+
+    /// Keeps a configured command's run for the history and reports it.
+    pub fn ran(&mut self, ran: &Ran) {
+        self.commands.push(CommandRecord::from(ran));
+        self.clock.report.ran(ran);
     }
 
     /// Phase `lock`.
@@ -74,6 +104,7 @@ where
     pub async fn read(&mut self) -> Result<Snapshot, SwitchError> {
         let snapshot = self.world.state.read().await?;
         self.world.proxy.ensure_running().await?;
+        self.staged = snapshot.staged.clone();
         self.clock.lap(super::Phase::Read);
         Ok(snapshot)
     }
@@ -136,13 +167,21 @@ where
             .map(drop)
     }
 
-    /// One look at `color`'s health, now.
-    pub async fn check_healthy(&self, color: Color) -> Result<(), HealthError> {
+    /// Whether `color` is still healthy: a few looks, `[health] interval`
+    /// apart, while it only seems lost (a failed unit ends them at once).
+    pub async fn still_healthy(&self, color: Color) -> Result<(), HealthError> {
         let w = &self.world;
         let target = self.target(color);
-        check_once(w.systemd, w.docker, w.probe, &target, &w.config.health)
-            .await
-            .map(drop)
+        let look = || check_once(w.systemd, w.docker, w.probe, &target, &w.config.health);
+        let mut seen = look().await;
+        for _ in 1..CONFIRM_LOOKS {
+            if !matches!(seen, Err(HealthError::Lost { .. })) {
+                break;
+            }
+            tokio::time::sleep(w.config.health.interval.get()).await;
+            seen = look().await;
+        }
+        seen.map(drop)
     }
 
     /// The error for a new color that never became healthy, with its journal

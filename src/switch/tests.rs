@@ -13,7 +13,7 @@ use crate::error::{Error, ExitCode};
 use crate::naming;
 use crate::proxy::ProxyError;
 use crate::render;
-use crate::state::{Active, Deployment, HistoryRecord, Holder, Snapshot, StateError, Status};
+use crate::state::{Active, Deployment, HistoryRecord, Holder, Snapshot, Staged, StateError, Status};
 use crate::systemd::{ActiveState, FileChange, SystemdError, UnitState};
 
 /// Every boundary call, in order, as "verb subject".
@@ -165,6 +165,9 @@ impl Probe for FakeProbe {
     async fn get(&self, _: Port, _: &HealthPath) -> Result<u16, String> {
         Ok(200)
     }
+    async fn fetch(&self, _: Port, _: &HealthPath, _: Duration) -> Result<(u16, Vec<u8>), String> {
+        Ok((200, b"app v2\n".to_vec()))
+    }
 }
 
 struct FakeState<'a> {
@@ -177,6 +180,7 @@ struct FakeState<'a> {
     conflict: Cell<bool>,
     /// What another deploy made live while this one waited for the lock.
     on_lock: Option<(Active, HistoryRecord)>,
+    staged: RefCell<Option<Staged>>,
 }
 
 impl StateStore for FakeState<'_> {
@@ -209,6 +213,7 @@ impl StateStore for FakeState<'_> {
             active: self.active.borrow().clone(),
             revision: self.revision.get(),
             images: HashMap::new(),
+            staged: self.staged.borrow().clone(),
         })
     }
     async fn flip(&self, expected: i64, to: &Deployment) -> Result<i64, StateError> {
@@ -219,6 +224,7 @@ impl StateStore for FakeState<'_> {
             });
         }
         self.log.push(format!("flip {}", to.color));
+        *self.staged.borrow_mut() = None;
         *self.active.borrow_mut() = Some(Active {
             color: to.color,
             port: to.port,
@@ -237,6 +243,12 @@ impl StateStore for FakeState<'_> {
     }
     async fn set_status(&self, color: Color, status: Status) -> Result<(), StateError> {
         self.log.push(format!("status {color} {}", status.as_str()));
+        Ok(())
+    }
+    async fn set_staged(&self, staged: Option<&Staged>) -> Result<(), StateError> {
+        self.log
+            .push(staged.map_or("unstage".into(), |s| format!("stage {}", s.color)));
+        *self.staged.borrow_mut() = staged.cloned();
         Ok(())
     }
     async fn record(&self, record: &HistoryRecord) -> Result<(), StateError> {
@@ -287,6 +299,10 @@ impl Proxy for FakeProxy<'_> {
     async fn drain(&self, color: Color, _: Duration) -> usize {
         self.log.push(format!("drain {color}"));
         0
+    }
+    async fn verify_preview(&self, color: Color, _: Duration) -> Result<(), ProxyError> {
+        self.log.push(format!("preview {color}"));
+        Ok(())
     }
     async fn verify(&self, color: Color, limit: Duration) -> Result<(), ProxyError> {
         self.log.push(format!("verify {color}"));
@@ -408,6 +424,7 @@ async fn run<'a>(
         history: RefCell::new(Vec::new()),
         conflict: Cell::new(faults.conflict),
         on_lock: None,
+        staged: RefCell::new(None),
     };
     let old_site = live.map(|c| render::site(&fx.config, Some(c)).unwrap().contents);
     let proxy = FakeProxy {
@@ -670,6 +687,7 @@ fn interrupted<'a>(fx: &'a Fixture, running: &[Color]) -> (FakeSystemd<'a>, Fake
         history: RefCell::new(Vec::new()),
         conflict: Cell::new(false),
         on_lock: None,
+        staged: RefCell::new(None),
     };
     let proxy = FakeProxy {
         log: &fx.log,
@@ -751,6 +769,8 @@ fn record(to: Color, image: &str, result: &str) -> HistoryRecord {
         end: String::new(),
         result: result.into(),
         phases: Vec::new(),
+        command: "switch".into(),
+        commands: Vec::new(),
     }
 }
 

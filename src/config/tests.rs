@@ -75,6 +75,22 @@ fn bad_values_are_refused_with_their_line() {
         ("[systemd]\nunit_dir = \"/etc/../tmp\"\n", "'..'"),
         ("[proxy]\nserver_name = \"a; return 200\"\n", "server_name"),
         ("[docker]\nhost = \"/var/run/docker.sock\"\n", "docker host"),
+        ("[checks]\ncommand = [\"smoke\"]\n", "absolute"),
+        (
+            "[hooks]\npre_flip = [\"/bin/migrate\", \"a\\nExecStart=/bin/sh\"]\n",
+            "control character",
+        ),
+        (
+            "[hooks]\npost_switch = [\"/bin/notify\", \"ok\\r\"]\n",
+            "control character",
+        ),
+        ("[checks]\nhttp = [{ path = \"/ x\" }]\n", "health path"),
+        ("[checks]\nhttp = [{ path = \"/\", status = 700 }]\n", "HTTP status"),
+        (
+            "[checks]\nhttp = [{ path = \"/\", body = \"x\" }]\n",
+            "unknown field `body`",
+        ),
+        ("[proxy]\npreview_listen = 70000\n", "port"),
     ] {
         match with(extra) {
             Err(ParseError::Toml(msg)) => {
@@ -108,10 +124,43 @@ fn fields_that_do_not_fit_together_are_refused() {
         ("[state]\ncert = \"/c.pem\"\n", Problem::TlsPairIncomplete),
         ("[state]\npassword = \"p\"\n", Problem::PasswordWithoutUser),
         ("[state]\nendpoints = []\n", Problem::NoEndpoints),
+        ("[proxy]\npreview_listen = 80\n", Problem::PreviewClash(port(80))),
+        ("[proxy]\npreview_listen = 9002\n", Problem::PreviewClash(port(9002))),
+        (
+            "[checks]\ntimeout = \"0s\"\n",
+            Problem::ZeroDuration { key: "checks.timeout" },
+        ),
     ] {
         assert_eq!(with(extra), Err(ParseError::Invalid(problem)), "{extra}");
     }
     assert!(with("[state]\nbackend = \"file\"\nendpoints = []\n").is_ok());
+}
+
+#[test]
+fn checks_hooks_and_the_preview_default_to_none_and_keep_every_word() {
+    let c = with("").unwrap();
+    assert!(c.checks.http.is_empty() && c.checks.command.is_none());
+    assert_eq!(c.checks.timeout.get(), std::time::Duration::from_secs(60));
+    assert_eq!((&c.hooks.pre_flip, &c.hooks.post_switch), (&None, &None));
+    assert_eq!(c.proxy.preview_listen, None);
+    let c = with(concat!(
+        "[proxy]\npreview_listen = 8081\n",
+        "[checks]\nhttp = [{ path = \"/v\", contains = \"v2\" }, { path = \"/x?y=1\", status = 404 }]\n",
+        "command = [\"/bin/smoke\", \"it's\", \"$HOME\", \"a \\\"b\\\"\"]\ntimeout = \"5s\"\n",
+        "[hooks]\npre_flip = [\"/bin/migrate\"]\npost_switch = []\n",
+    ))
+    .unwrap();
+    assert_eq!(c.proxy.preview_listen.map(Port::get), Some(8081));
+    assert_eq!(c.checks.http.len(), 2);
+    assert_eq!(
+        (c.checks.http[0].status.get(), c.checks.http[1].status.get()),
+        (200, 404)
+    );
+    assert_eq!(c.checks.http[0].contains.as_str(), "v2");
+    let words: Vec<&str> = c.checks.command.as_ref().unwrap().args().collect();
+    assert_eq!(words, ["it's", "$HOME", "a \"b\""]);
+    assert_eq!(c.hooks.pre_flip.unwrap().to_string(), "/bin/migrate");
+    assert_eq!(c.hooks.post_switch, None);
 }
 
 #[test]

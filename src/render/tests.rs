@@ -200,6 +200,36 @@ fn site_color_reads_back_the_color_a_site_serves() {
     assert_eq!(site_color(&site(&config, None).unwrap().contents), None);
 }
 
+#[test]
+fn the_preview_sends_to_the_color_that_is_not_live_and_never_changes_the_live_route() {
+    let mut config = fixture("bdd_assistant.toml");
+    let without = site(&config, Some(Color::Blue)).unwrap().contents;
+    config.proxy.preview_listen = crate::domain::Port::new(8081);
+    let with = site(&config, Some(Color::Blue)).unwrap().contents;
+    assert!(with.starts_with(&without), "the live route changed:\n{with}");
+    let preview = &with[without.len()..];
+    assert!(
+        preview.contains("listen 8081;") && preview.contains("server 127.0.0.1:9002 max_fails=0;"),
+        "{preview}"
+    );
+    assert!(
+        !preview.contains(":9001"),
+        "the preview sends to the live color: {preview}"
+    );
+    // During a drain, to the color being replaced, still up.
+    let draining = switching_site(&config, Color::Green, Color::Blue).unwrap().contents;
+    assert!(draining.contains("upstream bgctl_bdd_assistant_preview {\n    server 127.0.0.1:9001 max_fails=0;\n}"));
+    // Before a first deploy, to whichever color runs; the map is there once.
+    let first = site(&config, None).unwrap().contents;
+    assert!(
+        first.contains("return 503 \"no color of bdd_assistant is live yet"),
+        "{first}"
+    );
+    assert!(first.contains("    server 127.0.0.1:9001 max_fails=0;\n    server 127.0.0.1:9002 max_fails=0;"));
+    assert_eq!(first.matches("map $upstream_addr").count(), 1, "{first}");
+    assert!(first.contains("sends to blue or green, which is not running"));
+}
+
 /// Strings that stress the escapers: systemd and shell syntax, unicode,
 /// control characters, and arbitrary printable text.
 pub(crate) fn nasty() -> impl proptest::strategy::Strategy<Value = String> {

@@ -41,14 +41,18 @@ where
     /// No color is live: nothing that nginx does not send to may run, but
     /// a healthy staged color.
     async fn converge_none(&mut self) -> Result<Vec<String>, SwitchError> {
-        let serving = self
-            .world
-            .proxy
-            .current()
-            .await?
-            .as_deref()
-            .and_then(render::site_color);
+        let on_disk = self.world.proxy.current().await?;
+        let serving = on_disk.as_deref().and_then(render::site_color);
         let mut done = Vec::new();
+        // Our 503 site, but not as the config renders it now (a preview added).
+        let idle_site = render::site(self.world.config, None)?;
+        if serving.is_none()
+            && on_disk.as_deref().is_some_and(render::is_generated)
+            && on_disk.as_deref() != Some(idle_site.contents.as_str())
+        {
+            self.apply_site(&idle_site).await?;
+            done.push("rewrote the site, which no color is live in, as the config renders it".into());
+        }
         for color in Color::ALL.into_iter().filter(|c| Some(*c) != serving) {
             self.settle_idle(color, "though no color is live", &mut done).await?;
         }

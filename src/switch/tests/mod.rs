@@ -348,11 +348,17 @@ mod tempdir {
 
 impl Fixture {
     fn new(tag: &str) -> Fixture {
+        Fixture::with(tag, "")
+    }
+
+    /// With `extra` TOML right after the `[proxy]` keys: more of them, or
+    /// sections (`[checks]`, `[hooks]`).
+    fn with(tag: &str, extra: &str) -> Fixture {
         let dir = std::env::temp_dir().join(format!("bgctl-switch-{tag}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let text = format!(
             "name = \"t\"\nimage = \"app:v1\"\n[health]\ntimeout = \"300ms\"\ninterval = \"10ms\"\n\
-             [proxy]\ndrain = \"0s\"\nsite = \"{d}/t.conf\"\n[systemd]\nunit_dir = \"{d}\"\n",
+             [proxy]\ndrain = \"0s\"\nsite = \"{d}/t.conf\"\n{extra}[systemd]\nunit_dir = \"{d}\"\n",
             d = dir.display()
         );
         Fixture {
@@ -849,3 +855,5 @@ fn exit_3_is_for_an_app_that_ran_and_1_for_a_start_docker_refused() {
     };
     assert_eq!(exit_code(job_failed), ExitCode::Failed, "the start job failed");
 }
+
+mod staged;

@@ -57,11 +57,13 @@ pub async fn run(
     let deadline = tokio::time::Instant::now() + limit;
     for check in &checks.http {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let answer = match tokio::time::timeout(left, probe.fetch(port, &check.path, left)).await {
-            Ok(answer) => answer,
+        // The request's own limit is later: the deadline is what speaks.
+        let request = probe.fetch(port, &check.path, left + Duration::from_secs(1));
+        let verdict = match tokio::time::timeout(left, request).await {
+            Ok(answer) => judge(check, answer),
             Err(_) => Err(timed_out(limit)),
         };
-        if let Err(reason) = judge(check, answer) {
+        if let Err(reason) = verdict {
             let failure = CheckFailure {
                 check: format!("GET {}", check.path),
                 reason,

@@ -76,6 +76,21 @@ fn bad_configs_exit_2_naming_the_problem_and_write_nothing() {
             "[container]\nenv = { A = \"1\\nExecStartPre=/bin/sh\" }\n",
             "control character",
         ),
+        (
+            "newline in a hook",
+            "[hooks]\npre_flip = [\"/usr/bin/migrate\", \"--to\\nExecStart=/bin/sh\"]\n",
+            "control character",
+        ),
+        (
+            "a check command found on PATH",
+            "[checks]\ncommand = [\"smoke\", \"--fast\"]\n",
+            "its program",
+        ),
+        (
+            "the preview on the live port",
+            "[proxy]\nlisten = 8080\npreview_listen = 8080\n",
+            "proxy.preview_listen 8080",
+        ),
     ];
     for (what, toml, needle) in cases {
         let tmp = TempDir::new("render-bad");
@@ -163,6 +178,9 @@ fn help_lists_only_implemented_commands_and_the_exit_codes() {
             "install",
             "uninstall",
             "switch",
+            "stage",
+            "promote",
+            "discard",
             "rollback",
             "reconcile",
             "status",

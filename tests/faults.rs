@@ -100,6 +100,7 @@ killed_after! {
     kill_after_converge: "converge" on (19725, 19726, 19791);
     kill_after_start: "start" on (19705, 19706, 19782);
     kill_after_healthy: "healthy" on (19707, 19708, 19783);
+    kill_after_checks: "checks" on (19727, 19728, 19792);
     kill_after_flip: "flip" on (19709, 19710, 19784);
     kill_after_proxy: "proxy" on (19711, 19712, 19785);
     kill_after_verify: "verify" on (19713, 19714, 19786);

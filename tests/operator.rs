@@ -10,29 +10,11 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::etcd::Cluster;
-use support::{Service, TestEnv, stderr, stdout, wait_for};
+use support::{Service, TestEnv, deploy_id, journal, stderr, stdout, wait_for};
 
-const PHASES: [&str; 10] = [
-    "lock", "read", "converge", "start", "healthy", "flip", "proxy", "verify", "drain", "stop",
+const PHASES: [&str; 11] = [
+    "lock", "read", "converge", "start", "healthy", "checks", "flip", "proxy", "verify", "drain", "stop",
 ];
-
-/// The deploy id a switch printed (`switch <name>: deploy <id>`).
-fn deploy_id(err: &str) -> String {
-    err.lines()
-        .find_map(|l| l.split_once(": deploy ").map(|(_, id)| id.trim().to_owned()))
-        .unwrap_or_else(|| panic!("no deploy id in {err}"))
-}
-
-/// The sandbox journal's records matching `matches`, as JSON objects.
-fn journal(env: &TestEnv, matches: &[&str]) -> Vec<Value> {
-    let mut args = vec!["journalctl", "--no-pager", "-o", "json"];
-    args.extend_from_slice(matches);
-    let o = env.in_sandbox(&args);
-    stdout(&o)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("journalctl -o json gives JSON lines"))
-        .collect()
-}
 
 /// One deploy's records, once its last one (how it ended) is in.
 fn deploy_records(env: &TestEnv, id: &str) -> Vec<Value> {

@@ -177,6 +177,24 @@ host = "{docker}"
     }
 }
 
+/// The deploy id a deploy printed (`switch <name>: deploy <id>`).
+pub fn deploy_id(err: &str) -> String {
+    err.lines()
+        .find_map(|l| l.split_once(": deploy ").map(|(_, id)| id.trim().to_owned()))
+        .unwrap_or_else(|| panic!("no deploy id in {err}"))
+}
+
+/// The sandbox journal's records matching `matches`, as JSON objects.
+pub fn journal(env: &TestEnv, matches: &[&str]) -> Vec<serde_json::Value> {
+    let mut args = vec!["journalctl", "--no-pager", "-o", "json"];
+    args.extend_from_slice(matches);
+    let o = env.in_sandbox(&args);
+    stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("journalctl -o json gives JSON lines"))
+        .collect()
+}
+
 /// Polls `f` every 100 ms until it returns Some or `limit` passes.
 pub fn wait_for<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let deadline = Instant::now() + limit;

@@ -244,7 +244,11 @@ mod tests {
         let hostile = ["it's", "\"q\"", "$HOME", "a b", "; rm -rf /", "%n"];
         let ran = run(
             Hook::Check,
-            &sh("printf '%s\\n' \"$@\"; env | grep ^BGCTL_ | sort", &hostile),
+            // Only the deploy's variables: the test run may set others named BGCTL_*.
+            &sh(
+                "printf '%s\\n' \"$@\"; env | grep -E '^BGCTL_(SERVICE|COLOR|PORT|URL|IMAGE|DEPLOY_ID|FROM)=' | sort",
+                &hostile,
+            ),
             &env(),
             Duration::from_secs(5),
         )
@@ -273,7 +277,7 @@ mod tests {
     async fn a_failing_command_says_how_and_keeps_its_last_lines() {
         let ran = run(
             Hook::PreFlip,
-            &sh("seq 1 30; echo oops >&2; exit 3", &[]),
+            &sh("seq 1 30; sleep 0.2; echo oops >&2; exit 3", &[]),
             &env(),
             Duration::from_secs(5),
         )

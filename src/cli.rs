@@ -71,18 +71,20 @@ disable them, remove the units, drop-ins and the site that install wrote, and re
 it holds the deploy history.")]
     Uninstall,
 
-    /// Deploy to the other color: start, wait healthy, flip etcd and nginx, stop the old
+    /// Deploy to the other color: start, wait healthy, check, flip etcd and nginx, stop the old
     #[command(
         long_about = "Deploy to the other color (or --to), with --image or the config's image. \
 Phases, each printed with its time: lock (etcd lock on a lease; another deploy holding it \
 exits 4 at once, or waits with --wait), read, converge (heal what an interrupted deploy left), \
 start (the unit, job tracked), healthy (HTTP probe, \
-and Docker's HEALTHCHECK when the image has one), flip (one etcd transaction, compare-and-swap), \
+and Docker's HEALTHCHECK when the image has one), checks ([checks] against the new color's own \
+port, then [hooks] pre_flip), flip (one etcd transaction, compare-and-swap), \
 proxy (site rendered, nginx -t, atomic swap, reload over D-Bus), verify (requests through nginx \
 answer from the new color), drain (the old color as nginx's fallback for [proxy] drain), stop \
 (the old color, once no connection to it is left; only the new one stays enabled). \
+Then [hooks] post_switch; its failure is reported and undoes nothing. \
 A failure before the flip stops the new color and changes nothing (exit 3 if its app never became \
-healthy; 1 if the start job failed or docker could not run it); after the flip the flip and the \
+healthy or failed a check; 1 if the start job failed or docker could not run it); after the flip the flip and the \
 site are rolled back (exit 1)."
     )]
     Switch {

@@ -20,6 +20,20 @@ fn append(svc: &Service, toml: &str) {
     std::fs::write(&svc.config, format!("{text}{toml}")).unwrap();
 }
 
+/// The config at `path` with its line starting with `prefix` replaced by `line`.
+fn with_line(path: &std::path::Path, prefix: &str, line: &str) -> String {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(
+        text.lines().any(|l| l.starts_with(prefix)),
+        "no {prefix:?} line in {text}"
+    );
+    let lines: Vec<&str> = text
+        .lines()
+        .map(|l| if l.starts_with(prefix) { line } else { l })
+        .collect();
+    lines.join("\n") + "\n"
+}
+
 /// A TOML array of `words`, each exactly as given.
 fn toml_words(words: &[&str]) -> String {
     toml::Value::Array(words.iter().map(|w| toml::Value::String(w.to_string())).collect()).to_string()
@@ -351,16 +365,31 @@ fn hook_words_arrive_exactly_and_their_output_is_in_the_journal() {
     );
     assert_eq!(history[0]["result"], "ok");
 
+    // doctor checks the programs are there.
+    let o = svc.bgctl(&["doctor"]);
+    assert!(
+        stdout(&o).contains("✓ commands [checks] command, [hooks] pre_flip, [hooks] post_switch"),
+        "{}",
+        stdout(&o)
+    );
+    let missing = svc.config.with_file_name("stg_hooks-missing.toml");
+    let text = with_line(&svc.config, "post_switch = ", "post_switch = [\"/nonexistent/notify\"]");
+    std::fs::write(&missing, text).unwrap();
+    let o = support::bgctl(&["--config", missing.to_str().unwrap(), "doctor"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("✗ commands [hooks] post_switch /nonexistent/notify: No such file"),
+        "{}",
+        stdout(&o)
+    );
+
     // A newline in a hook's word is refused before anything happens.
-    let text = std::fs::read_to_string(&svc.config).unwrap();
-    let hostile: Vec<&str> = (text.lines())
-        .map(|l| match l.starts_with("pre_flip = ") {
-            true => "pre_flip = [\"/bin/sh\", \"-c\", \"echo a\\nExecStart=/bin/sh\"]",
-            false => l,
-        })
-        .collect();
-    assert_ne!(hostile.join("\n"), text.trim_end(), "no pre_flip line to make hostile");
-    std::fs::write(&svc.config, hostile.join("\n")).unwrap();
+    let hostile = with_line(
+        &svc.config,
+        "pre_flip = ",
+        "pre_flip = [\"/bin/sh\", \"-c\", \"echo a\\nExecStart=/bin/sh\"]",
+    );
+    std::fs::write(&svc.config, hostile).unwrap();
     let o = svc.bgctl(&["stage"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("control character"), "{}", stderr(&o));

@@ -138,6 +138,7 @@ async fn examine(config: &Config) -> Vec<Check> {
         checks.push(units_check(config, systemd, live).await);
         checks.extend(ports_check(config, systemd).await);
     }
+    checks.extend(commands_check(config));
     checks.push(match journal::reachable() {
         Ok(()) => Check::pass("journal", format!("journald takes records at {}", journal::SOCKET)),
         Err(e) => Check::fail(
@@ -147,6 +148,44 @@ async fn examine(config: &Config) -> Vec<Check> {
         ),
     });
     checks
+}
+
+/// The configured commands (`[checks] command`, the hooks): each program
+/// is there and executable. None configured: no line.
+fn commands_check(config: &Config) -> Option<Check> {
+    use std::os::unix::fs::PermissionsExt;
+    let configured = [
+        ("[checks] command", &config.checks.command),
+        ("[hooks] pre_flip", &config.hooks.pre_flip),
+        ("[hooks] post_switch", &config.hooks.post_switch),
+    ];
+    let configured: Vec<_> = configured
+        .into_iter()
+        .filter_map(|(key, argv)| Some((key, argv.as_ref()?)))
+        .collect();
+    if configured.is_empty() {
+        return None;
+    }
+    for (key, argv) in &configured {
+        let program = argv.program();
+        let problem = match std::fs::metadata(program.as_path()) {
+            Err(e) => Some(e.to_string()),
+            Ok(m) if !m.is_file() || m.permissions().mode() & 0o111 == 0 => Some("not an executable file".into()),
+            Ok(_) => None,
+        };
+        if let Some(problem) = problem {
+            return Some(Check::fail(
+                "commands",
+                format!("{key} {program}: {problem}"),
+                format!("install {program}, or fix {key} in the config"),
+            ));
+        }
+    }
+    let keys: Vec<&str> = configured.iter().map(|(key, _)| *key).collect();
+    Some(Check::pass(
+        "commands",
+        format!("{}: each program is there and executable", keys.join(", ")),
+    ))
 }
 
 async fn systemd_check(systemd: &Result<DbusSystemd, crate::systemd::SystemdError>) -> Check {

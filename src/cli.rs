@@ -71,7 +71,7 @@ disable them, remove the units, drop-ins and the site that install wrote, and re
 it holds the deploy history.")]
     Uninstall,
 
-    /// Deploy to the other color: start, wait healthy, check, flip etcd and nginx, stop the old
+    /// Deploy to the other color: start, healthy, checks, flip etcd and nginx, stop the old
     #[command(
         long_about = "Deploy to the other color (or --to), with --image or the config's image. \
 Phases, each printed with its time: lock (etcd lock on a lease; another deploy holding it \

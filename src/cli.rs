@@ -87,17 +87,7 @@ A failure before the flip stops the new color and changes nothing (exit 3 if its
 healthy or failed a check; 1 if the start job failed or docker could not run it); after the flip the flip and the \
 site are rolled back (exit 1)."
     )]
-    Switch {
-        /// The color to deploy to [default: the one that is not live; blue on the first deploy]
-        #[arg(long, value_name = "COLOR")]
-        to: Option<Color>,
-        /// The image to deploy [default: the config's image]
-        #[arg(long, value_name = "REF")]
-        image: Option<ImageRef>,
-        /// Wait for another deploy's lock instead of failing with exit 4
-        #[arg(long)]
-        wait: bool,
-    },
+    Switch(Deploy),
 
     /// Start the other color and run its checks; leave it on the preview, not live
     #[command(
@@ -110,17 +100,7 @@ stops it, and any other deploy is refused (exit 1) until one of them ran. \
 Exits as switch does before its flip: 3 when it never became healthy or failed a check, 1 when \
 it could not start, 4 while another deploy holds the lock."
     )]
-    Stage {
-        /// The color to stage [default: the one that is not live; blue on the first deploy]
-        #[arg(long, value_name = "COLOR")]
-        to: Option<Color>,
-        /// The image to stage [default: the config's image]
-        #[arg(long, value_name = "REF")]
-        image: Option<ImageRef>,
-        /// Wait for another deploy's lock instead of failing with exit 4
-        #[arg(long)]
-        wait: bool,
-    },
+    Stage(Deploy),
 
     /// Move user traffic to the staged color, with the switch's guarantees
     #[command(
@@ -272,15 +252,37 @@ pages come from them too: `cargo run --bin bgctl-man -- DIR`.")]
     },
 }
 
+/// What `switch` and `stage` are asked: the color, the image, and whether
+/// to queue for the lock.
+#[derive(Debug, clap::Args)]
+pub struct Deploy {
+    /// The color to deploy to [default: the one that is not live; blue on the first deploy]
+    #[arg(long, value_name = "COLOR")]
+    pub to: Option<Color>,
+    /// The image to deploy [default: the config's image]
+    #[arg(long, value_name = "REF")]
+    pub image: Option<ImageRef>,
+    /// Wait for another deploy's lock instead of failing with exit 4
+    #[arg(long)]
+    pub wait: bool,
+}
+
+impl Deploy {
+    /// `--to`, or the color that is not live.
+    pub fn goal(&self) -> crate::switch::Goal {
+        self.to.map_or(crate::switch::Goal::Other, crate::switch::Goal::To)
+    }
+}
+
 impl Command {
     /// The command's name, as typed (`BGCTL_COMMAND` in the journal).
     pub fn name(&self) -> &'static str {
         match self {
             Command::Install { .. } => "install",
             Command::Uninstall => "uninstall",
-            Command::Switch { .. } => "switch",
+            Command::Switch(_) => "switch",
             Command::Rollback { .. } => "rollback",
-            Command::Stage { .. } => "stage",
+            Command::Stage(_) => "stage",
             Command::Promote { .. } => "promote",
             Command::Discard { .. } => "discard",
             Command::Reconcile => "reconcile",

@@ -5,11 +5,7 @@
 
 mod support;
 
-use std::time::Duration;
-
-use support::{Load, Service, TestEnv, stderr};
-
-const LOAD_LIMIT: Duration = Duration::from_secs(600);
+use support::{Service, TestEnv, stderr};
 
 /// Blue live with v1, then a switch to `image` under load: its exit code
 /// and stderr, after checking blue still serves and nothing failed.
@@ -21,21 +17,7 @@ fn deploy_bad(name: &str, ports: (u16, u16, u16), image: &str) -> (Option<i32>, 
     svc.install();
     let o = svc.bgctl(&["switch"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-
-    let load = Load::start(svc.listen, 8, 40, LOAD_LIMIT);
-    let o = svc.bgctl_inside(&["switch", "--image", image]);
-    let result = load.stop();
-    let err = stderr(&o);
-    eprintln!(
-        "{image}: exit {:?}; {} requests, {} failed\n{err}",
-        o.status.code(),
-        result.requests(),
-        result.failed()
-    );
-    svc.assert_live("blue", "v1");
-    assert_eq!(svc.etcd("image").as_deref(), Some("bgctl-demo:v1"), "the state changed");
-    result.assert_no_failures();
-    (o.status.code(), err)
+    svc.refused_under_load(&["switch", "--image", image])
 }
 
 #[test]

@@ -15,7 +15,7 @@ use crate::health::HttpProbe;
 use crate::journal;
 use crate::proxy::Nginx;
 use crate::state::{Holder, StateStore, Store, Wait};
-use crate::switch::{Goal, Request, World, now_rfc3339};
+use crate::switch::{Goal, Request, SwitchError, World, now_rfc3339};
 use crate::systemd::DbusSystemd;
 use crate::terminal;
 
@@ -66,6 +66,20 @@ impl Boundaries {
     }
 }
 
+/// Runs `job` (a switch-core command: switch, stage, promote, discard,
+/// reconcile) on the real world, journaled as [`journaled`] says.
+pub async fn on_real_world<T>(
+    verb: &str,
+    config: &Config,
+    request: &Request,
+    job: impl AsyncFnOnce(RealWorld<'_>, &mut Progress) -> Result<T, SwitchError>,
+) -> Result<T, Error> {
+    journaled(verb, config, &request.deploy_id, async |b, progress| {
+        Ok(b.with_world(config, async |world| job(world, progress).await).await?)
+    })
+    .await
+}
+
 /// A request with a fresh deploy id; `verb` names it in the lock holder.
 pub fn request(verb: &str, goal: Goal, image: Option<ImageRef>, wait: Wait) -> Request {
     let holder = holder(verb);
@@ -111,7 +125,7 @@ fn deploy_id() -> String {
 /// it ended: notice when it did what was asked, warning when it was refused
 /// before trying (usage, the lock held), error for every deploy that went
 /// wrong, rolled back or not, so `journalctl -p err` finds each one.
-pub async fn journaled<T>(
+async fn journaled<T>(
     verb: &str,
     config: &Config,
     deploy_id: &str,

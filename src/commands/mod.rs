@@ -51,15 +51,9 @@ async fn dispatch(cli: Cli, path: &Path, config: Config) -> Result<(), Error> {
         Command::Uninstall => uninstall::run(&config).await,
         Command::Status => status::run(&config, cli.json).await,
         Command::Render { out } => render::run(&config, out.as_deref()),
-        Command::Switch { to, image, wait } => {
-            let goal = to.map_or(Goal::Other, Goal::To);
-            switch::run(&config, goal, image, wait, cli.json).await
-        }
+        Command::Switch(d) => switch::run(&config, d.goal(), d.image, d.wait, cli.json).await,
         Command::Rollback { wait } => switch::run(&config, Goal::Previous, None, wait, cli.json).await,
-        Command::Stage { to, image, wait } => {
-            let goal = to.map_or(Goal::Other, Goal::To);
-            stage::stage(&config, goal, image, wait, cli.json).await
-        }
+        Command::Stage(d) => stage::stage(&config, d.goal(), d.image, d.wait, cli.json).await,
         Command::Promote { wait } => switch::promote(&config, wait, cli.json).await,
         Command::Discard { wait } => stage::discard(&config, wait, cli.json).await,
         Command::Reconcile => reconcile::run(&config, cli.json).await,

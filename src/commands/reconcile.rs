@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::deploy::{journaled, request};
+use super::deploy::{on_real_world, request};
 use crate::config::Config;
 use crate::error::Error;
 use crate::state::Wait;
@@ -17,11 +17,8 @@ const LOCK_WAIT: Duration = Duration::from_secs(30);
 
 pub async fn run(config: &Config, json: bool) -> Result<(), Error> {
     let request = request("reconcile", Goal::Other, None, Wait::Upto(LOCK_WAIT));
-    let actions = journaled("reconcile", config, &request.deploy_id, async |b, progress| {
-        Ok(
-            b.with_world(config, async |world| reconcile(world, &request, progress).await)
-                .await?,
-        )
+    let actions = on_real_world("reconcile", config, &request, async |world, progress| {
+        reconcile(world, &request, progress).await
     })
     .await?;
     let summary = Summary {

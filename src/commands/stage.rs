@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::deploy::{journaled, millis, request};
+use super::deploy::{millis, on_real_world, request};
 use super::switch::{Summary, lock_wait, tell};
 use crate::config::Config;
 use crate::domain::ImageRef;
@@ -15,11 +15,8 @@ use crate::switch::{Goal, discard as discard_staged, stage as stage_color};
 
 pub async fn stage(config: &Config, goal: Goal, image: Option<ImageRef>, wait: bool, json: bool) -> Result<(), Error> {
     let request = request("stage", goal, image, lock_wait(wait));
-    let (staged, outcome) = journaled("stage", config, &request.deploy_id, async |b, progress| {
-        Ok(
-            b.with_world(config, async |world| stage_color(world, &request, progress).await)
-                .await?,
-        )
+    let (staged, outcome) = on_real_world("stage", config, &request, async |world, progress| {
+        stage_color(world, &request, progress).await
     })
     .await?;
     let summary = StageSummary {
@@ -64,11 +61,8 @@ impl fmt::Display for StageSummary {
 
 pub async fn discard(config: &Config, wait: bool, json: bool) -> Result<(), Error> {
     let request = request("discard", Goal::Other, None, lock_wait(wait));
-    let discarded = journaled("discard", config, &request.deploy_id, async |b, progress| {
-        Ok(
-            b.with_world(config, async |world| discard_staged(world, &request, progress).await)
-                .await?,
-        )
+    let discarded = on_real_world("discard", config, &request, async |world, progress| {
+        discard_staged(world, &request, progress).await
     })
     .await?;
     let summary = DiscardSummary {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::deploy::{journaled, millis, request};
+use super::deploy::{millis, on_real_world, request};
 use crate::config::Config;
 use crate::domain::ImageRef;
 use crate::error::Error;
@@ -19,11 +19,8 @@ pub async fn run(config: &Config, goal: Goal, image: Option<ImageRef>, wait: boo
     // Only a label: rollback's target is chosen under the lock.
     let verb = if goal == Goal::Previous { "rollback" } else { "switch" };
     let request = request(verb, goal, image, lock_wait(wait));
-    let outcome = journaled(verb, config, &request.deploy_id, async |b, progress| {
-        Ok(
-            b.with_world(config, async |world| switch(world, &request, progress).await)
-                .await?,
-        )
+    let outcome = on_real_world(verb, config, &request, async |world, progress| {
+        switch(world, &request, progress).await
     })
     .await?;
     tell(verb, config, &Summary::new(&request.deploy_id, &outcome), json);
@@ -33,11 +30,8 @@ pub async fn run(config: &Config, goal: Goal, image: Option<ImageRef>, wait: boo
 /// `promote`: the staged color goes live.
 pub async fn promote(config: &Config, wait: bool, json: bool) -> Result<(), Error> {
     let request = request("promote", Goal::Other, None, lock_wait(wait));
-    let outcome = journaled("promote", config, &request.deploy_id, async |b, progress| {
-        Ok(
-            b.with_world(config, async |world| promote_staged(world, &request, progress).await)
-                .await?,
-        )
+    let outcome = on_real_world("promote", config, &request, async |world, progress| {
+        promote_staged(world, &request, progress).await
     })
     .await?;
     tell("promote", config, &Summary::new(&request.deploy_id, &outcome), json);

@@ -221,6 +221,22 @@ pub fn http_get(port: u16, path: &str) -> Option<(String, String)> {
     Some((status.to_owned(), rest.to_owned()))
 }
 
+/// One request through nginx on `port`: `<status line> <X-Bgctl-Color>`
+/// (`none` without the header), and the body.
+pub fn answer_on(port: u16) -> Option<(String, String)> {
+    let (status, rest) = http_get(port, "/")?;
+    let color = rest
+        .lines()
+        .find_map(|l| l.strip_prefix("X-Bgctl-Color: "))
+        .unwrap_or("none")
+        .trim()
+        .to_owned();
+    Some((
+        format!("{status} {color}"),
+        rest.rsplit("\r\n\r\n").next().unwrap_or("").to_owned(),
+    ))
+}
+
 /// A service installed in the sandbox for one test; uninstalled on drop so
 /// a failing test leaves nothing running.
 pub struct Service<'a> {
@@ -406,17 +422,32 @@ impl Service<'_> {
 
     /// Who answers through nginx: the X-Bgctl-Color header and the body.
     pub fn answer(&self) -> Option<(String, String)> {
-        let (status, rest) = http_get(self.listen, "/")?;
-        let color = rest
-            .lines()
-            .find_map(|l| l.strip_prefix("X-Bgctl-Color: "))
-            .unwrap_or("none")
-            .trim()
-            .to_owned();
-        Some((
-            format!("{status} {color}"),
-            rest.rsplit("\r\n\r\n").next().unwrap_or("").to_owned(),
-        ))
+        answer_on(self.listen)
+    }
+
+    /// Under load through nginx, `bgctl <args>` (run inside the sandbox, so
+    /// errors carry the unit's journal) must leave blue serving v1, the
+    /// state's image unchanged and no request failed: its exit code and stderr.
+    pub fn refused_under_load(&self, args: &[&str]) -> (Option<i32>, String) {
+        let load = Load::start(self.listen, 8, 40, Duration::from_secs(600));
+        let o = self.bgctl_inside(args);
+        let result = load.stop();
+        let err = stderr(&o);
+        eprintln!(
+            "{} {args:?}: exit {:?}; {} requests, {} failed\n{err}",
+            self.name,
+            o.status.code(),
+            result.requests(),
+            result.failed()
+        );
+        self.assert_live("blue", "v1");
+        assert_eq!(
+            self.etcd("image").as_deref(),
+            Some("bgctl-demo:v1"),
+            "the state changed"
+        );
+        result.assert_no_failures();
+        (o.status.code(), err)
     }
 
     /// Runs bgctl inside the sandbox, where the units' journal is (a copy of

@@ -168,7 +168,13 @@ fn stage_shows_the_release_on_the_preview_only_then_promote_and_discard() {
     let testers = Load::start(preview, 4, 40, LOAD_LIMIT);
     assert_all(preview, ("green", "demo-app v2"));
     assert_all(main, ("blue", "demo-app v1"));
+    std::thread::sleep(Duration::from_secs(2));
     let tested = testers.stop();
+    assert!(
+        tested.requests() > 200,
+        "the preview's load barely ran: {}",
+        tested.report
+    );
     eprintln!(
         "preview while staged: {} requests, {} failed",
         tested.requests(),

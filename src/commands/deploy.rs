@@ -50,22 +50,6 @@ impl Boundaries {
 /// The world a switch or reconcile runs in, on the real boundaries.
 pub type RealWorld<'a> = World<'a, DbusSystemd, EngineDocker, Store, Nginx<'a, DbusSystemd>, HttpProbe>;
 
-impl Boundaries {
-    /// Runs `job` in the world of these boundaries (nginx driven by this systemd).
-    pub async fn with_world<T>(&mut self, config: &Config, job: impl AsyncFnOnce(RealWorld<'_>) -> T) -> T {
-        let proxy = Nginx::new(config, &self.systemd);
-        let world = World {
-            config,
-            systemd: &self.systemd,
-            docker: &self.docker,
-            state: &mut self.state,
-            proxy: &proxy,
-            probe: &self.probe,
-        };
-        job(world).await
-    }
-}
-
 /// Runs `job` (a switch-core command: switch, stage, promote, discard,
 /// reconcile) on the real world, journaled as [`journaled`] says.
 pub async fn on_real_world<T>(
@@ -75,7 +59,17 @@ pub async fn on_real_world<T>(
     job: impl AsyncFnOnce(RealWorld<'_>, &mut Progress) -> Result<T, SwitchError>,
 ) -> Result<T, Error> {
     journaled(verb, config, &request.deploy_id, async |b, progress| {
-        Ok(b.with_world(config, async |world| job(world, progress).await).await?)
+        // nginx is driven through this systemd connection.
+        let proxy = Nginx::new(config, &b.systemd);
+        let world = World {
+            config,
+            systemd: &b.systemd,
+            docker: &b.docker,
+            state: &mut b.state,
+            proxy: &proxy,
+            probe: &b.probe,
+        };
+        Ok(job(world, progress).await?)
     })
     .await
 }

@@ -250,7 +250,8 @@ fn promote_after_the_staged_container_was_killed_moves_nothing() {
     // Promote before systemd's restart (RestartSec=5s) could bring it back.
     wait_for(Duration::from_secs(4), || {
         (!svc.container_exists("green")).then_some(())
-    });
+    })
+    .expect("the killed container is gone");
     let o = svc.bgctl(&["promote"]);
     let result = load.stop();
     eprintln!(

@@ -18,9 +18,17 @@ pub fn site_target(text: &str) -> SiteTarget {
         .lines()
         .find_map(|l| l.strip_prefix("# bgctl-live: "))
         .and_then(|c| c.trim().parse().ok());
+    // Users' upstream only: the preview's (`…_preview`) is never theirs.
+    let mut in_preview = false;
     let port = text
         .lines()
         .map(str::trim)
+        .filter(|l| {
+            if l.starts_with("upstream ") {
+                in_preview = l.trim_end_matches(" {").ends_with("_preview");
+            }
+            !in_preview
+        })
         .filter(|l| l.starts_with("server ") && !l.contains(" backup"))
         .find_map(|l| {
             let addr = l.split_whitespace().nth(1)?;
@@ -50,6 +58,17 @@ mod tests {
         }
         let none = render::site(&config, None).unwrap().contents;
         assert_eq!(site_target(&none), SiteTarget::default());
+        let previewed =
+            crate::config::Config::parse("name = \"web\"\nimage = \"web:1\"\n[proxy]\npreview_listen = 8081\n")
+                .unwrap();
+        let none = render::site(&previewed, None).unwrap().contents;
+        assert_eq!(
+            site_target(&none),
+            SiteTarget::default(),
+            "the preview's upstream is not users'"
+        );
+        let blue = render::site(&previewed, Some(Color::Blue)).unwrap().contents;
+        assert_eq!(site_target(&blue).port, Some(9001));
     }
 
     #[test]

@@ -187,6 +187,15 @@ where
         let Some(hook) = &config.hooks.pre_flip else {
             return Ok(());
         };
+        // A migration must not run for a deploy that no longer holds the lock.
+        if let Err(e) = self.world.state.check_lock().await {
+            return Err(CheckFailure {
+                check: format!("{} `{hook}`", Hook::PreFlip),
+                reason: format!("not run: {e}"),
+                output: Vec::new(),
+                cannot_run: true,
+            });
+        }
         let ran = exec::run(Hook::PreFlip, hook, &env, config.checks.timeout.get()).await;
         self.ran(&ran);
         if ran.succeeded() {

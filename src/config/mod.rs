@@ -40,6 +40,8 @@ pub struct Config {
     pub checks: Checks,
     #[serde(default)]
     pub hooks: Hooks,
+    #[serde(default)]
+    pub guard: Guard,
 }
 
 fn default_container_port() -> Port {
@@ -83,6 +85,8 @@ pub enum Problem {
     PasswordWithoutUser,
     #[error("state.endpoints is empty: list at least one etcd URL")]
     NoEndpoints,
+    #[error("guard.log {0:?} goes into the nginx site: use only letters, digits and . _ - / in it")]
+    GuardLogPath(String),
 }
 
 impl Config {
@@ -146,6 +150,10 @@ impl Config {
         }
         if state.backend == Backend::Etcd && state.endpoints.is_empty() {
             return Err(Problem::NoEndpoints);
+        }
+        let log = self.guard_log();
+        if !log.as_str().chars().all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c)) {
+            return Err(Problem::GuardLogPath(log.to_string()));
         }
         Ok(())
     }
@@ -214,6 +222,15 @@ impl Config {
             let words = ["-t", "-q", "-c", self.proxy.nginx_conf.as_str()];
             let args = words.iter().map(|w| w.parse().expect("printable")).collect();
             Argv::new(self.proxy.nginx_bin.clone(), args)
+        })
+    }
+
+    /// `[guard] log`, or `/var/log/nginx/bgctl_<name>.guard.json`.
+    pub fn guard_log(&self) -> AbsPath {
+        self.guard.log.clone().unwrap_or_else(|| {
+            AbsPath::parse(DEFAULT_GUARD_LOG_DIR)
+                .and_then(|dir| dir.join(&format!("bgctl_{}.guard.json", self.name)))
+                .expect("a service name is a valid file name")
         })
     }
 

@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use serde::{Deserialize, Deserializer};
 
 use crate::domain::{
-    AbsPath, Argv, DockerHost, Endpoint, EnvName, HealthPath, HostName, HttpStatus, HumanDuration, KeyPrefix, Port,
+    AbsPath, Argv, DockerHost, Endpoint, EnvName, ErrorRatio, HealthPath, HostName, HttpStatus, HumanDuration, KeyPrefix, Port,
     PrintableText, ServerName, UnitName,
 };
 
@@ -33,6 +33,10 @@ pub const DEFAULT_DOCKER_UNIT: &str = "docker.service";
 pub const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
 pub const DEFAULT_DOCKER_CLI: &str = "/usr/bin/docker";
 pub const DEFAULT_CHECKS_TIMEOUT: HumanDuration = HumanDuration::from_millis(60_000);
+pub const DEFAULT_GUARD_WINDOW: HumanDuration = HumanDuration::from_millis(0);
+pub const DEFAULT_GUARD_MAX_ERROR_RATIO: f64 = 0.02;
+pub const DEFAULT_GUARD_MIN_REQUESTS: u32 = 20;
+pub const DEFAULT_GUARD_LOG_DIR: &str = "/var/log/nginx";
 
 const fn port(n: u16) -> Port {
     match Port::new(n) {
@@ -131,7 +135,11 @@ pub struct Proxy {
     pub nginx_conf: AbsPath,
     pub nginx_bin: AbsPath,
     pub unit: UnitName,
+    /// The longest phase drain waits for the old color to go idle.
     pub drain: HumanDuration,
+    /// `idle`: the drain ends once no connection to the old color is left;
+    /// `full`: it always lasts `drain` (an app that works on after it answered).
+    pub drain_wait: DrainWait,
     /// How a site is tested before a reload; `None` means
     /// `[nginx_bin, "-t", "-q", "-c", nginx_conf]`. A containerised nginx
     /// (CoreOS, Flatcar) is tested with `docker exec`.
@@ -153,10 +161,19 @@ impl Default for Proxy {
             nginx_bin: parsed(DEFAULT_NGINX_BIN),
             unit: parsed(DEFAULT_NGINX_UNIT),
             drain: DEFAULT_DRAIN,
+            drain_wait: DrainWait::Idle,
             test: None,
             preview_listen: None,
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DrainWait {
+    #[default]
+    Idle,
+    Full,
 }
 
 /// `0` → `None`; any other number must be a port.
@@ -230,6 +247,38 @@ pub struct Hooks {
     /// After the old color stopped; a failure is reported, nothing undone.
     #[serde(deserialize_with = "empty_is_no_command")]
     pub post_switch: Option<Argv>,
+}
+
+/// After verify, the new color's real traffic is watched in the proxy's
+/// access log while the old color still runs; too many 5xx roll back.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Guard {
+    /// `0s`: no guard.
+    pub window: HumanDuration,
+    pub max_error_ratio: ErrorRatio,
+    /// Fewer responses than this in the window: the guard passes.
+    pub min_requests: u32,
+    /// The JSON access log the site writes while a guarded switch runs;
+    /// `None` means `/var/log/nginx/bgctl_<name>.guard.json`.
+    pub log: Option<AbsPath>,
+}
+
+impl Guard {
+    pub fn enabled(&self) -> bool {
+        !self.window.get().is_zero()
+    }
+}
+
+impl Default for Guard {
+    fn default() -> Self {
+        Self {
+            window: DEFAULT_GUARD_WINDOW,
+            max_error_ratio: ErrorRatio::try_from(DEFAULT_GUARD_MAX_ERROR_RATIO).expect("a default ratio is valid"),
+            min_requests: DEFAULT_GUARD_MIN_REQUESTS,
+            log: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]

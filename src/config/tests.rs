@@ -91,6 +91,10 @@ fn bad_values_are_refused_with_their_line() {
             "unknown field `body`",
         ),
         ("[proxy]\npreview_listen = 70000\n", "port"),
+        ("[guard]\nmax_error_ratio = 1.5\n", "error ratio"),
+        ("[guard]\nmin_requests = -1\n", "min_requests"),
+        ("[guard]\nlog = \"guard.json\"\n", "absolute"),
+        ("[proxy]\ndrain_wait = \"some\"\n", "drain_wait"),
     ] {
         match with(extra) {
             Err(ParseError::Toml(msg)) => {
@@ -129,6 +133,10 @@ fn fields_that_do_not_fit_together_are_refused() {
         (
             "[checks]\ntimeout = \"0s\"\n",
             Problem::ZeroDuration { key: "checks.timeout" },
+        ),
+        (
+            "[guard]\nlog = \"/var/log/a b;\"\n",
+            Problem::GuardLogPath("/var/log/a b;".into()),
         ),
     ] {
         assert_eq!(with(extra), Err(ParseError::Invalid(problem)), "{extra}");

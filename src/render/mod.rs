@@ -105,6 +105,8 @@ struct Live {
     color: Color,
     upstream: String,
     fallback: Option<String>,
+    /// Where users' requests are logged for `[guard]` while it watches.
+    guard_log: Option<String>,
 }
 
 /// The preview server: the color that is not live (either, before a first
@@ -176,8 +178,9 @@ pub fn site(config: &Config, live: Option<Color>) -> Result<RenderedFile, Render
     render_site(config, live, None)
 }
 
-/// The site while a switch drains: `to` serves, and `from` (still up, and
-/// known good) takes the requests whose connection to `to` fails.
+/// The site while a switch guards and drains: `to` serves, and `from`
+/// (still up, and known good) takes the requests whose connection to `to`
+/// fails. With `[guard]` on, users' requests are logged for it to count.
 pub fn switching_site(config: &Config, to: Color, from: Color) -> Result<RenderedFile, RenderError> {
     render_site(config, Some(to), Some(from))
 }
@@ -195,6 +198,9 @@ fn render_site(config: &Config, live: Option<Color>, fallback: Option<Color>) ->
             color,
             upstream: address(color),
             fallback: fallback.map(address),
+            guard_log: fallback
+                .filter(|_| config.guard.enabled())
+                .map(|_| config.guard_log().to_string()),
         }),
         preview: config.proxy.preview_listen.map(|port| {
             let idle: Vec<Color> = Color::ALL.into_iter().filter(|c| Some(*c) != live).collect();

@@ -65,6 +65,25 @@ fn install_writes_both_units_both_dropins_and_the_site_at_their_paths() {
 }
 
 #[test]
+fn only_a_guarded_switching_site_logs_users_requests_for_the_guard() {
+    let mut config = fixture("bdd_assistant.toml");
+    let unguarded = switching_site(&config, Color::Blue, Color::Green).unwrap().contents;
+    assert!(!unguarded.contains("access_log"), "{unguarded}");
+    config.guard.window = crate::domain::HumanDuration::from_millis(30_000);
+    let guarded = switching_site(&config, Color::Blue, Color::Green).unwrap().contents;
+    assert!(
+        guarded.contains(
+            "access_log /var/log/nginx/bgctl_bdd_assistant.guard.json bgctl_bdd_assistant_guard if=$bgctl_bdd_assistant_guarded;"
+        ),
+        "{guarded}"
+    );
+    // Only the users' upstream is logged, never the preview's.
+    assert!(guarded.contains("    bgctl_bdd_assistant 1;\n    default 0;"), "{guarded}");
+    let settled = site(&config, Some(Color::Blue)).unwrap().contents;
+    assert!(!settled.contains("access_log"), "the log stops with the switch: {settled}");
+}
+
+#[test]
 fn the_site_proxies_to_the_live_colors_port_and_names_it() {
     let config = fixture("bdd_assistant.toml");
     let blue = site(&config, Some(Color::Blue)).unwrap().contents;

@@ -155,7 +155,8 @@ fn failed_unit(e: &SwitchError) -> Option<&UnitName> {
     match e {
         SwitchError::Unhealthy { unit, .. }
         | SwitchError::StartFailed { unit, .. }
-        | SwitchError::NewColorLost { unit, .. } => Some(unit),
+        | SwitchError::NewColorLost { unit, .. }
+        | SwitchError::GuardTripped { unit, .. } => Some(unit),
         // A failed check's output is in the message; the app's is in its unit's journal.
         SwitchError::ChecksFailed { unit, .. } => Some(unit),
         SwitchError::RolledBack { failure, .. } | SwitchError::RollbackFailed { failure, .. } => failed_unit(failure),
@@ -187,6 +188,8 @@ fn switch_code(e: &SwitchError) -> ExitCode {
         | SwitchError::NothingStaged { .. }
         | SwitchError::StagedUnhealthy { .. }
         | SwitchError::NewColorLost { .. }
+        | SwitchError::GuardTripped { .. }
+        | SwitchError::GuardBlind { .. }
         | SwitchError::RolledBack { .. }
         | SwitchError::RollbackFailed { .. }
         | SwitchError::Proxy(_)

@@ -10,6 +10,7 @@ pub mod domain;
 pub mod error;
 pub mod exec;
 pub mod files;
+pub mod guard;
 pub mod health;
 pub mod http_probe;
 pub mod journal;

@@ -2,7 +2,7 @@
 //! on a TTY) and the same as records in the journal, inside the deploy's
 //! span so each carries its service, id and colors.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tracing::Span;
 
@@ -10,14 +10,22 @@ use super::deploy::millis;
 use super::fault::fault_point;
 use crate::domain::{Color, ImageRef, ServiceName};
 use crate::exec::Ran;
+use crate::guard::Tally;
 use crate::journal;
 use crate::switch::{Phase, Report};
 use crate::terminal::{self, Paint, Spinner, paint};
+
+/// Off a terminal (no spinner), how often the guard says where it is.
+const GUARD_LINE_EVERY: Duration = Duration::from_secs(5);
 
 pub struct Progress {
     service: ServiceName,
     span: Span,
     spinner: Spinner,
+    /// Said under the next phase line: what that phase found.
+    details: Vec<String>,
+    /// When the guard last printed its counts.
+    guard_said: Option<Instant>,
 }
 
 impl Progress {
@@ -27,6 +35,8 @@ impl Progress {
             service: service.clone(),
             span,
             spinner: Spinner::start(Phase::Lock.as_str()),
+            details: Vec::new(),
+            guard_said: None,
         }
     }
 }
@@ -39,6 +49,10 @@ impl Report for Progress {
             millis(took)
         ));
         journal::phase_ended(&self.service, phase.as_str(), took.as_millis() as u64);
+        for detail in std::mem::take(&mut self.details) {
+            terminal::say(&format!("    {}", paint(Paint::Dim, &detail)));
+            tracing::info!("{}: {detail}", self.service);
+        }
         if let Some(next) = Phase::ALL.iter().skip_while(|p| **p != phase).nth(1) {
             self.spinner.set(next.as_str());
         }
@@ -48,6 +62,21 @@ impl Report for Progress {
     fn note(&mut self, text: &str) {
         terminal::say(&format!("  {} {text}", paint(Paint::Warn, "note:")));
         tracing::warn!("{}: {text}", self.service);
+    }
+
+    fn detail(&mut self, text: &str) {
+        self.details.push(text.to_owned());
+    }
+
+    fn guarding(&mut self, tally: &Tally, watched: Duration) {
+        let line = format!("guard {:.1} s: {tally}", watched.as_secs_f64());
+        self.spinner.set(&line);
+        let started = *self.guard_said.get_or_insert_with(Instant::now);
+        if started.elapsed() >= GUARD_LINE_EVERY {
+            terminal::say(&format!("    {}", paint(Paint::Dim, &line)));
+            tracing::info!("{}: {line}", self.service);
+            self.guard_said = Some(Instant::now());
+        }
     }
 
     fn ran(&mut self, ran: &Ran) {

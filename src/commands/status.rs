@@ -17,6 +17,7 @@ use crate::docker::{Container, Docker, EngineDocker};
 use crate::domain::Color;
 use crate::error::Error;
 use crate::files::read_if_exists;
+use crate::guard::Tally;
 use crate::proxy::{Nginx, site_target};
 use crate::render;
 use crate::state::{HistoryRecord, StateStore};
@@ -99,6 +100,19 @@ pub struct ProxyStatus {
     pub preview_port: Option<u16>,
     /// The color that answered a request to the preview just now.
     pub preview_served_by: Option<String>,
+    /// What `[guard]` has counted so far; `None` unless a guarded switch
+    /// is watching now.
+    pub guard: Option<GuardNow>,
+}
+
+/// A guarded switch's counts so far, from its log.
+#[derive(Debug, Serialize)]
+pub struct GuardNow {
+    /// The color it watches.
+    pub color: String,
+    pub log: String,
+    #[serde(flatten)]
+    pub tally: Tally,
 }
 
 #[derive(Debug, Serialize)]
@@ -131,6 +145,7 @@ async fn gather(config: &Config) -> Result<Status, Error> {
         Some(c) if !c.image_id.is_empty() => docker.repo_digests(&c.image_id).await?.into_iter().next(),
         _ => None,
     };
+    let guard = guard_now(config, &nginx, site_text.as_deref());
     let expected = render::site(config, live)?.contents;
     let target = site_target(site_text.as_deref().unwrap_or(""));
     let units = [(Color::Blue, &blue.0), (Color::Green, &green.0)];
@@ -174,12 +189,25 @@ async fn gather(config: &Config) -> Result<Status, Error> {
             drift,
             preview_port: config.proxy.preview_listen.map(|p| p.get()),
             preview_served_by: previewed_by.map(|c| c.to_string()),
+            guard,
         },
         state: StateInfo {
             backend: state.backend(),
             endpoint: state.location(),
             revision: snapshot.revision,
         },
+    })
+}
+
+/// The guard's counts, while the site on disk is a guarded switch's.
+fn guard_now(config: &Config, nginx: &Nginx<'_, DbusSystemd>, site: Option<&str>) -> Option<GuardNow> {
+    let site = site.filter(|s| render::site_is_guarded(s))?;
+    let color = render::site_color(site)?;
+    let tally = nginx.guard_counts(color).ok()?;
+    Some(GuardNow {
+        color: color.to_string(),
+        log: config.guard_log().to_string(),
+        tally,
     })
 }
 
@@ -269,6 +297,9 @@ impl fmt::Display for Status {
         if let Some(port) = p.preview_port {
             let by = p.preview_served_by.as_deref().unwrap_or("no color");
             writeln!(f, "  preview :{port}, answered by {by}")?;
+        }
+        if let Some(g) = &p.guard {
+            writeln!(f, "  guard   watching {}: {} ({})", g.color, g.tally, g.log)?;
         }
         for line in &p.drift {
             writeln!(f, "  {} {line}", paint_out(Paint::Bad, "drift:"))?;

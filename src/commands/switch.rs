@@ -11,6 +11,7 @@ use super::deploy::{millis, on_real_world, request};
 use crate::config::Config;
 use crate::domain::ImageRef;
 use crate::error::Error;
+use crate::guard::Figures;
 use crate::state::{CommandRecord, Wait};
 use crate::switch::{Goal, Outcome, Phase, promote as promote_staged, switch};
 use crate::terminal;
@@ -62,6 +63,9 @@ pub struct Summary {
     pub phases_ms: PhaseTimes,
     /// The configured commands it ran ([checks] command, hooks).
     pub commands: Vec<CommandRecord>,
+    /// What `[guard]` counted, when it watched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guard: Option<Figures>,
 }
 
 /// Each phase's milliseconds, in the order they ran (a JSON object).
@@ -85,6 +89,7 @@ impl Summary {
             total_ms: total.as_millis() as u64,
             phases_ms: PhaseTimes(outcome.phases.clone()),
             commands: outcome.commands.clone(),
+            guard: outcome.guard.clone(),
         }
     }
 }

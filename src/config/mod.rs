@@ -152,7 +152,11 @@ impl Config {
             return Err(Problem::NoEndpoints);
         }
         let log = self.guard_log();
-        if !log.as_str().chars().all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c)) {
+        if !log
+            .as_str()
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c))
+        {
             return Err(Problem::GuardLogPath(log.to_string()));
         }
         Ok(())

@@ -7,8 +7,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use serde::{Deserialize, Deserializer};
 
 use crate::domain::{
-    AbsPath, Argv, DockerHost, Endpoint, EnvName, ErrorRatio, HealthPath, HostName, HttpStatus, HumanDuration, KeyPrefix, Port,
-    PrintableText, ServerName, UnitName,
+    AbsPath, Argv, DockerHost, Endpoint, EnvName, ErrorRatio, HealthPath, HostName, HttpStatus, HumanDuration,
+    KeyPrefix, Port, PrintableText, ServerName, UnitName,
 };
 
 pub const DEFAULT_CONTAINER_PORT: Port = port(9000);

@@ -2,17 +2,21 @@
 //! reloaded, then checked from the outside. [`Proxy`] is what the switch
 //! uses; [`Nginx`] is the real one.
 
+mod access_log;
 mod connections;
 mod nginx;
 mod site_target;
+mod workers;
 
 use std::time::Duration;
 
 pub use nginx::{Installed, Nginx, test_config};
 pub use site_target::{SiteTarget, site_target};
 
+use crate::config::DrainWait;
 use crate::domain::Color;
 use crate::files::FilesError;
+use crate::guard::Tally;
 use crate::render::RenderedFile;
 use crate::systemd::SystemdError;
 
@@ -37,8 +41,21 @@ pub enum ProxyError {
     },
     #[error("cannot take {path}, which keeps site changes on this host one at a time: {reason}")]
     HostLock { path: String, reason: String },
+    #[error("cannot read the guard's log {path}: {reason}")]
+    GuardLog { path: String, reason: String },
     #[error(transparent)]
     Files(#[from] FilesError),
+}
+
+/// What a drain waited for, and how it ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Drained {
+    /// Connections to the color open when the drain began.
+    pub connections: usize,
+    /// nginx workers from before the last reload still running then.
+    pub workers: usize,
+    /// Connections still open when it ended (0: drained).
+    pub left: usize,
 }
 
 /// nginx as the switch needs it.
@@ -64,8 +81,16 @@ pub trait Proxy {
     /// Whether one request through the proxy is answered by `color` now.
     async fn serves(&self, color: Color) -> bool;
 
-    /// Waits until no request is in flight to `color` (no TCP connection to
-    /// its host port is left), at most `limit`; returns the connections
-    /// still open then (0: drained).
-    async fn drain(&self, color: Color, limit: Duration) -> usize;
+    /// Waits until no request is in flight to `color`: no TCP connection to
+    /// its host port is left and the workers that nginx ran before the last
+    /// [`Proxy::apply`] are gone; at most `limit`, or all of it with
+    /// [`DrainWait::Full`].
+    async fn drain(&self, color: Color, limit: Duration, wait: DrainWait) -> Drained;
+
+    /// Empties the guard's log before a guarded switching site writes to it.
+    async fn reset_traffic(&self) -> Result<(), ProxyError>;
+
+    /// Users' requests logged since the last call (since the reset, first),
+    /// counted for `color`.
+    async fn traffic(&self, color: Color) -> Result<Tally, ProxyError>;
 }

@@ -2,12 +2,15 @@
 //! and requests through it to see who answers.
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::{Proxy, ProxyError, connections};
-use crate::config::Config;
+use super::access_log::Follower;
+use super::{Drained, Proxy, ProxyError, connections, workers};
+use crate::config::{Config, DrainWait};
 use crate::domain::Color;
 use crate::files::{read_if_exists, remove_if_exists, write_atomic};
+use crate::guard::Tally;
 use crate::http_probe;
 use crate::render::RenderedFile;
 use crate::systemd::Systemd;
@@ -18,20 +21,45 @@ const NGINX_TIMEOUT: Duration = Duration::from_secs(30);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 /// Answers in a row from the new color before verify trusts it.
 const CONSECUTIVE: u32 = 3;
-const VERIFY_POLL: Duration = Duration::from_millis(50);
+/// A request to a loopback nginx takes about a millisecond: polling finely
+/// costs little and ends verify soon after nginx follows.
+const VERIFY_POLL: Duration = Duration::from_millis(5);
 /// How often the connections to a draining color are counted.
-const DRAIN_POLL: Duration = Duration::from_millis(50);
+const DRAIN_POLL: Duration = Duration::from_millis(5);
 /// Serialises site changes of every bgctl on the host.
 const HOST_LOCK: &str = "/run/lock/bgctl-nginx.lock";
 
 pub struct Nginx<'a, S> {
     config: &'a Config,
     systemd: &'a S,
+    /// The workers nginx ran before the last reload: the drain waits for them.
+    retiring: Mutex<Vec<u32>>,
+    guard_log: Mutex<Follower>,
 }
 
 impl<'a, S: Systemd> Nginx<'a, S> {
     pub fn new(config: &'a Config, systemd: &'a S) -> Self {
-        Nginx { config, systemd }
+        Nginx {
+            config,
+            systemd,
+            retiring: Mutex::new(Vec::new()),
+            guard_log: Mutex::new(Follower::new(config.guard_log().as_path().to_owned())),
+        }
+    }
+
+    /// What the guard's log holds from its start, counted for `color` (the
+    /// figures `status` shows while a guarded switch runs).
+    pub fn guard_counts(&self, color: Color) -> Result<Tally, ProxyError> {
+        Follower::new(self.config.guard_log().as_path().to_owned())
+            .read(self.config.port(color).get())
+            .map_err(|e| self.guard_log_error(e))
+    }
+
+    fn guard_log_error(&self, e: std::io::Error) -> ProxyError {
+        ProxyError::GuardLog {
+            path: self.config.guard_log().to_string(),
+            reason: e.to_string(),
+        }
     }
 
     /// Puts back what was there before (nothing, or the old text).
@@ -140,6 +168,8 @@ impl<S: Systemd> Nginx<'_, S> {
     /// nginx keeps serving.
     async fn reload(&self, site: &RenderedFile, old: Option<&str>) -> Result<(), ProxyError> {
         let unit = &self.config.proxy.unit;
+        // Taken before the HUP: any worker that runs after it is a new one.
+        *self.retiring.lock().expect("never poisoned") = workers::nginx_workers();
         if let Err(source) = self.systemd.reload_unit(unit, NGINX_TIMEOUT).await {
             self.restore(site, old)?;
             return Err(ProxyError::Reload {
@@ -244,17 +274,36 @@ impl<S: Systemd> Proxy for Nginx<'_, S> {
         self.ask(self.config.proxy.listen.get(), color).await.is_ok()
     }
 
-    async fn drain(&self, color: Color, limit: Duration) -> usize {
+    async fn drain(&self, color: Color, limit: Duration, wait: DrainWait) -> Drained {
         let port = self.config.port(color).get();
         let deadline = Instant::now() + limit;
+        let retiring = std::mem::take(&mut *self.retiring.lock().expect("never poisoned"));
+        let old_workers = || retiring.iter().filter(|pid| workers::is_worker(**pid)).count();
+        let mut drained = Drained {
+            connections: connections::in_flight(port),
+            workers: old_workers(),
+            left: 0,
+        };
         loop {
-            let open = connections::in_flight(port);
-            if open == 0 || Instant::now() >= deadline {
-                tracing::debug!("proxy: {open} connections to port {port} left after the drain");
-                return open;
+            drained.left = connections::in_flight(port);
+            let idle = drained.left == 0 && old_workers() == 0 && wait == DrainWait::Idle;
+            if idle || Instant::now() >= deadline {
+                tracing::debug!("proxy: {drained:?} after the drain of port {port}");
+                return drained;
             }
             tokio::time::sleep(DRAIN_POLL).await;
         }
+    }
+
+    async fn reset_traffic(&self) -> Result<(), ProxyError> {
+        let mut log = self.guard_log.lock().expect("never poisoned");
+        log.reset().map_err(|e| self.guard_log_error(e))
+    }
+
+    async fn traffic(&self, color: Color) -> Result<Tally, ProxyError> {
+        let mut log = self.guard_log.lock().expect("never poisoned");
+        log.read(self.config.port(color).get())
+            .map_err(|e| self.guard_log_error(e))
     }
 
     async fn verify(&self, color: Color, limit: Duration) -> Result<(), ProxyError> {

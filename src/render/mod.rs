@@ -48,6 +48,12 @@ pub fn site_color(contents: &str) -> Option<Color> {
         .and_then(|c| c.trim().parse().ok())
 }
 
+/// Whether `contents` is a site that logs users' requests for `[guard]`
+/// (a guarded switch is watching).
+pub fn site_is_guarded(contents: &str) -> bool {
+    is_generated(contents) && contents.lines().any(|l| l.starts_with("access_log "))
+}
+
 /// Whether `contents` is a file bgctl generated.
 pub fn is_generated(contents: &str) -> bool {
     contents.starts_with(GENERATED_MARK)

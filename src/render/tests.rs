@@ -78,9 +78,16 @@ fn only_a_guarded_switching_site_logs_users_requests_for_the_guard() {
         "{guarded}"
     );
     // Only the users' upstream is logged, never the preview's.
-    assert!(guarded.contains("    bgctl_bdd_assistant 1;\n    default 0;"), "{guarded}");
+    assert!(
+        guarded.contains("    bgctl_bdd_assistant 1;\n    default 0;"),
+        "{guarded}"
+    );
     let settled = site(&config, Some(Color::Blue)).unwrap().contents;
-    assert!(!settled.contains("access_log"), "the log stops with the switch: {settled}");
+    assert!(
+        !settled.contains("access_log"),
+        "the log stops with the switch: {settled}"
+    );
+    assert!(site_is_guarded(&guarded) && !site_is_guarded(&unguarded) && !site_is_guarded(&settled));
 }
 
 #[test]

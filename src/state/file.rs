@@ -313,6 +313,7 @@ mod tests {
                 phases: Vec::new(),
                 command: "switch".into(),
                 commands: Vec::new(),
+                guard: None,
             };
             s.record(&record).await.unwrap();
         }

@@ -115,6 +115,9 @@ pub struct HistoryRecord {
     /// The configured commands it ran (`[checks] command`, the hooks).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub commands: Vec<CommandRecord>,
+    /// What `[guard]` counted, when it watched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guard: Option<crate::guard::Figures>,
 }
 
 fn switch_command() -> String {

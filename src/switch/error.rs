@@ -2,8 +2,9 @@
 
 use crate::checks::CheckFailure;
 use crate::docker::DockerError;
-use crate::domain::{Color, UnitName};
+use crate::domain::{AbsPath, Color, UnitName};
 use crate::files::FilesError;
+use crate::guard::Figures;
 use crate::health::HealthError;
 use crate::proxy::ProxyError;
 use crate::render::RenderError;
@@ -40,6 +41,12 @@ pub enum SwitchError {
         source: Box<HealthError>,
         journal: Vec<String>,
     },
+    #[error("{unit} failed users' requests after the switch: [guard] tripped on {figures}")]
+    GuardTripped { unit: UnitName, figures: Box<Figures> },
+    #[error(
+        "[guard] saw not one request in {log} ({figures}): nginx does not write it. An `access_log off;` at nginx's http level turns it off (use `access_log /dev/null;` there instead); or set [guard] log, or window = \"0s\""
+    )]
+    GuardBlind { log: AbsPath, figures: Box<Figures> },
     #[error(
         "{unit} failed its checks, so it was stopped and nothing else changed: {failure}{}",
         lines("its output (last lines)", &failure.output)

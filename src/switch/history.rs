@@ -41,6 +41,7 @@ where
                 .collect(),
             command: self.request.holder.verb.clone(),
             commands: self.commands.clone(),
+            guard: self.guard_figures.clone(),
         };
         if let Err(e) = self.world.state.record(&record).await {
             self.clock

@@ -1,5 +1,5 @@
 //! The switch (DESIGN §4): lock, read, converge, start, healthy, checks,
-//! flip, proxy, verify, drain, stop, then `[hooks] post_switch`. Written
+//! flip, proxy, verify, guard, drain, stop, then `[hooks] post_switch`. Written
 //! against the boundary traits only, so it is tested with fakes
 //! (`tests.rs`) and proven with the real ones (`tests/switch.rs`).
 //!
@@ -14,13 +14,15 @@
 //! stops it. [`switch`] is both halves with no pause.
 //!
 //! One file per idea: [`run`] (the run under the lock, and the helpers that
-//! change a color), [`converge`], [`phases`] (start … stop), [`staged`]
+//! change a color), [`converge`], [`phases`] (start … stop), [`guard`]
+//! (the new color's real traffic, watched), [`staged`]
 //! (stage, promote, discard), [`undo`] (a failure after the flip),
 //! [`rollback`] (its target), [`history`].
 
 mod clock;
 mod converge;
 mod error;
+mod guard;
 mod history;
 mod phase;
 mod phases;
@@ -39,6 +41,7 @@ use crate::config::Config;
 use crate::docker::Docker;
 use crate::domain::{Color, ImageRef};
 use crate::exec::Ran;
+use crate::guard::{Figures, Tally};
 use crate::health::Probe;
 use crate::proxy::Proxy;
 use crate::state::{CommandRecord, Holder, Staged, StateStore, Wait};
@@ -76,6 +79,8 @@ pub struct Outcome {
     pub phases: Vec<(Phase, Duration)>,
     /// The configured commands it ran (check, hooks), in order.
     pub commands: Vec<CommandRecord>,
+    /// What the guard counted, when it watched.
+    pub guard: Option<Figures>,
 }
 
 /// The boundaries a switch works through.
@@ -96,6 +101,10 @@ pub trait Report {
     fn target(&mut self, _from: Option<Color>, _to: Color, _image: &ImageRef) {}
     /// A configured command (check, hook) finished.
     fn ran(&mut self, _ran: &Ran) {}
+    /// A fact about the phase that ends next (what the drain waited for).
+    fn detail(&mut self, _text: &str) {}
+    /// What the guard has counted so far, `watched` into its window.
+    fn guarding(&mut self, _tally: &Tally, _watched: Duration) {}
 }
 
 /// Runs one switch under the deploy lock and records it in the history.

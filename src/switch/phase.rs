@@ -14,12 +14,14 @@ pub enum Phase {
     Flip,
     Proxy,
     Verify,
+    /// `[guard]`: the new color's real traffic, watched (a no-op when off).
+    Guard,
     Drain,
     Stop,
 }
 
 impl Phase {
-    pub const ALL: [Phase; 11] = [
+    pub const ALL: [Phase; 12] = [
         Phase::Lock,
         Phase::Read,
         Phase::Converge,
@@ -29,6 +31,7 @@ impl Phase {
         Phase::Flip,
         Phase::Proxy,
         Phase::Verify,
+        Phase::Guard,
         Phase::Drain,
         Phase::Stop,
     ];
@@ -37,7 +40,7 @@ impl Phase {
 crate::string_enum!(Phase, "phase", {
     Lock => "lock", Read => "read", Converge => "converge", Start => "start", Healthy => "healthy", Checks => "checks",
     Flip => "flip",
-    Proxy => "proxy", Verify => "verify", Drain => "drain", Stop => "stop",
+    Proxy => "proxy", Verify => "verify", Guard => "guard", Drain => "drain", Stop => "stop",
 });
 
 #[cfg(test)]
@@ -53,7 +56,8 @@ mod tests {
         assert_eq!(
             names,
             [
-                "lock", "read", "converge", "start", "healthy", "checks", "flip", "proxy", "verify", "drain", "stop"
+                "lock", "read", "converge", "start", "healthy", "checks", "flip", "proxy", "verify", "guard", "drain",
+                "stop"
             ]
         );
         assert!(Phase::ALL.windows(2).all(|w| w[0] < w[1]));

@@ -1,5 +1,5 @@
 //! The switch's phases after `converge` (DESIGN §4): start, healthy,
-//! checks, flip, proxy, verify, drain, stop, then `[hooks] post_switch`.
+//! checks, flip, proxy, verify, guard, drain, stop, then `[hooks] post_switch`.
 //! Before the flip a failure stops the target and changes nothing else;
 //! after it, [`undo`](super::undo) puts the flip and the site back while the
 //! old color, never stopped, keeps serving. [`Run::bring_up`] and
@@ -137,26 +137,28 @@ where
         let flipped = self.flip(snapshot, to, image.clone()).await?;
         self.clock.lap(Phase::Flip);
 
-        if let Err(failure) = self.serve(to).await {
+        if let Err(failure) = self.prove(to).await {
             return Err(self.undo(failure, snapshot, flipped, old_site).await);
         }
-
-        // The new color serves with the old one as its fallback (the drain
-        // site) for `[proxy] drain`, so one that dies meanwhile costs nothing.
-        tokio::time::sleep(self.world.config.proxy.drain.get()).await;
+        self.settle(to).await;
         self.clock.lap(Phase::Drain);
-
-        // The old color stops only if the new one is still healthy: one that
-        // died since verify is rolled back (nginx fell back to the old one).
-        if let Err(failure) = self.confirm(to).await {
-            return Err(self.undo(failure, snapshot, flipped, old_site).await);
-        }
         self.stop_old(to).await;
         self.clock.lap(Phase::Stop);
         self.post_switch(to, &image).await;
         Ok(())
     }
 
+    /// Phases proxy, verify and guard, with the old color as nginx's
+    /// fallback. The guard phase ends with a last look at the new color's
+    /// health: one that died meanwhile is rolled back (nginx fell back to
+    /// the old one) before the old color goes.
+    async fn prove(&mut self, to: Color) -> Result<(), SwitchError> {
+        self.serve(to).await?;
+        self.guard(to).await?;
+        self.confirm(to).await?;
+        self.clock.lap(Phase::Guard);
+        Ok(())
+    }
     /// Phase `healthy`: a new color that never gets there is stopped.
     async fn healthy(&mut self, to: Color) -> Result<(), SwitchError> {
         let Err(e) = self.wait_healthy(to).await else {
@@ -233,6 +235,9 @@ where
             Some(from) => render::switching_site(config, to, from)?,
             None => render::site(config, Some(to))?,
         };
+        if self.guarded() {
+            self.world.proxy.reset_traffic().await?;
+        }
         self.apply_site(&site).await?;
         self.clock.lap(Phase::Proxy);
         self.world.proxy.verify(to, VERIFY_TIMEOUT).await?;
@@ -251,9 +256,25 @@ where
         })
     }
 
-    /// Phase `stop`: only the new color stays enabled, nginx stops falling
-    /// back to the old one, and the old one goes once no request is on its
-    /// way to it. The switch has succeeded by now: what fails is noted.
+    /// Phase `drain`: nginx stops falling back to the old color, and the
+    /// old color is left alone until no request is on its way to it. The
+    /// switch has succeeded by now: what fails is noted.
+    async fn settle(&mut self, to: Color) {
+        let Some(from) = self.from else { return };
+        let settled = render::site(self.world.config, Some(to));
+        let applied = match settled {
+            Ok(site) => self.apply_site(&site).await,
+            Err(e) => Err(e.into()),
+        };
+        if let Err(e) = applied {
+            self.clock
+                .note(&format!("{to} is live; the site keeps {from} as fallback: {e}"));
+        }
+        self.drain(from).await;
+    }
+
+    /// Phase `stop`: only the new color stays enabled, and the old one
+    /// stops. What fails is noted.
     async fn stop_old(&mut self, to: Color) {
         if let Err(e) = self.enable_only(to).await {
             if matches!(e, SwitchError::State(StateError::LockLost(_))) {
@@ -265,16 +286,7 @@ where
                 .note(&format!("{to} is live, but enabling only it failed: {e}"));
         }
         let Some(from) = self.from else { return };
-        let settled = render::site(self.world.config, Some(to));
-        let applied = match settled {
-            Ok(site) => self.apply_site(&site).await,
-            Err(e) => Err(e.into()),
-        };
-        if let Err(e) = applied {
-            self.clock
-                .note(&format!("{to} is live; the site keeps {from} as fallback: {e}"));
-        }
-        if let Err(e) = self.retire_color(from).await {
+        if let Err(e) = self.stop_color(from).await {
             self.clock
                 .note(&format!("{to} is live, but stopping {from} failed: {e}"));
         }

@@ -11,6 +11,7 @@ use crate::docker::Docker;
 use crate::domain::{Color, ImageRef};
 use crate::exec::Ran;
 use crate::files::{read_if_exists, write_atomic};
+use crate::guard::Figures;
 use crate::health::{HealthError, Probe, Target, check_once, wait_healthy};
 use crate::proxy::Proxy;
 use crate::render::{self, RenderedFile};
@@ -42,6 +43,8 @@ pub(super) struct Run<'w, 'r, S, D, T, P, H, R> {
     pub staged_dropped: Option<String>,
     /// The configured commands run so far (check, hooks).
     pub commands: Vec<CommandRecord>,
+    /// What the guard counted, once it is done.
+    pub guard_figures: Option<Figures>,
 }
 
 impl<'w, 'r, S, D, T, P, H, R> Run<'w, 'r, S, D, T, P, H, R>
@@ -65,6 +68,7 @@ where
             staged: None,
             staged_dropped: None,
             commands: Vec::new(),
+            guard_figures: None,
         }
     }
 
@@ -76,6 +80,7 @@ where
             image: self.image.expect("a finished switch has an image"),
             phases: self.clock.laps,
             commands: self.commands,
+            guard: self.guard_figures,
         }
     }
 
@@ -219,10 +224,14 @@ where
         Ok(enable_only(self.world.systemd, &config.unit(color), &config.unit(color.other())).await?)
     }
 
-    /// Stops `color` once no request is on its way to it: no connection to
-    /// its host port is left, or `[proxy] drain` passed. Records it stopped.
+    /// Stops `color` once no request is on its way to it.
     pub async fn retire_color(&mut self, color: Color) -> Result<(), SwitchError> {
         self.drain(color).await;
+        self.stop_color(color).await
+    }
+
+    /// Stops `color` and records it stopped.
+    pub async fn stop_color(&mut self, color: Color) -> Result<(), SwitchError> {
         self.world.state.check_lock().await?;
         self.world
             .systemd
@@ -235,14 +244,20 @@ where
         Ok(())
     }
 
-    /// Waits until no connection to `color`'s host port is open, at most
-    /// `[proxy] drain`.
+    /// Waits until nothing is on its way to `color` (see [`Proxy::drain`]),
+    /// at most `[proxy] drain`, and says what it waited for.
     pub async fn drain(&mut self, color: Color) {
-        let left = self.world.proxy.drain(color, self.world.config.proxy.drain.get()).await;
-        if left > 0 {
+        let proxy = &self.world.config.proxy;
+        let drained = self.world.proxy.drain(color, proxy.drain.get(), proxy.drain_wait).await;
+        self.clock.report.detail(&format!(
+            "waited for {} connection(s) to {color} and {} old nginx worker(s)",
+            drained.connections, drained.workers
+        ));
+        if drained.left > 0 {
             self.clock.note(&format!(
-                "{left} connection(s) to {color} still open after the drain of {}",
-                humantime::format_duration(self.world.config.proxy.drain.get())
+                "{} connection(s) to {color} still open after the drain of {}",
+                drained.left,
+                humantime::format_duration(proxy.drain.get())
             ));
         }
     }

@@ -7,11 +7,13 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::*;
+use crate::config::DrainWait;
 use crate::docker::{Container, DockerError, Health, HealthWatch};
 use crate::domain::{HealthPath, Port, UnitName};
 use crate::error::{Error, ExitCode};
+use crate::guard::Tally;
 use crate::naming;
-use crate::proxy::ProxyError;
+use crate::proxy::{Drained, ProxyError};
 use crate::render;
 use crate::state::{Active, Deployment, HistoryRecord, Holder, Snapshot, Staged, StateError, Status};
 use crate::systemd::{ActiveState, FileChange, SystemdError, UnitState};
@@ -270,6 +272,8 @@ struct FakeProxy<'a> {
     verify_fails: Option<Color>,
     /// Applies that succeed before the rest fail (nginx -t says no).
     applies_left: Cell<usize>,
+    /// What each look at the guard's log finds (nothing: a blind guard).
+    traffic: Option<Tally>,
 }
 
 impl Proxy for FakeProxy<'_> {
@@ -296,9 +300,16 @@ impl Proxy for FakeProxy<'_> {
     async fn serves(&self, color: Color) -> bool {
         self.loaded.get() == Some(color)
     }
-    async fn drain(&self, color: Color, _: Duration) -> usize {
+    async fn drain(&self, color: Color, _: Duration, _: DrainWait) -> Drained {
         self.log.push(format!("drain {color}"));
-        0
+        Drained::default()
+    }
+    async fn reset_traffic(&self) -> Result<(), ProxyError> {
+        self.log.push("guard log reset".into());
+        Ok(())
+    }
+    async fn traffic(&self, _: Color) -> Result<Tally, ProxyError> {
+        Ok(self.traffic.unwrap_or_default())
     }
     async fn verify_preview(&self, color: Color, _: Duration) -> Result<(), ProxyError> {
         self.log.push(format!("preview {color}"));
@@ -396,6 +407,8 @@ struct Faults {
     conflict: bool,
     /// Site applies that succeed before nginx -t refuses the rest.
     applies: usize,
+    /// What the guard finds at each look.
+    traffic: Option<Tally>,
 }
 
 const NONE: Faults = Faults {
@@ -403,6 +416,7 @@ const NONE: Faults = Faults {
     verify_ok: true,
     conflict: false,
     applies: usize::MAX,
+    traffic: None,
 };
 
 /// Runs a switch with `live` live, the fakes misbehaving as `faults` says.
@@ -439,6 +453,7 @@ async fn run<'a>(
         site: RefCell::new(old_site),
         verify_fails: (!faults.verify_ok).then(|| to.unwrap_or(live.map_or(Color::Blue, Color::other))),
         applies_left: Cell::new(faults.applies),
+        traffic: faults.traffic,
     };
     let request = Request {
         goal: to.map_or(Goal::Other, Goal::To),
@@ -701,6 +716,7 @@ fn interrupted<'a>(fx: &'a Fixture, running: &[Color]) -> (FakeSystemd<'a>, Fake
         loaded: Cell::new(Some(Color::Green)),
         verify_fails: None,
         applies_left: Cell::new(usize::MAX),
+        traffic: None,
     };
     (systemd, state, proxy)
 }
@@ -777,6 +793,7 @@ fn record(to: Color, image: &str, result: &str) -> HistoryRecord {
         phases: Vec::new(),
         command: "switch".into(),
         commands: Vec::new(),
+        guard: None,
     }
 }
 
@@ -856,4 +873,5 @@ fn exit_3_is_for_an_app_that_ran_and_1_for_a_start_docker_refused() {
     assert_eq!(exit_code(job_failed), ExitCode::Failed, "the start job failed");
 }
 
+mod guard;
 mod staged;

@@ -1,0 +1,131 @@
+//! Follows the guard's JSON access log, which nginx appends to while a
+//! guarded switch runs: from its start, across a truncation or a
+//! replacement, and capped so it cannot fill the disk.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+
+use crate::guard::{Tally, count_line};
+
+/// Past this the log is emptied once read: nginx appends (`O_APPEND`), so
+/// it goes on at the start. A window rarely writes a tenth of it.
+const CAP: u64 = 64 << 20;
+
+pub struct Follower {
+    path: PathBuf,
+    /// Bytes read so far, and the file they were read from.
+    offset: u64,
+    inode: Option<u64>,
+    /// The start of a line nginx had not finished writing.
+    partial: Vec<u8>,
+}
+
+impl Follower {
+    pub fn new(path: PathBuf) -> Self {
+        Follower {
+            path,
+            offset: 0,
+            inode: None,
+            partial: Vec::new(),
+        }
+    }
+
+    /// Empties the log for a new switch (nginx does not write to it yet)
+    /// and follows it from its start.
+    pub fn reset(&mut self) -> io::Result<()> {
+        match OpenOptions::new().write(true).open(&self.path) {
+            Ok(file) => file.set_len(0)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        (self.offset, self.inode) = (0, None);
+        self.partial.clear();
+        Ok(())
+    }
+
+    /// What the lines added since the last read say about the color on `port`.
+    pub fn read(&mut self, port: u16) -> io::Result<Tally> {
+        let mut tally = Tally::default();
+        let mut file = match File::open(&self.path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(tally),
+            Err(e) => return Err(e),
+        };
+        let meta = file.metadata()?;
+        // Emptied or replaced under us: what is there now is all new.
+        if meta.len() < self.offset || self.inode.is_some_and(|i| i != meta.ino()) {
+            self.offset = 0;
+            self.partial.clear();
+        }
+        self.inode = Some(meta.ino());
+        file.seek(SeekFrom::Start(self.offset))?;
+        let mut bytes = std::mem::take(&mut self.partial);
+        let read = file.read_to_end(&mut bytes)?;
+        self.offset += read as u64;
+        let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        self.partial = bytes.split_off(complete);
+        for line in String::from_utf8_lossy(&bytes).lines() {
+            if let Some(more) = count_line(line, port) {
+                tally.add(more);
+            }
+        }
+        if self.offset > CAP {
+            // A line nginx writes between the read and this is lost: the
+            // price of a bound, and a few lines in 64 MiB.
+            OpenOptions::new().write(true).open(&self.path)?.set_len(0)?;
+            self.offset = 0;
+        }
+        Ok(tally)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::Follower;
+
+    fn line(port: u16, status: u16) -> String {
+        format!("{{\"status\":{status},\"upstream\":\"127.0.0.1:{port}\",\"upstream_status\":\"{status}\"}}\n")
+    }
+
+    #[test]
+    fn it_reads_whole_lines_once_and_starts_over_when_the_log_is_emptied() {
+        let path = std::env::temp_dir().join(format!("bgctl-guard-log-{}.json", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let mut follower = Follower::new(path.clone());
+        assert_eq!(follower.read(9002).unwrap().requests, 0, "no log yet");
+        let mut log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .unwrap();
+        let half = line(9002, 500);
+        log.write_all(format!("{}{}", line(9002, 200), &half[..10]).as_bytes())
+            .unwrap();
+        let first = follower.read(9002).unwrap();
+        assert_eq!((first.requests, first.errors), (1, 0));
+        log.write_all(format!("{}{}", &half[10..], line(9001, 200)).as_bytes())
+            .unwrap();
+        let second = follower.read(9002).unwrap();
+        assert_eq!((second.requests, second.responses, second.errors), (2, 1, 1));
+        assert_eq!(follower.read(9002).unwrap().requests, 0, "nothing read twice");
+
+        follower.reset().unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+        log.write_all(line(9002, 502).as_bytes()).unwrap();
+        assert_eq!(follower.read(9002).unwrap().errors, 1, "read from the start again");
+        // Emptied by someone else while followed.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        log.write_all(line(9002, 200).as_bytes()).unwrap();
+        assert_eq!(follower.read(9002).unwrap().responses, 1);
+        std::fs::remove_file(&path).unwrap();
+    }
+}

@@ -86,6 +86,11 @@ pub fn proxy(config: &Config, image: &ImageRef) -> Result<Proxy, ProvisionError>
     }
     let sites = include_dir("[proxy] site", &config.site())?;
     let dirs: BTreeSet<String> = [include_dir("[proxy] nginx_conf", conf)?, sites.clone()].into();
+    // nginx writes the guard's log, which bgctl reads on the host.
+    let guard_dir = match config.guard.enabled() {
+        true => Some(include_dir("[guard] log", &config.guard_log())?).filter(|d| !dirs.contains(d)),
+        false => None,
+    };
     let unit = ContainerUnit {
         description: "nginx, the proxy bgctl switches",
         container,
@@ -93,8 +98,12 @@ pub fn proxy(config: &Config, image: &ImageRef) -> Result<Proxy, ProvisionError>
         docker_host: &config.docker.host,
         docker_unit: config.systemd.docker_unit.as_ref(),
         // Read-only; `z` lets it be read under SELinux (Fedora CoreOS).
-        volumes: outermost(&dirs).iter().map(|d| format!("{d}:{d}:ro,z")).collect(),
-        dirs: dirs.into_iter().collect(),
+        volumes: outermost(&dirs)
+            .iter()
+            .map(|d| format!("{d}:{d}:ro,z"))
+            .chain(guard_dir.iter().map(|d| format!("{d}:{d}:z")))
+            .collect(),
+        dirs: dirs.into_iter().chain(guard_dir.clone()).collect(),
         image,
         command: ["nginx", "-c", conf.as_str(), "-g", "daemon off;"]
             .map(String::from)

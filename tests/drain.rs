@@ -1,50 +1,94 @@
-//! The old color stops only once no request is on its way to it: a slow
-//! request in flight to it when the settled site is loaded still completes,
-//! though the container's own stop timeout is shorter than the request.
+//! Phase drain ends when the old color is idle: no connection from nginx
+//! to it is left and nginx's old workers are gone, never later than
+//! `[proxy] drain`. A request through nginx still on its way to the old
+//! color when the settled site is loaded completes, though the container's
+//! own stop timeout is shorter than the request; at idle the drain ends
+//! long before its cap.
 
 mod support;
 
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
 use support::{Load, Service, TestEnv, http_get, stderr};
 
-#[test]
-fn a_request_in_flight_to_the_old_color_completes_before_it_stops() {
-    let env = TestEnv::get();
-    let svc = Service::new(&env, "drain_inflight", (19081, 19082, 19083), "stop_timeout = \"1s\"\n");
+/// The cap: far longer than any drain here should take.
+const CAP: &str = "8s";
+
+fn service<'a>(env: &'a TestEnv, name: &str, ports: (u16, u16, u16)) -> Service<'a> {
+    let svc = Service::new(env, name, ports, "stop_timeout = \"1s\"\n");
     let text = std::fs::read_to_string(&svc.config).unwrap();
-    std::fs::write(&svc.config, text.replace("drain = \"1s\"", "drain = \"8s\"")).unwrap();
+    std::fs::write(&svc.config, text.replace("drain = \"1s\"", &format!("drain = \"{CAP}\""))).unwrap();
     svc.install();
     let o = svc.bgctl(&["switch", "--image", "bgctl-demo:v1"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    svc
+}
 
+fn drain_ms(svc: &Service) -> u64 {
+    let history: Value = serde_json::from_slice(&svc.bgctl(&["history", "--json"]).stdout).unwrap();
+    let phases = history[0]["phases"].as_array().unwrap();
+    let drain = phases.iter().find(|p| p["phase"] == "drain").expect("a drain phase");
+    drain["ms"].as_u64().unwrap()
+}
+
+/// The connections the drain said it waited for.
+fn waited_for(err: &str) -> usize {
+    let (_, rest) = err.split_once("waited for ").unwrap_or_else(|| panic!("no drain detail: {err}"));
+    rest.split(' ').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_slow_request_through_nginx_across_a_switch_gets_200_and_the_drain_waits_for_it() {
+    let env = TestEnv::get();
+    let svc = service(&env, "drain_inflight", (19081, 19082, 19083));
     let load = Load::start(svc.listen, 8, 40, Duration::from_secs(600));
+    // Paused after the flip: nginx still sends to blue, where the slow
+    // request goes; the switch goes on while it is in flight.
     let running = svc.spawn_until(
         &["switch", "--image", "bgctl-demo:v2"],
-        "drain:pause=300",
-        "fault: pausing after drain",
+        "flip:pause=300",
+        "fault: pausing after flip",
     );
-    // As nginx's old workers would: a request to blue, on its way when the
-    // settled site goes in, longer than blue's stop timeout.
-    let blue = svc.ports.0;
+    let listen = svc.listen;
     let slow = std::thread::spawn(move || {
         let started = Instant::now();
-        (http_get(blue, "/slow?ms=4000"), started.elapsed())
+        (http_get(listen, "/slow?ms=3000"), started.elapsed())
     });
     let (code, err) = running.finish();
     let (answer, took) = slow.join().unwrap();
     let result = load.stop();
+    let drained = drain_ms(&svc);
     eprintln!(
-        "slow request to the old color: {answer:?} after {took:?}; {} requests, {} failed\n{err}",
+        "slow request through nginx: {answer:?} after {took:?}; drain {drained} ms; {} requests, {} failed\n{err}",
         result.requests(),
         result.failed()
     );
     assert_eq!(code, Some(0), "{err}");
     let (status, body) = answer.expect("the in-flight request got an answer");
     assert!(
-        status.contains("200") && body.contains("slow 4000ms"),
+        status.contains("200") && body.contains("v1 (slow 3000ms)"),
         "{status} {body}"
     );
+    assert!(waited_for(&err) >= 1, "{err}");
+    // It waited for the slow request (begun about when the drain did) ...
+    assert!(drained >= 1500, "{drained} ms");
+    // ... and not for its cap.
+    assert!(drained < 8000, "the drain ran to its cap: {drained} ms");
     svc.assert_live("green", "v2");
     result.assert_no_failures();
+}
+
+#[test]
+fn at_idle_the_drain_ends_long_before_its_cap() {
+    let env = TestEnv::get();
+    let svc = service(&env, "drain_idle", (19084, 19085, 19086));
+    let o = svc.bgctl(&["switch", "--image", "bgctl-demo:v2"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let drained = drain_ms(&svc);
+    eprintln!("drain at idle: {drained} ms (cap {CAP})\n{}", stderr(&o));
+    assert_eq!(waited_for(&stderr(&o)), 0, "{}", stderr(&o));
+    // Functional, not a benchmark: idle-aware means nowhere near the cap.
+    assert!(drained < 4000, "{drained} ms");
+    svc.assert_live("green", "v2");
 }

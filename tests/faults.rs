@@ -104,6 +104,7 @@ killed_after! {
     kill_after_flip: "flip" on (19709, 19710, 19784);
     kill_after_proxy: "proxy" on (19711, 19712, 19785);
     kill_after_verify: "verify" on (19713, 19714, 19786);
+    kill_after_guard: "guard" on (19729, 19730, 19793);
     kill_after_drain: "drain" on (19715, 19716, 19787);
     kill_after_stop: "stop" on (19717, 19718, 19788);
 }

@@ -12,8 +12,8 @@ use serde_json::Value;
 use support::etcd::Cluster;
 use support::{Service, TestEnv, deploy_id, journal, stderr, stdout, wait_for};
 
-const PHASES: [&str; 11] = [
-    "lock", "read", "converge", "start", "healthy", "checks", "flip", "proxy", "verify", "drain", "stop",
+const PHASES: [&str; 12] = [
+    "lock", "read", "converge", "start", "healthy", "checks", "flip", "proxy", "verify", "guard", "drain", "stop",
 ];
 
 /// One deploy's records, once its last one (how it ended) is in.

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::error::Error;
+use crate::guard::Figures;
 use crate::state::{CommandRecord, HistoryRecord, StateStore, Store};
 use crate::terminal::{self, Paint, paint_out};
 
@@ -46,6 +47,9 @@ pub struct Entry {
     pub phases: Vec<PhaseTime>,
     /// The configured commands it ran (check, pre_flip, post_switch).
     pub commands: Vec<CommandRecord>,
+    /// What `[guard]` counted, when it watched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guard: Option<Figures>,
 }
 
 #[derive(Debug, Serialize)]
@@ -75,6 +79,7 @@ impl From<&HistoryRecord> for Entry {
                 })
                 .collect(),
             commands: r.commands.clone(),
+            guard: r.guard.clone(),
         }
     }
 }
@@ -103,6 +108,9 @@ impl fmt::Display for Entry {
         writeln!(f, "    {}", paint_out(Paint::Dim, &phases.join(" · ")))?;
         for c in &self.commands {
             writeln!(f, "    {} `{}`: {} in {} ms", c.hook, c.command, c.result, c.ms)?;
+        }
+        if let Some(g) = &self.guard {
+            writeln!(f, "    guard {}: {g}", g.verdict)?;
         }
         Ok(())
     }

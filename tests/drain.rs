@@ -18,7 +18,11 @@ const CAP: &str = "8s";
 fn service<'a>(env: &'a TestEnv, name: &str, ports: (u16, u16, u16)) -> Service<'a> {
     let svc = Service::new(env, name, ports, "stop_timeout = \"1s\"\n");
     let text = std::fs::read_to_string(&svc.config).unwrap();
-    std::fs::write(&svc.config, text.replace("drain = \"1s\"", &format!("drain = \"{CAP}\""))).unwrap();
+    std::fs::write(
+        &svc.config,
+        text.replace("drain = \"1s\"", &format!("drain = \"{CAP}\"")),
+    )
+    .unwrap();
     svc.install();
     let o = svc.bgctl(&["switch", "--image", "bgctl-demo:v1"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -34,7 +38,9 @@ fn drain_ms(svc: &Service) -> u64 {
 
 /// The connections the drain said it waited for.
 fn waited_for(err: &str) -> usize {
-    let (_, rest) = err.split_once("waited for ").unwrap_or_else(|| panic!("no drain detail: {err}"));
+    let (_, rest) = err
+        .split_once("waited for ")
+        .unwrap_or_else(|| panic!("no drain detail: {err}"));
     rest.split(' ').next().unwrap().parse().unwrap()
 }
 

@@ -59,12 +59,20 @@ fn a_release_that_fails_its_users_is_rolled_back_by_the_guard_within_the_window(
     // second of the whole load, where the guard looks every 100 ms.
     assert!(users_5xx > 0, "no user reached the broken release: {}", result.report);
     assert!(users_5xx <= 400, "{users_5xx} 5xx reached users: {}", result.report);
-    assert_eq!(result.failed(), users_5xx, "only the release's own 500s: {}", result.report);
+    assert_eq!(
+        result.failed(),
+        users_5xx,
+        "only the release's own 500s: {}",
+        result.report
+    );
 
     let deploy = last_deploy(&svc);
     assert_eq!(deploy["guard"]["verdict"], "tripped", "{deploy}");
     assert!(deploy["guard"]["errors"].as_u64().unwrap() >= 20, "{deploy}");
-    assert!(deploy["result"].as_str().unwrap().contains("[guard] tripped"), "{deploy}");
+    assert!(
+        deploy["result"].as_str().unwrap().contains("[guard] tripped"),
+        "{deploy}"
+    );
 }
 
 #[test]
@@ -78,7 +86,10 @@ fn the_same_release_without_the_guard_goes_live() {
     let o = svc.bgctl(&["switch", "--image", "bgctl-demo:broken"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let (status, body) = http_get(svc.listen, "/").expect("nginx answers");
-    assert!(status.contains("500") && body.contains("broken release"), "{status} {body}");
+    assert!(
+        status.contains("500") && body.contains("broken release"),
+        "{status} {body}"
+    );
     assert!(last_deploy(&svc).get("guard").is_none());
 }
 

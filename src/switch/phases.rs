@@ -16,7 +16,7 @@ use crate::health::Probe;
 use crate::proxy::Proxy;
 use crate::render;
 use crate::state::{Deployment, Snapshot, StateError, StateStore};
-use crate::systemd::Systemd;
+use crate::systemd::{FileChange, Systemd};
 
 impl<S, D, T, P, H, R> Run<'_, '_, S, D, T, P, H, R>
 where
@@ -274,21 +274,33 @@ where
     }
 
     /// Phase `stop`: only the new color stays enabled, and the old one
-    /// stops. What fails is noted.
+    /// stops, both at once (a daemon-reload and a container's stop are
+    /// each a few hundred ms, and neither needs the other). What fails is
+    /// noted.
     async fn stop_old(&mut self, to: Color) {
-        if let Err(e) = self.enable_only(to).await {
-            if matches!(e, SwitchError::State(StateError::LockLost(_))) {
-                self.clock
-                    .note(&format!("{to} is live; the old color keeps running: {e}"));
-                return;
-            }
+        let Some(from) = self.from else {
+            let enabled = self.enable_only(to).await;
+            return self.note_enabled(to, enabled);
+        };
+        if let Err(e) = self.world.state.check_lock().await {
+            return self
+                .clock
+                .note(&format!("{to} is live; {from} keeps running and stays enabled: {e}"));
+        }
+        let (enabled, stopped) = tokio::join!(self.enable_only(to), self.stop_unit(from));
+        self.note_enabled(to, enabled);
+        match stopped {
+            Ok(()) => self.record_stopped(from).await,
+            Err(e) => self
+                .clock
+                .note(&format!("{to} is live, but stopping {from} failed: {e}")),
+        }
+    }
+
+    fn note_enabled(&mut self, to: Color, enabled: Result<Vec<FileChange>, SwitchError>) {
+        if let Err(e) = enabled {
             self.clock
                 .note(&format!("{to} is live, but enabling only it failed: {e}"));
-        }
-        let Some(from) = self.from else { return };
-        if let Err(e) = self.stop_color(from).await {
-            self.clock
-                .note(&format!("{to} is live, but stopping {from} failed: {e}"));
         }
     }
 

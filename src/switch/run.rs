@@ -233,15 +233,23 @@ where
     /// Stops `color` and records it stopped.
     pub async fn stop_color(&mut self, color: Color) -> Result<(), SwitchError> {
         self.world.state.check_lock().await?;
-        self.world
-            .systemd
-            .stop(&self.world.config.unit(color), self.stop_timeout())
-            .await?;
+        self.stop_unit(color).await?;
+        self.record_stopped(color).await;
+        Ok(())
+    }
+
+    /// `StopUnit` for `color`, its job waited for; the caller checked the lock.
+    pub async fn stop_unit(&self, color: Color) -> Result<(), SwitchError> {
+        let unit = self.world.config.unit(color);
+        self.world.systemd.stop(&unit, self.stop_timeout()).await?;
+        Ok(())
+    }
+
+    pub async fn record_stopped(&mut self, color: Color) {
         if let Err(e) = self.world.state.set_status(color, Status::Stopped).await {
             self.clock
                 .note(&format!("{color} stopped, but its status was not recorded: {e}"));
         }
-        Ok(())
     }
 
     /// Waits until nothing is on its way to `color` (see [`Proxy::drain`]),

@@ -167,14 +167,6 @@ impl DbusSystemd {
     }
 
     /// As after `enable` on the command line: systemd re-reads what changed.
-    async fn reload_if(&self, changes: &[FileChange]) -> Result<(), SystemdError> {
-        if changes.is_empty() {
-            Ok(())
-        } else {
-            self.reload().await
-        }
-    }
-
     async fn file_changes(&self, unit_names: &[UnitName], enable: bool) -> Result<Vec<FileChange>, SystemdError> {
         let op = if enable { "enable" } else { "disable" };
         let names: Vec<&str> = unit_names.iter().map(UnitName::as_str).collect();
@@ -276,9 +268,7 @@ impl Systemd for DbusSystemd {
     }
 
     async fn enable(&self, units: &[UnitName]) -> Result<Vec<FileChange>, SystemdError> {
-        let changes = self.file_changes(units, true).await?;
-        self.reload_if(&changes).await?;
-        Ok(changes)
+        self.file_changes(units, true).await
     }
 
     async fn disable(&self, units: &[UnitName]) -> Result<Vec<FileChange>, SystemdError> {
@@ -298,7 +288,6 @@ impl Systemd for DbusSystemd {
             }
             other => other?,
         };
-        self.reload_if(&changes).await?;
         Ok(changes)
     }
 

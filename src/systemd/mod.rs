@@ -78,10 +78,11 @@ pub trait Systemd {
     /// The unit's current state, read fresh.
     async fn state(&self, unit: &UnitName) -> Result<UnitState, SystemdError>;
 
-    /// Enables the units' `[Install]` sections (`WantedBy=` symlinks).
+    /// Enables the units' `[Install]` sections (`WantedBy=` symlinks). No
+    /// daemon-reload: the caller does one for all its changes.
     async fn enable(&self, units: &[UnitName]) -> Result<Vec<FileChange>, SystemdError>;
 
-    /// Removes the units' enablement symlinks.
+    /// Removes the units' enablement symlinks (no daemon-reload either).
     async fn disable(&self, units: &[UnitName]) -> Result<Vec<FileChange>, SystemdError>;
 
     /// Loaded units whose names match the glob `pattern`.
@@ -94,7 +95,8 @@ pub trait Systemd {
 
 /// Makes `active` the only enabled one of the pair, so after a reboot exactly
 /// the live color starts. Enables first: a crash in between leaves both
-/// enabled (both start, the proxy picks one), never neither.
+/// enabled (both start, the proxy picks one), never neither. One
+/// daemon-reload for both, as `systemctl enable` does, only when a link changed.
 pub async fn enable_only(
     systemd: &impl Systemd,
     active: &UnitName,
@@ -102,5 +104,8 @@ pub async fn enable_only(
 ) -> Result<Vec<FileChange>, SystemdError> {
     let mut changes = systemd.enable(std::slice::from_ref(active)).await?;
     changes.extend(systemd.disable(std::slice::from_ref(other)).await?);
+    if !changes.is_empty() {
+        systemd.reload().await?;
+    }
     Ok(changes)
 }

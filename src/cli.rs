@@ -80,8 +80,10 @@ start (the unit, job tracked), healthy (HTTP probe, \
 and Docker's HEALTHCHECK when the image has one), checks ([checks] against the new color's own \
 port, then [hooks] pre_flip), flip (one etcd transaction, compare-and-swap), \
 proxy (site rendered, nginx -t, atomic swap, reload over D-Bus), verify (requests through nginx \
-answer from the new color), drain (the old color as nginx's fallback for [proxy] drain), stop \
-(the old color, once no connection to it is left; only the new one stays enabled). \
+answer from the new color), guard ([guard]: users' real requests counted for its window while the \
+old color is nginx's fallback; too many 5xx roll back), drain (the settled site, then until no \
+connection to the old color and no old nginx worker is left, at most [proxy] drain), stop \
+(the old color; only the new one stays enabled). \
 Then [hooks] post_switch; its failure is reported and undoes nothing. \
 A failure before the flip stops the new color and changes nothing (exit 3 if its app never became \
 healthy or failed a check; 1 if the start job failed or docker could not run it); after the flip the flip and the \
@@ -105,7 +107,7 @@ it could not start, 4 while another deploy holds the lock."
     /// Move user traffic to the staged color, with the switch's guarantees
     #[command(
         long_about = "The second half of a switch, for the color `bgctl stage` left: lock, read, \
-converge, then flip, proxy, verify, drain and stop, and [hooks] post_switch. The staged color must \
+converge, then flip, proxy, verify, guard, drain and stop, and [hooks] post_switch. The staged color must \
 still be healthy: when nothing is staged, or it is not healthy any more, nothing moves (exit 1). \
 A failure after the flip rolls back as switch does (exit 1)."
     )]

@@ -394,6 +394,21 @@ fn the_site_directory_inside_nginx_conf_s_is_mounted_once_and_made_first() {
     }
 }
 
+#[test]
+fn with_the_guard_on_nginx_writes_its_log_where_bgctl_reads_it() {
+    let text = fixture_text().replace("window = \"0s\"", "window = \"30s\"");
+    let doc: Json = serde_json::from_str(&print(Format::Ignition, Variant::Flatcar, &text)).unwrap();
+    let units = doc["systemd"]["units"].as_array().unwrap();
+    let nginx = units.iter().find(|u| u["name"] == "nginx.service").unwrap()["contents"]
+        .as_str()
+        .unwrap();
+    assert!(nginx.contains("-v \"/var/log/nginx:/var/log/nginx:z\""), "{nginx}");
+    assert!(
+        nginx.contains("ExecStartPre=/usr/bin/mkdir -p \"/var/log/nginx\""),
+        "{nginx}"
+    );
+}
+
 /// The config file each format embeds, read back with a real parser.
 fn embedded_config(format: Format, out: &str) -> String {
     let path = "/etc/bgctl/fuzz.toml";

@@ -35,6 +35,10 @@ impl Follower {
     /// Empties the log for a new switch (nginx does not write to it yet)
     /// and follows it from its start.
     pub fn reset(&mut self) -> io::Result<()> {
+        // nginx -t refuses a site whose log directory is missing.
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
         match OpenOptions::new().write(true).open(&self.path) {
             Ok(file) => file.set_len(0)?,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}

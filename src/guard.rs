@@ -94,20 +94,26 @@ pub enum Verdict {
     Breached,
     /// The window is over and the new color stays.
     Passed,
-    /// The window is over and not one request was logged, not even
-    /// verify's: the guard cannot see (the log is off, or elsewhere).
+    /// Not one request was logged, not even verify's: the guard cannot
+    /// see (the log is off, or elsewhere).
     Blind,
 }
 
+/// Verify's own requests are in the log before the guard starts: still
+/// none after this means nginx is not writing it, and waiting the window
+/// out would not change that.
+const BLIND_AFTER: Duration = Duration::from_secs(1);
+
 /// The verdict on `tally` after `elapsed` of the window.
 pub fn judge(guard: &Guard, tally: &Tally, elapsed: Duration) -> Verdict {
+    let window = guard.window.get();
     let enough = tally.responses >= u64::from(guard.min_requests.max(1));
     if enough && tally.error_ratio() > guard.max_error_ratio.get() {
         Verdict::Breached
-    } else if elapsed < guard.window.get() {
-        Verdict::Watching
-    } else if tally.requests == 0 {
+    } else if tally.requests == 0 && elapsed >= BLIND_AFTER.min(window) {
         Verdict::Blind
+    } else if elapsed < window {
+        Verdict::Watching
     } else {
         Verdict::Passed
     }
@@ -243,6 +249,12 @@ mod tests {
             judge(&g, &tally(5, 5), g.window.get()),
             Verdict::Passed,
             "too few to judge"
+        );
+        assert_eq!(judge(&g, &tally(0, 0), Duration::from_millis(500)), Verdict::Watching);
+        assert_eq!(
+            judge(&g, &tally(0, 0), Duration::from_secs(1)),
+            Verdict::Blind,
+            "not the whole window"
         );
         assert_eq!(judge(&g, &tally(0, 0), g.window.get()), Verdict::Blind);
     }

@@ -10,10 +10,15 @@ use support::{Service, TestEnv, stderr};
 /// Blue live with v1, then a switch to `image` under load: its exit code
 /// and stderr, after checking blue still serves and nothing failed.
 fn deploy_bad(name: &str, ports: (u16, u16, u16), image: &str) -> (Option<i32>, String) {
+    deploy_bad_with(name, ports, image, "")
+}
+
+/// As [`deploy_bad`], with `extra` sections in the config.
+fn deploy_bad_with(name: &str, ports: (u16, u16, u16), image: &str, extra: &str) -> (Option<i32>, String) {
     let env = TestEnv::get();
     let svc = Service::new(&env, name, ports, "");
     let text = std::fs::read_to_string(&svc.config).unwrap();
-    std::fs::write(&svc.config, format!("{text}[health]\ntimeout = \"6s\"\n")).unwrap();
+    std::fs::write(&svc.config, format!("{text}[health]\ntimeout = \"6s\"\n{extra}")).unwrap();
     svc.install();
     let o = svc.bgctl(&["switch"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -55,8 +60,16 @@ fn an_app_that_never_listens() {
 
 #[test]
 fn an_app_that_is_healthy_then_dies() {
-    let (code, err) = deploy_bad("bad_dies", (19807, 19808, 19883), "bgctl-demo:dies");
-    // Caught before the flip (exit 3), in verify, or after the drain (exit 1, rolled back).
+    // It dies 2 s after it started: only a switch that keeps the old color
+    // that long can catch it. The guard does, for its window.
+    let env = TestEnv::get();
+    let guard = format!(
+        "[guard]\nwindow = \"3s\"\nlog = \"{}/bad_dies.guard.json\"\n",
+        env.dir().display()
+    );
+    let (code, err) = deploy_bad_with("bad_dies", (19807, 19808, 19883), "bgctl-demo:dies", &guard);
+    // Caught before the flip (exit 3), in verify, by the guard or its last
+    // health look (exit 1, rolled back).
     assert!(matches!(code, Some(1) | Some(3)), "{err}");
     assert!(
         err.contains("demo-app exiting with status 1"),

@@ -85,7 +85,9 @@ pub enum Problem {
     PasswordWithoutUser,
     #[error("state.endpoints is empty: list at least one etcd URL")]
     NoEndpoints,
-    #[error("guard.log {0:?} goes into the nginx site: use only letters, digits and . _ - / in it")]
+    #[error(
+        "guard.log {0:?} goes into the nginx site and is emptied by bgctl: a path of letters, digits and . _ - / that ends in .json"
+    )]
     GuardLogPath(String),
 }
 
@@ -152,11 +154,11 @@ impl Config {
             return Err(Problem::NoEndpoints);
         }
         let log = self.guard_log();
-        if !log
+        let plain = log
             .as_str()
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c))
-        {
+            .all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c));
+        if !plain || !log.as_str().ends_with(".json") {
             return Err(Problem::GuardLogPath(log.to_string()));
         }
         Ok(())

@@ -138,6 +138,10 @@ fn fields_that_do_not_fit_together_are_refused() {
             "[guard]\nlog = \"/var/log/a b;\"\n",
             Problem::GuardLogPath("/var/log/a b;".into()),
         ),
+        (
+            "[guard]\nlog = \"/etc/nginx/nginx.conf\"\n",
+            Problem::GuardLogPath("/etc/nginx/nginx.conf".into()),
+        ),
     ] {
         assert_eq!(with(extra), Err(ParseError::Invalid(problem)), "{extra}");
     }

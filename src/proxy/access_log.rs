@@ -39,8 +39,8 @@ impl Follower {
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        match OpenOptions::new().write(true).open(&self.path) {
-            Ok(file) => file.set_len(0)?,
+        match std::fs::symlink_metadata(&self.path) {
+            Ok(_) => self.empty()?,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
@@ -78,11 +78,40 @@ impl Follower {
         if self.offset > CAP {
             // A line nginx writes between the read and this is lost: the
             // price of a bound, and a few lines in 64 MiB.
-            OpenOptions::new().write(true).open(&self.path)?.set_len(0)?;
+            self.empty()?;
             self.offset = 0;
+            self.partial.clear();
         }
         Ok(tally)
     }
+
+    /// Truncates the log, which must be a plain file: bgctl runs as root,
+    /// and a link must not make it empty something else.
+    fn empty(&self) -> io::Result<()> {
+        if !std::fs::symlink_metadata(&self.path)?.file_type().is_file() {
+            return Err(io::Error::other(
+                "it is not a plain file (a link?), so bgctl will not empty it",
+            ));
+        }
+        OpenOptions::new().write(true).open(&self.path)?.set_len(0)
+    }
+}
+
+/// What the whole log says about the color on `port` now, read without
+/// changing it (`status`, while a switch follows it).
+pub fn count_all(path: &std::path::Path, port: u16) -> io::Result<Tally> {
+    let mut tally = Tally::default();
+    let text = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(tally),
+        Err(e) => return Err(e),
+    };
+    for line in String::from_utf8_lossy(&text).lines() {
+        if let Some(more) = count_line(line, port) {
+            tally.add(more);
+        }
+    }
+    Ok(tally)
 }
 
 #[cfg(test)]
@@ -132,6 +161,20 @@ mod tests {
         assert_eq!(follower.read(9002).unwrap().requests, 0);
         log.write_all(line(9002, 200).as_bytes()).unwrap();
         assert_eq!(follower.read(9002).unwrap().responses, 1);
+        assert_eq!(
+            super::count_all(&path, 9002).unwrap().responses,
+            1,
+            "status counts it all"
+        );
         std::fs::remove_file(&path).unwrap();
+
+        // A link is never followed to empty what it points at.
+        let target = path.with_extension("target");
+        std::fs::write(&target, "keep me\n").unwrap();
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        assert!(Follower::new(path.clone()).reset().is_err());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me\n");
+        std::fs::remove_file(&path).unwrap();
+        std::fs::remove_file(&target).unwrap();
     }
 }

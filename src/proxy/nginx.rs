@@ -5,7 +5,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::access_log::Follower;
+use super::access_log::{Follower, count_all};
 use super::{Drained, Proxy, ProxyError, connections, workers};
 use crate::config::{Config, DrainWait};
 use crate::domain::Color;
@@ -50,9 +50,7 @@ impl<'a, S: Systemd> Nginx<'a, S> {
     /// What the guard's log holds from its start, counted for `color` (the
     /// figures `status` shows while a guarded switch runs).
     pub fn guard_counts(&self, color: Color) -> Result<Tally, ProxyError> {
-        Follower::new(self.config.guard_log().as_path().to_owned())
-            .read(self.config.port(color).get())
-            .map_err(|e| self.guard_log_error(e))
+        count_all(self.config.guard_log().as_path(), self.config.port(color).get()).map_err(|e| self.guard_log_error(e))
     }
 
     fn guard_log_error(&self, e: std::io::Error) -> ProxyError {
@@ -169,7 +167,7 @@ impl<S: Systemd> Nginx<'_, S> {
     async fn reload(&self, site: &RenderedFile, old: Option<&str>) -> Result<(), ProxyError> {
         let unit = &self.config.proxy.unit;
         // Taken before the HUP: any worker that runs after it is a new one.
-        *self.retiring.lock().expect("never poisoned") = workers::nginx_workers();
+        let before = workers::nginx_workers(unit.as_str());
         if let Err(source) = self.systemd.reload_unit(unit, NGINX_TIMEOUT).await {
             self.restore(site, old)?;
             return Err(ProxyError::Reload {
@@ -177,6 +175,7 @@ impl<S: Systemd> Nginx<'_, S> {
                 source,
             });
         }
+        *self.retiring.lock().expect("never poisoned") = before;
         Ok(())
     }
 }

@@ -41,8 +41,15 @@ pub enum SwitchError {
         source: Box<HealthError>,
         journal: Vec<String>,
     },
-    #[error("{unit} failed users' requests after the switch: [guard] tripped on {figures}")]
-    GuardTripped { unit: UnitName, figures: Box<Figures> },
+    #[error(
+        "{unit} failed users' requests after the switch: [guard] tripped on {figures}{}",
+        lines("its journal", journal)
+    )]
+    GuardTripped {
+        unit: UnitName,
+        figures: Box<Figures>,
+        journal: Vec<String>,
+    },
     #[error(
         "[guard] saw not one request in {log} ({figures}): nginx does not write it. An `access_log off;` at nginx's http level turns it off (use `access_log /dev/null;` there instead); or set [guard] log, or window = \"0s\""
     )]

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::run::Run;
+use super::run::{JOURNAL_LINES, Run};
 use super::{Report, SwitchError};
 use crate::docker::Docker;
 use crate::domain::Color;
@@ -59,10 +59,14 @@ where
         let figures = Figures::new(&config.guard, tally, began.elapsed(), verdict);
         self.guard_figures = Some(figures.clone());
         match verdict {
-            Verdict::Breached => Err(SwitchError::GuardTripped {
-                unit: config.unit(to),
-                figures: Box::new(figures),
-            }),
+            Verdict::Breached => {
+                let unit = config.unit(to);
+                Err(SwitchError::GuardTripped {
+                    journal: self.world.systemd.journal_tail(&unit, JOURNAL_LINES).await,
+                    unit,
+                    figures: Box::new(figures),
+                })
+            }
             Verdict::Blind => Err(SwitchError::GuardBlind {
                 log: config.guard_log(),
                 figures: Box::new(figures),

@@ -141,6 +141,11 @@ where
             return Err(self.undo(failure, snapshot, flipped, old_site).await);
         }
         self.settle(to).await;
+        // One that died during the drain is rolled back too: the old color
+        // has not stopped yet.
+        if let Err(failure) = self.confirm(to).await {
+            return Err(self.undo(failure, snapshot, flipped, old_site).await);
+        }
         self.clock.lap(Phase::Drain);
         self.stop_old(to).await;
         self.clock.lap(Phase::Stop);

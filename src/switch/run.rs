@@ -23,7 +23,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(300);
 /// Beyond the unit's own stop timeout (`docker stop -t` + systemd's backstop).
 const STOP_GRACE: Duration = Duration::from_secs(15);
 /// Journal lines shown with a failed color.
-const JOURNAL_LINES: usize = 15;
+pub(super) const JOURNAL_LINES: usize = 15;
 /// Looks at a color before it counts as not healthy any more: one slow
 /// probe is no reason to undo a verified deploy or drop a staged one.
 const CONFIRM_LOOKS: usize = 3;

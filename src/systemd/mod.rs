@@ -103,9 +103,13 @@ pub async fn enable_only(
     other: &UnitName,
 ) -> Result<Vec<FileChange>, SystemdError> {
     let mut changes = systemd.enable(std::slice::from_ref(active)).await?;
-    changes.extend(systemd.disable(std::slice::from_ref(other)).await?);
+    let disabled = systemd.disable(std::slice::from_ref(other)).await;
+    if let Ok(more) = &disabled {
+        changes.extend_from_slice(more);
+    }
+    // What enable changed is reloaded even when disable failed.
     if !changes.is_empty() {
         systemd.reload().await?;
     }
-    Ok(changes)
+    disabled.map(|_| changes)
 }

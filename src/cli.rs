@@ -47,6 +47,21 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// `bgctl proxy …`.
+#[derive(Debug, clap::Subcommand)]
+pub enum ProxyCommand {
+    /// Render the site from the state store, test it, and reload nginx if it changed
+    #[command(
+        long_about = "What confd did in the classic recipe, for a proxy host: read the live \
+color and its stored url (<host>:<port>, which may be another host) from the state store, render \
+the site that sends users there, and, only when it differs from the file on disk, test it \
+([proxy] test), swap it in atomically and reload [proxy] unit. A url that is not <host>:<port> \
+is refused (exit 1) and the site on disk stays. It takes no deploy lock: it only follows what a \
+switch wrote."
+    )]
+    Sync,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Write the units, image drop-ins and nginx site, then daemon-reload (idempotent)
@@ -151,6 +166,10 @@ only it, and stop the other color once the live one is healthy. switch runs the 
 so an interrupted switch is healed by the next command."
     )]
     Reconcile,
+
+    /// The proxy side alone: nginx's site from the state store (confd's job)
+    #[command(subcommand)]
+    Proxy(ProxyCommand),
 
     /// Show what is live, each color's unit and container, and any drift
     #[command(
@@ -288,6 +307,7 @@ impl Command {
             Command::Promote { .. } => "promote",
             Command::Discard { .. } => "discard",
             Command::Reconcile => "reconcile",
+            Command::Proxy(ProxyCommand::Sync) => "proxy sync",
             Command::Status => "status",
             Command::Render { .. } => "render",
             Command::Logs { .. } => "logs",

@@ -183,6 +183,7 @@ fn help_lists_only_implemented_commands_and_the_exit_codes() {
             "discard",
             "rollback",
             "reconcile",
+            "proxy",
             "status",
             "render",
             "logs",

@@ -10,6 +10,7 @@ mod install;
 mod logs;
 mod progress;
 mod provision;
+mod proxy_sync;
 mod reconcile;
 mod render;
 mod stage;
@@ -22,7 +23,7 @@ use std::path::{Path, PathBuf};
 use clap::CommandFactory;
 use tracing::Instrument;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, ProxyCommand};
 use crate::config::{CONFIG_DIR, Config, ConfigError, ConfigSource, locate};
 use crate::error::Error;
 use crate::journal;
@@ -57,6 +58,7 @@ async fn dispatch(cli: Cli, path: &Path, config: Config) -> Result<(), Error> {
         Command::Promote { wait } => switch::promote(&config, wait, cli.json).await,
         Command::Discard { wait } => stage::discard(&config, wait, cli.json).await,
         Command::Reconcile => reconcile::run(&config, cli.json).await,
+        Command::Proxy(ProxyCommand::Sync) => proxy_sync::run(&config, cli.json).await,
         Command::Logs {
             color,
             follow,

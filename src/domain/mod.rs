@@ -24,6 +24,7 @@ mod server_name;
 mod service_name;
 mod sha512;
 mod unit_name;
+mod upstream;
 
 pub use abs_path::AbsPath;
 pub use argv::Argv;
@@ -46,6 +47,7 @@ pub use server_name::ServerName;
 pub use service_name::ServiceName;
 pub use sha512::Sha512;
 pub use unit_name::UnitName;
+pub use upstream::Upstream;
 
 /// A value that does not fit its type: what it was meant to be, the value,
 /// and why it was refused.

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use askama::Template;
 
 use crate::config::Config;
-use crate::domain::{AbsPath, Color, DockerHost, ImageRef, PrintableText, ServiceName, UnitName};
+use crate::domain::{AbsPath, Color, DockerHost, ImageRef, PrintableText, ServiceName, UnitName, Upstream};
 use crate::naming;
 pub use boot_units::{INSTALL_UNIT, RECONCILE_UNIT, boot_units};
 use escape::filters;
@@ -181,17 +181,28 @@ pub fn image_dropin(config: &Config, color: Color, image: &ImageRef) -> Result<R
 
 /// The nginx site: proxying to `live`'s port, or answering 503 when no color is live.
 pub fn site(config: &Config, live: Option<Color>) -> Result<RenderedFile, RenderError> {
-    render_site(config, live, None)
+    render_site(config, live, None, None)
+}
+
+/// The site of a proxy host (`proxy sync`): `live` is reached at `at`, the
+/// state's `url`, which may be another host.
+pub fn site_at(config: &Config, live: Color, at: &Upstream) -> Result<RenderedFile, RenderError> {
+    render_site(config, Some(live), None, Some(at))
 }
 
 /// The site while a switch guards and drains: `to` serves, and `from`
 /// (still up, and known good) takes the requests whose connection to `to`
 /// fails. With `[guard]` on, users' requests are logged for it to count.
 pub fn switching_site(config: &Config, to: Color, from: Color) -> Result<RenderedFile, RenderError> {
-    render_site(config, Some(to), Some(from))
+    render_site(config, Some(to), Some(from), None)
 }
 
-fn render_site(config: &Config, live: Option<Color>, fallback: Option<Color>) -> Result<RenderedFile, RenderError> {
+fn render_site(
+    config: &Config,
+    live: Option<Color>,
+    fallback: Option<Color>,
+    live_at: Option<&Upstream>,
+) -> Result<RenderedFile, RenderError> {
     let address = |c: Color| format!("{}:{}", publish_address(config.upstream_ip()), config.port(c));
     let site = Site {
         name: &config.name,
@@ -202,7 +213,7 @@ fn render_site(config: &Config, live: Option<Color>, fallback: Option<Color>) ->
         green_port: config.port(Color::Green).get(),
         live: live.map(|color| Live {
             color,
-            upstream: address(color),
+            upstream: live_at.map_or_else(|| address(color), |at| at.to_string()),
             fallback: fallback.map(address),
             guard_log: fallback
                 .filter(|_| config.guard.enabled())

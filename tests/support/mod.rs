@@ -420,6 +420,19 @@ impl Service<'_> {
         (!value.is_empty()).then_some(value)
     }
 
+    /// Writes `<prefix>/<key>` in etcd with etcdctl, as another host would.
+    pub fn etcd_put(&self, key: &str, value: &str) {
+        let prefix = format!("/{}", self.name.replace('_', "-"));
+        let o = Command::new("etcdctl")
+            .env("ETCDCTL_API", "3")
+            .args(["--endpoints", &self.etcd_endpoints, "put"])
+            .arg(format!("{prefix}/{key}"))
+            .arg(value)
+            .output()
+            .expect("etcdctl runs");
+        assert!(o.status.success(), "etcdctl put: {}", stderr(&o));
+    }
+
     /// Who answers through nginx: the X-Bgctl-Color header and the body.
     pub fn answer(&self) -> Option<(String, String)> {
         answer_on(self.listen)

@@ -1,0 +1,65 @@
+//! `proxy sync` against the real etcd and nginx: it follows the stored
+//! url, repairs a hand-edited site, does nothing when in sync, and keeps
+//! the last good site when the state holds a url that is no address.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::Value;
+use support::{Load, Service, TestEnv, stderr, stdout};
+
+fn sync(svc: &Service) -> Value {
+    let o = svc.bgctl(&["--json", "proxy", "sync"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    serde_json::from_str(&stdout(&o)).unwrap_or_else(|e| panic!("{e}: {}", stdout(&o)))
+}
+
+#[test]
+fn proxy_sync_follows_the_stored_url_and_repairs_the_site() {
+    let env = TestEnv::get();
+    let svc = Service::new(&env, "psync", (20401, 20402, 20480), "");
+    svc.install();
+    let o = svc.bgctl(&["switch", "--image", "bgctl-demo:v1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let site_path = std::path::Path::new(env.var("BGCTL_TEST_NGINX_SITES")).join("psync.conf");
+    let settled = std::fs::read_to_string(&site_path).unwrap();
+
+    // Just after a switch: the site is what the state asks for.
+    let first = sync(&svc);
+    assert_eq!(
+        (first["changed"].as_bool(), first["color"].as_str()),
+        (Some(false), Some("blue"))
+    );
+    assert_eq!(first["upstream"], "127.0.0.1:20401");
+
+    // A hand edit that sends users nowhere is undone.
+    std::fs::write(&site_path, settled.replace("127.0.0.1:20401", "127.0.0.1:20499")).unwrap();
+    let repaired = sync(&svc);
+    assert_eq!(
+        (repaired["changed"].as_bool(), repaired["reloaded"].as_bool()),
+        (Some(true), Some(true))
+    );
+    assert_eq!(std::fs::read_to_string(&site_path).unwrap(), settled);
+    svc.assert_live("blue", "v1");
+
+    // Another host's url (a name here), followed under load without a failed request.
+    let load = Load::start(svc.listen, 4, 40, Duration::from_secs(600));
+    svc.etcd_put("url", "localhost:20401");
+    let moved = sync(&svc);
+    std::thread::sleep(Duration::from_millis(500));
+    let result = load.stop();
+    assert_eq!(moved["upstream"], "localhost:20401", "{moved}");
+    let site = std::fs::read_to_string(&site_path).unwrap();
+    assert!(site.contains("server localhost:20401 max_fails=0;"), "{site}");
+    svc.assert_live("blue", "v1");
+    result.assert_no_failures();
+
+    // A url that is no address never reaches nginx: exit 1, the site stays.
+    svc.etcd_put("url", "x; return 200 owned:1");
+    let o = svc.bgctl(&["proxy", "sync"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("/psync/url holds"), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&site_path).unwrap(), site);
+    svc.assert_live("blue", "v1");
+}

@@ -57,9 +57,20 @@ color and its stored url (<host>:<port>, which may be another host) from the sta
 the site that sends users there, and, only when it differs from the file on disk, test it \
 ([proxy] test), swap it in atomically and reload [proxy] unit. A url that is not <host>:<port> \
 is refused (exit 1) and the site on disk stays. It takes no deploy lock: it only follows what a \
-switch wrote."
+switch wrote. With --watch it runs for ever as a Type=notify service (bgctl-proxy@.service): \
+again on every change under the service's etcd prefix (the watch resumes from the last revision \
+it saw, so a broken connection or a compaction misses nothing; bursts are read once) and every \
+--recheck, so a hand-edited site is put back. A failed render or test keeps the last good site \
+and says so in the journal and in the unit's status."
     )]
-    Sync,
+    Sync {
+        /// Follow the state store for ever (READY=1, STATUS=, WATCHDOG=1 to systemd)
+        #[arg(long)]
+        watch: bool,
+        /// With --watch: a full sync at least this often, whatever etcd says
+        #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = crate::domain::HumanDuration::parse)]
+        recheck: crate::domain::HumanDuration,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -307,7 +318,7 @@ impl Command {
             Command::Promote { .. } => "promote",
             Command::Discard { .. } => "discard",
             Command::Reconcile => "reconcile",
-            Command::Proxy(ProxyCommand::Sync) => "proxy sync",
+            Command::Proxy(ProxyCommand::Sync { .. }) => "proxy sync",
             Command::Status => "status",
             Command::Render { .. } => "render",
             Command::Logs { .. } => "logs",

@@ -51,6 +51,7 @@ const FILES: &[&str] = &[
     "./usr/share/fish/vendor_completions.d/bgctl.fish",
     "./lib/systemd/system/bgctl-install@.service",
     "./lib/systemd/system/bgctl-reconcile@.service",
+    "./lib/systemd/system/bgctl-proxy@.service",
     "./etc/bgctl/example.toml.sample",
     "./usr/share/doc/bgctl/copyright",
 ];
@@ -106,7 +107,11 @@ fn the_deb_holds_the_binary_docs_units_and_example_and_runs_no_scripts() {
     let bgctl = scratch.join("usr/bin/bgctl");
     let o = Command::new(&bgctl).arg("--version").output().unwrap();
     assert_eq!(stdout(&o).trim(), format!("bgctl {}", env!("CARGO_PKG_VERSION")));
-    for unit in ["bgctl-install@.service", "bgctl-reconcile@.service"] {
+    for unit in [
+        "bgctl-install@.service",
+        "bgctl-reconcile@.service",
+        "bgctl-proxy@.service",
+    ] {
         let shipped = std::fs::read_to_string(scratch.join("lib/systemd/system").join(unit)).unwrap();
         let committed = std::fs::read_to_string(root().join("packaging/systemd").join(unit)).unwrap();
         assert_eq!(shipped, committed, "{unit}");

@@ -58,7 +58,8 @@ async fn dispatch(cli: Cli, path: &Path, config: Config) -> Result<(), Error> {
         Command::Promote { wait } => switch::promote(&config, wait, cli.json).await,
         Command::Discard { wait } => stage::discard(&config, wait, cli.json).await,
         Command::Reconcile => reconcile::run(&config, cli.json).await,
-        Command::Proxy(ProxyCommand::Sync) => proxy_sync::run(&config, cli.json).await,
+        Command::Proxy(ProxyCommand::Sync { watch: false, .. }) => proxy_sync::run(&config, cli.json).await,
+        Command::Proxy(ProxyCommand::Sync { watch: true, recheck }) => proxy_sync::watch(&config, recheck.get()).await,
         Command::Logs {
             color,
             follow,

@@ -1,9 +1,12 @@
 //! `proxy sync`: confd's job, for a proxy host. The site is rendered from
 //! the state store (the live color at its stored `url`), and tested,
 //! swapped and reloaded only when it differs from the file on disk. No
-//! deploy lock: it only follows what a switch wrote.
+//! deploy lock: it only follows what a switch wrote. `--watch` does it
+//! again on every change in etcd and every `--recheck`, as a `Type=notify`
+//! service (`bgctl-proxy@.service`).
 
 use std::fmt;
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -13,22 +16,100 @@ use crate::error::Error;
 use crate::proxy::{Installed, Nginx, Proxy};
 use crate::render::{self, RenderedFile};
 use crate::state::{Snapshot, StateError, StateStore, Store};
-use crate::systemd::DbusSystemd;
+use crate::systemd::{DbusSystemd, Notifier};
 use crate::terminal;
 
+/// A burst of writes (a flip, then the deploy's history record) is read once.
+const DEBOUNCE: Duration = Duration::from_millis(100);
+/// After etcd did not answer a watch: the next try.
+const RETRY: Duration = Duration::from_secs(1);
+
+/// Once: the site as the state says, now.
 pub async fn run(config: &Config, json: bool) -> Result<(), Error> {
-    let (state, systemd) = tokio::try_join!(async { Ok::<_, Error>(Store::open(config).await?) }, async {
+    let (state, systemd) = connect(config).await?;
+    let synced = sync(config, &state, &Nginx::new(config, &systemd)).await?;
+    terminal::say(&synced.to_string());
+    if json {
+        super::print_json(&synced);
+    }
+    Ok(())
+}
+
+/// For ever: a sync at start, on every change under the service's prefix
+/// (the watch resumes from the last revision it saw, so a broken
+/// connection or a compaction misses nothing) and every `recheck` (a site
+/// edited by hand). A failed sync keeps the last good site and is said in
+/// the journal and `STATUS=`.
+pub async fn watch(config: &Config, recheck: Duration) -> Result<(), Error> {
+    let (state, systemd) = connect(config).await?;
+    let nginx = Nginx::new(config, &systemd);
+    let notifier = Notifier::from_env();
+    let (mut after, mut ready) = (0, false);
+    loop {
+        let status = match sync(config, &state, &nginx).await {
+            Ok(synced) => {
+                after = after.max(synced.revision);
+                if synced.changed || !ready {
+                    terminal::say(&synced.to_string());
+                    tracing::info!("{synced}");
+                }
+                synced.to_string()
+            }
+            Err(e) => {
+                let said = format!("proxy sync {}: {e}; the last good site stays", config.name);
+                tracing::error!("{said}");
+                terminal::say(&said);
+                said
+            }
+        };
+        if ready {
+            notifier.status(&status);
+        } else {
+            notifier.ready(&status);
+            ready = true;
+        }
+        after = wait(&state, &notifier, after, recheck).await;
+    }
+}
+
+/// Until the state may have changed after `after`, or `recheck` passed;
+/// the watchdog hears from us meanwhile. Returns the revision to resume from.
+async fn wait(state: &Store, notifier: &Notifier, after: i64, recheck: Duration) -> i64 {
+    let due = tokio::time::Instant::now() + recheck;
+    loop {
+        notifier.alive();
+        let left = due.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            return after;
+        }
+        let look = notifier.alive_every().map_or(left, |every| every.min(left));
+        match state.wait_change(after, look).await {
+            Ok(Some(revision)) => {
+                tokio::time::sleep(DEBOUNCE).await;
+                return after.max(revision);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!("proxy sync: {e}; watching again in {RETRY:?}");
+                tokio::time::sleep(RETRY).await;
+            }
+        }
+    }
+}
+
+async fn connect(config: &Config) -> Result<(Store, DbusSystemd), Error> {
+    tokio::try_join!(async { Ok::<_, Error>(Store::open(config).await?) }, async {
         Ok(DbusSystemd::connect().await?)
-    },)?;
+    },)
+}
+
+/// One sync: the site the state asks for, put in place if it differs.
+async fn sync(config: &Config, state: &Store, nginx: &Nginx<'_, DbusSystemd>) -> Result<Synced, Error> {
     let snapshot = state.read().await?;
     let (site, live) = wanted(config, &snapshot)?;
-    let nginx = Nginx::new(config, &systemd);
     let changed = nginx.current().await?.as_deref() != Some(site.contents.as_str());
-    let reloaded = match changed {
-        true => nginx.install_site(&site).await? == Installed::Reloaded,
-        false => false,
-    };
-    let synced = Synced {
+    let reloaded = changed && nginx.install_site(&site).await? == Installed::Reloaded;
+    Ok(Synced {
         service: config.name.to_string(),
         revision: snapshot.revision,
         color: live.as_ref().map(|(c, _)| c.to_string()),
@@ -36,12 +117,7 @@ pub async fn run(config: &Config, json: bool) -> Result<(), Error> {
         site: config.site().to_string(),
         changed,
         reloaded,
-    };
-    terminal::say(&synced.to_string());
-    if json {
-        super::print_json(&synced);
-    }
-    Ok(())
+    })
 }
 
 /// The site the stored state asks for, and where it sends users.

@@ -76,7 +76,9 @@ fn the_committed_examples_are_what_provision_prints_for_the_design_example() {
 
 #[test]
 fn the_shipped_units_are_what_bgctl_renders() {
-    for (name, text) in boot_units(&AbsPath::parse("/usr/bin/bgctl").unwrap()).unwrap() {
+    let bgctl = AbsPath::parse("/usr/bin/bgctl").unwrap();
+    let proxy = crate::render::proxy_unit(&bgctl).unwrap();
+    for (name, text) in boot_units(&bgctl).unwrap().into_iter().chain([proxy]) {
         assert_committed(&format!("systemd/{name}"), &text);
     }
 }

@@ -1,7 +1,8 @@
 //! bgctl's own units (DESIGN §9): `bgctl-install@` and `bgctl-reconcile@`,
 //! one instance per service, so a host writes its units and brings its live
 //! color back at boot. The .deb ships them (`/usr/bin/bgctl`); `provision`
-//! embeds them with the binary's place on CoreOS and Flatcar.
+//! embeds them with the binary's place on CoreOS and Flatcar. On a proxy
+//! host, `bgctl-proxy@` keeps the site following the state store.
 
 use askama::Template;
 
@@ -11,6 +12,7 @@ use crate::domain::AbsPath;
 
 pub const INSTALL_UNIT: &str = "bgctl-install@.service";
 pub const RECONCILE_UNIT: &str = "bgctl-reconcile@.service";
+pub const PROXY_UNIT: &str = "bgctl-proxy@.service";
 
 #[derive(Template)]
 #[template(path = "bgctl-install@.service", escape = "systemd")]
@@ -22,6 +24,17 @@ struct Install<'a> {
 #[template(path = "bgctl-reconcile@.service", escape = "systemd")]
 struct Reconcile<'a> {
     bgctl: &'a AbsPath,
+}
+
+#[derive(Template)]
+#[template(path = "bgctl-proxy@.service", escape = "systemd")]
+struct ProxySync<'a> {
+    bgctl: &'a AbsPath,
+}
+
+/// `bgctl-proxy@.service`, running the binary at `bgctl`.
+pub fn proxy_unit(bgctl: &AbsPath) -> Result<(&'static str, String), RenderError> {
+    Ok((PROXY_UNIT, file_text(PROXY_UNIT, ProxySync { bgctl }.render())?))
 }
 
 /// Both template units, named, running the binary at `bgctl`; where they

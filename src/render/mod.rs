@@ -13,7 +13,7 @@ use askama::Template;
 use crate::config::Config;
 use crate::domain::{AbsPath, Color, DockerHost, ImageRef, PrintableText, ServiceName, UnitName, Upstream};
 use crate::naming;
-pub use boot_units::{INSTALL_UNIT, RECONCILE_UNIT, boot_units};
+pub use boot_units::{INSTALL_UNIT, PROXY_UNIT, RECONCILE_UNIT, boot_units, proxy_unit};
 use escape::filters;
 
 /// The first line of every file bgctl generates: how uninstall knows a file

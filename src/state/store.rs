@@ -7,6 +7,9 @@ use super::{
 use crate::config::{Backend, Config};
 use crate::domain::Color;
 
+/// How often `proxy sync --watch` reads a state file again.
+const FILE_LOOK: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub enum Store {
     Etcd(EtcdStore),
     File(FileStore),
@@ -25,6 +28,19 @@ impl Store {
         match self {
             Store::Etcd(_) => "etcd",
             Store::File(_) => "file",
+        }
+    }
+
+    /// Waits until the state may have changed after `after`, at most
+    /// `limit` (see [`EtcdStore::wait_change`]). A state file is looked at
+    /// again every second, so its "change" is only that.
+    pub async fn wait_change(&self, after: i64, limit: std::time::Duration) -> Result<Option<i64>, StateError> {
+        match self {
+            Store::Etcd(s) => s.wait_change(after, limit).await,
+            Store::File(_) => {
+                tokio::time::sleep(limit.min(FILE_LOOK)).await;
+                Ok(Some(after))
+            }
         }
     }
 

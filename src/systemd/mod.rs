@@ -6,11 +6,13 @@
 
 mod client;
 pub mod dbus;
+mod notify;
 mod state;
 
 use std::time::Duration;
 
 pub use client::{DbusSystemd, JOURNALCTL};
+pub use notify::Notifier;
 pub use state::{ActiveState, JobResult, UnitState};
 
 use crate::domain::UnitName;

@@ -1,0 +1,171 @@
+//! `bgctl-proxy@.service` (the shipped unit, `Type=notify`) running `proxy
+//! sync --watch` in the sandbox's systemd, against the real etcd and nginx:
+//! it follows what another host writes to etcd, repairs a hand-edited site
+//! within its re-check, catches up after it was stopped, comes back after
+//! kill -9, and keeps the last good site when the state holds a bad url.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use support::{Service, TestEnv, stderr, stdout, wait_for};
+
+const NAME: &str = "pwatch";
+const UNIT: &str = "bgctl-proxy@pwatch.service";
+
+/// The shipped unit, with this build's binary and `PrivateTmp=no` (the
+/// environment lives under /tmp), and a short re-check.
+fn install_unit(env: &TestEnv, svc: &Service) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let shipped = std::fs::read_to_string(root.join("packaging/systemd/bgctl-proxy@.service")).unwrap();
+    std::fs::write(env.unit_dir().join("bgctl-proxy@.service"), shipped).unwrap();
+    let bin = env.dir().join(format!("bin/bgctl-watch-{}", std::process::id()));
+    std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_bgctl"), bin.with_extension("tmp")).unwrap();
+    std::fs::rename(bin.with_extension("tmp"), &bin).unwrap();
+    std::fs::copy(&svc.config, env.dir().join(format!("etc-bgctl/{NAME}.toml"))).unwrap();
+    let dropin = env.unit_dir().join(format!("{UNIT}.d"));
+    std::fs::create_dir_all(&dropin).unwrap();
+    std::fs::write(
+        dropin.join("90-test.conf"),
+        format!(
+            "[Service]\nExecStart=\nExecStart={} -s %i proxy sync --watch --recheck 2s\nPrivateTmp=no\n",
+            bin.display()
+        ),
+    )
+    .unwrap();
+    systemctl(env, &["daemon-reload"]);
+}
+
+fn systemctl(env: &TestEnv, args: &[&str]) -> String {
+    let mut all = vec!["systemctl"];
+    all.extend_from_slice(args);
+    let o = env.in_sandbox(&all);
+    assert!(o.status.success(), "{all:?}: {}", stderr(&o));
+    stdout(&o)
+}
+
+fn show(env: &TestEnv, property: &str) -> String {
+    systemctl(env, &["show", "-p", property, "--value", UNIT])
+        .trim()
+        .to_owned()
+}
+
+/// How long until the site holds `text` (at most `limit`).
+fn site_holds(site: &Path, text: &str, limit: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    wait_for(limit, || {
+        let now = std::fs::read_to_string(site).unwrap_or_default();
+        now.contains(text).then(|| started.elapsed())
+    })
+}
+
+/// etcd forgets its history up to now: a watch from before is refused.
+fn compact(env: &TestEnv) {
+    let etcdctl = |args: &[&str]| {
+        let o = std::process::Command::new("etcdctl")
+            .env("ETCDCTL_API", "3")
+            .args(["--endpoints", env.var("BGCTL_TEST_ETCD")])
+            .args(args)
+            .output()
+            .expect("etcdctl runs");
+        assert!(o.status.success(), "etcdctl {args:?}: {}", stderr(&o));
+        stdout(&o)
+    };
+    let got: serde_json::Value = serde_json::from_str(&etcdctl(&["get", "/", "-w", "json"])).unwrap();
+    let now = got["header"]["revision"].as_i64().unwrap().to_string();
+    etcdctl(&["compact", &now]);
+}
+
+struct Cleanup<'a>(&'a TestEnv);
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.in_sandbox(&["systemctl", "stop", UNIT]);
+        let _ = std::fs::remove_dir_all(self.0.unit_dir().join(format!("{UNIT}.d")));
+        let _ = std::fs::remove_file(self.0.unit_dir().join("bgctl-proxy@.service"));
+    }
+}
+
+#[test]
+fn the_watcher_follows_etcd_repairs_the_site_catches_up_and_survives_kill_9() {
+    let env = TestEnv::get();
+    let svc = Service::new(&env, NAME, (20411, 20412, 20481), "");
+    svc.install();
+    let o = svc.bgctl(&["switch", "--image", "bgctl-demo:v1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let site: PathBuf = Path::new(env.var("BGCTL_TEST_NGINX_SITES")).join(format!("{NAME}.conf"));
+    install_unit(&env, &svc);
+    let _cleanup = Cleanup(&env);
+
+    // Type=notify: start returns once the first sync said READY=1.
+    systemctl(&env, &["start", UNIT]);
+    let status = show(&env, "StatusText");
+    assert!(status.contains("sends users to blue at 127.0.0.1:20411"), "{status}");
+
+    // Another host's deploy, as etcd shows it: followed within a second.
+    svc.etcd_put("url", "localhost:20411");
+    let followed = site_holds(&site, "server localhost:20411 max_fails=0;", Duration::from_secs(5));
+    eprintln!("the watcher followed etcd in {followed:?}");
+    assert!(followed.is_some_and(|d| d < Duration::from_secs(1)), "{followed:?}");
+    svc.assert_live("blue", "v1");
+
+    // A hand edit is put back by the re-check (2 s).
+    let good = std::fs::read_to_string(&site).unwrap();
+    std::fs::write(&site, good.replace("localhost:20411", "127.0.0.1:20499")).unwrap();
+    let repaired = site_holds(&site, "server localhost:20411 max_fails=0;", Duration::from_secs(6));
+    eprintln!("a hand-edited site was repaired in {repaired:?}");
+    assert!(repaired.is_some(), "{}", std::fs::read_to_string(&site).unwrap());
+
+    // Stopped while etcd changes and compacts its history: it catches up
+    // on its first loop, and its watch goes on past the compaction.
+    systemctl(&env, &["stop", UNIT]);
+    svc.etcd_put("url", "127.0.0.1:20411");
+    compact(&env);
+    systemctl(&env, &["start", UNIT]);
+    assert!(
+        std::fs::read_to_string(&site)
+            .unwrap()
+            .contains("server 127.0.0.1:20411 max_fails=0;")
+    );
+    svc.etcd_put("url", "localhost:20411");
+    assert!(site_holds(&site, "server localhost:20411 max_fails=0;", Duration::from_secs(5)).is_some());
+    svc.etcd_put("url", "127.0.0.1:20411");
+    assert!(site_holds(&site, "server 127.0.0.1:20411 max_fails=0;", Duration::from_secs(5)).is_some());
+    // By the watch, not by the re-check: no watch failed on the way.
+    let journal = env.in_sandbox(&["journalctl", "-u", UNIT, "-o", "cat", "--no-pager"]);
+    assert!(!stdout(&journal).contains("watching again"), "{}", stdout(&journal));
+    assert!(
+        stdout(&journal).contains("sends users to localhost:20411")
+            || stdout(&journal).contains("blue at localhost:20411"),
+        "{}",
+        stdout(&journal)
+    );
+
+    // kill -9: systemd starts it again, and it follows what changed meanwhile.
+    let pid = show(&env, "MainPID");
+    let rss = env.in_sandbox(&["grep", "VmRSS", &format!("/proc/{pid}/status")]);
+    eprintln!("the watcher's {}", stdout(&rss).trim());
+    systemctl(&env, &["kill", "-s", "KILL", UNIT]);
+    svc.etcd_put("url", "localhost:20411");
+    let back = wait_for(Duration::from_secs(15), || {
+        (show(&env, "ActiveState") == "active" && show(&env, "NRestarts") != "0").then_some(())
+    });
+    assert!(back.is_some(), "not restarted: {}", show(&env, "ActiveState"));
+    assert!(site_holds(&site, "server localhost:20411 max_fails=0;", Duration::from_secs(5)).is_some());
+
+    // A url that is no address: the last good site stays, the unit says so.
+    let before = std::fs::read_to_string(&site).unwrap();
+    svc.etcd_put("url", "x; return 200 owned:1");
+    let said = wait_for(Duration::from_secs(5), || {
+        let status = show(&env, "StatusText");
+        status.contains("the last good site stays").then_some(status)
+    });
+    assert!(said.is_some(), "{}", show(&env, "StatusText"));
+    assert_eq!(std::fs::read_to_string(&site).unwrap(), before);
+    assert_eq!(show(&env, "ActiveState"), "active");
+    svc.etcd_put("url", "127.0.0.1:20411");
+    assert!(site_holds(&site, "server 127.0.0.1:20411 max_fails=0;", Duration::from_secs(5)).is_some());
+    svc.assert_live("blue", "v1");
+}

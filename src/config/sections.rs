@@ -8,7 +8,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::domain::{
     AbsPath, Argv, DockerHost, Endpoint, EnvName, ErrorRatio, HealthPath, HostName, HttpStatus, HumanDuration,
-    KeyPrefix, Port, PrintableText, ServerName, UnitName,
+    KeyPrefix, Port, PrintableText, ProxyUrl, ServerName, UnitName,
 };
 
 pub const DEFAULT_CONTAINER_PORT: Port = port(9000);
@@ -148,6 +148,9 @@ pub struct Proxy {
     /// (the staged one); `None` (0 in the file) means no preview.
     #[serde(deserialize_with = "zero_is_none")]
     pub preview_listen: Option<Port>,
+    /// Other proxies (hosts running `bgctl-proxy@`) that must answer with
+    /// the new color too before the old one is left behind.
+    pub verify: Vec<ProxyUrl>,
 }
 
 impl Default for Proxy {
@@ -164,6 +167,7 @@ impl Default for Proxy {
             drain_wait: DrainWait::Idle,
             test: None,
             preview_listen: None,
+            verify: Vec::new(),
         }
     }
 }

@@ -95,6 +95,8 @@ fn bad_values_are_refused_with_their_line() {
         ("[guard]\nmin_requests = -1\n", "min_requests"),
         ("[guard]\nlog = \"guard.json\"\n", "absolute"),
         ("[proxy]\ndrain_wait = \"some\"\n", "drain_wait"),
+        ("[proxy]\nverify = [\"https://proxy-2\"]\n", "proxy URL"),
+        ("[proxy]\nverify = [\"http://a;b:80\"]\n", "proxy URL"),
     ] {
         match with(extra) {
             Err(ParseError::Toml(msg)) => {

@@ -39,6 +39,13 @@ pub enum ProxyError {
         limit: Duration,
         last: String,
     },
+    #[error("requests through the proxy {url} did not answer as {expected} within {}: last answer {last}. Does it follow the state (bgctl-proxy@ there)?", humantime::format_duration(*limit))]
+    VerifyOther {
+        url: String,
+        expected: Color,
+        limit: Duration,
+        last: String,
+    },
     #[error("cannot take {path}, which keeps site changes on this host one at a time: {reason}")]
     HostLock { path: String, reason: String },
     #[error("cannot read the guard's log {path}: {reason}")]
@@ -74,6 +81,10 @@ pub trait Proxy {
 
     /// Waits until requests through the proxy are answered by `color`.
     async fn verify(&self, color: Color, limit: Duration) -> Result<(), ProxyError>;
+
+    /// As [`Proxy::verify`], through each of the other proxies (`[proxy]
+    /// verify`), which follow the state on their own hosts.
+    async fn verify_others(&self, color: Color, limit: Duration) -> Result<(), ProxyError>;
 
     /// As [`Proxy::verify`], through the preview (`[proxy] preview_listen`).
     async fn verify_preview(&self, color: Color, limit: Duration) -> Result<(), ProxyError>;

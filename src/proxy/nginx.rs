@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::access_log::{Follower, count_all};
 use super::{Drained, Proxy, ProxyError, connections, workers};
 use crate::config::{Config, DrainWait};
-use crate::domain::Color;
+use crate::domain::{Color, ProxyUrl};
 use crate::files::{read_if_exists, remove_if_exists, write_atomic};
 use crate::guard::Tally;
 use crate::http_probe;
@@ -74,7 +74,12 @@ impl<'a, S: Systemd> Nginx<'a, S> {
     /// One request through nginx on `port`: Ok when `color` answered it,
     /// else what did.
     async fn ask(&self, port: u16, color: Color) -> Result<(), String> {
-        match self.answer(port).await? {
+        self.ask_at(local(port), color).await
+    }
+
+    /// As [`Nginx::ask`], through the proxy at `addr`.
+    async fn ask_at(&self, addr: SocketAddr, color: Color) -> Result<(), String> {
+        match self.answer(addr).await? {
             (_, answered) if answered == color => Ok(()),
             (status, answered) => Err(format!("HTTP {status} from {answered}")),
         }
@@ -92,13 +97,13 @@ impl<'a, S: Systemd> Nginx<'a, S> {
     }
 
     async fn served_on(&self, port: u16) -> Option<Color> {
-        self.answer(port).await.ok().map(|(_, color)| color)
+        self.answer(local(port)).await.ok().map(|(_, color)| color)
     }
 
-    /// One request through nginx on `port`: its status and the color that
-    /// answered, or what came instead.
-    async fn answer(&self, port: u16) -> Result<(u16, Color), String> {
-        let (addr, host) = self.endpoint(port);
+    /// One request through the proxy at `addr`: its status and the color
+    /// that answered, or what came instead.
+    async fn answer(&self, addr: SocketAddr) -> Result<(u16, Color), String> {
+        let host = self.host_header();
         let r = http_probe::get(addr, &host, self.config.health.path.as_str(), REQUEST_TIMEOUT)
             .await
             .map_err(|e| e.to_string())?;
@@ -110,18 +115,21 @@ impl<'a, S: Systemd> Nginx<'a, S> {
         }
     }
 
-    /// Where to send verification requests to nginx's `port`, and the Host
-    /// they carry.
-    fn endpoint(&self, port: u16) -> (SocketAddr, String) {
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    /// The Host that verification requests carry: the site's first name.
+    fn host_header(&self) -> String {
         let first = self.config.proxy.server_name.as_str().split(' ').next().unwrap_or("_");
         let host = if first == "_" || first.contains('*') {
             "localhost"
         } else {
             first
         };
-        (addr, host.to_owned())
+        host.to_owned()
     }
+}
+
+/// nginx's `port` on this host.
+fn local(port: u16) -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, port))
 }
 
 /// What [`Nginx::install_site`] did after the test passed.
@@ -309,6 +317,16 @@ impl<S: Systemd> Proxy for Nginx<'_, S> {
         self.verify_on(self.config.proxy.listen.get(), color, limit).await
     }
 
+    async fn verify_others(&self, color: Color, limit: Duration) -> Result<(), ProxyError> {
+        let each = self
+            .config
+            .proxy
+            .verify
+            .iter()
+            .map(|url| self.verify_other(url, color, limit));
+        futures_util::future::try_join_all(each).await.map(drop)
+    }
+
     async fn verify_preview(&self, color: Color, limit: Duration) -> Result<(), ProxyError> {
         let Some(port) = self.config.proxy.preview_listen else {
             return Ok(());
@@ -320,10 +338,41 @@ impl<S: Systemd> Proxy for Nginx<'_, S> {
 impl<S: Systemd> Nginx<'_, S> {
     /// Waits until requests to nginx's `port` are answered by `color`, a few in a row.
     async fn verify_on(&self, port: u16, color: Color, limit: Duration) -> Result<(), ProxyError> {
+        self.verify_at(local(port), color, limit)
+            .await
+            .map_err(|last| ProxyError::Verify {
+                port,
+                expected: color,
+                limit,
+                last,
+            })
+    }
+
+    /// As [`Nginx::verify_on`], through another proxy.
+    async fn verify_other(&self, url: &ProxyUrl, color: Color, limit: Duration) -> Result<(), ProxyError> {
+        let failed = |last: String| ProxyError::VerifyOther {
+            url: url.to_string(),
+            expected: color,
+            limit,
+            last,
+        };
+        let at = url.upstream().as_str();
+        let addr = tokio::time::timeout(limit, tokio::net::lookup_host(at))
+            .await
+            .map_err(|_| failed(format!("{at} did not resolve")))?
+            .map_err(|e| failed(format!("cannot resolve {at}: {e}")))?
+            .next()
+            .ok_or_else(|| failed(format!("{at} has no address")))?;
+        self.verify_at(addr, color, limit).await.map_err(failed)
+    }
+
+    /// Until `color` answers through the proxy at `addr` a few times in a
+    /// row, at most `limit`; else the last answer.
+    async fn verify_at(&self, addr: SocketAddr, color: Color, limit: Duration) -> Result<(), String> {
         let deadline = Instant::now() + limit;
         let mut in_a_row = 0;
         loop {
-            let answer = self.ask(port, color).await;
+            let answer = self.ask_at(addr, color).await;
             in_a_row = if answer.is_ok() { in_a_row + 1 } else { 0 };
             if in_a_row >= CONSECUTIVE {
                 return Ok(());
@@ -331,12 +380,7 @@ impl<S: Systemd> Nginx<'_, S> {
             if let Err(last) = answer
                 && Instant::now() >= deadline
             {
-                return Err(ProxyError::Verify {
-                    port,
-                    expected: color,
-                    limit,
-                    last,
-                });
+                return Err(last);
             }
             tokio::time::sleep(VERIFY_POLL).await;
         }

@@ -246,6 +246,8 @@ where
         self.apply_site(&site).await?;
         self.clock.lap(Phase::Proxy);
         self.world.proxy.verify(to, VERIFY_TIMEOUT).await?;
+        // Every other proxy must follow too, or the switch is undone.
+        self.world.proxy.verify_others(to, VERIFY_TIMEOUT).await?;
         self.clock.lap(Phase::Verify);
         Ok(())
     }

@@ -311,6 +311,10 @@ impl Proxy for FakeProxy<'_> {
     async fn traffic(&self, _: Color) -> Result<Tally, ProxyError> {
         Ok(self.traffic.unwrap_or_default())
     }
+    async fn verify_others(&self, color: Color, _: Duration) -> Result<(), ProxyError> {
+        self.log.push(format!("verify others {color}"));
+        Ok(())
+    }
     async fn verify_preview(&self, color: Color, _: Duration) -> Result<(), ProxyError> {
         self.log.push(format!("preview {color}"));
         Ok(())

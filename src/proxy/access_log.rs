@@ -51,10 +51,9 @@ impl Follower {
 
     /// What the lines added since the last read say about the color on `port`.
     pub fn read(&mut self, port: u16) -> io::Result<Tally> {
-        let mut tally = Tally::default();
         let mut file = match File::open(&self.path) {
             Ok(file) => file,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(tally),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Tally::default()),
             Err(e) => return Err(e),
         };
         let meta = file.metadata()?;
@@ -70,11 +69,7 @@ impl Follower {
         self.offset += read as u64;
         let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
         self.partial = bytes.split_off(complete);
-        for line in String::from_utf8_lossy(&bytes).lines() {
-            if let Some(more) = count_line(line, port) {
-                tally.add(more);
-            }
-        }
+        let tally = tally_lines(&bytes, port);
         if self.offset > CAP {
             // A line nginx writes between the read and this is lost: the
             // price of a bound, and a few lines in 64 MiB.
@@ -100,18 +95,23 @@ impl Follower {
 /// What the whole log says about the color on `port` now, read without
 /// changing it (`status`, while a switch follows it).
 pub fn count_all(path: &std::path::Path, port: u16) -> io::Result<Tally> {
-    let mut tally = Tally::default();
-    let text = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(tally),
-        Err(e) => return Err(e),
-    };
-    for line in String::from_utf8_lossy(&text).lines() {
-        if let Some(more) = count_line(line, port) {
-            tally.add(more);
-        }
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(tally_lines(&bytes, port)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Tally::default()),
+        Err(e) => Err(e),
     }
-    Ok(tally)
+}
+
+/// What the guard's lines in `bytes` say about the color on `port`.
+fn tally_lines(bytes: &[u8], port: u16) -> Tally {
+    let mut tally = Tally::default();
+    for more in String::from_utf8_lossy(bytes)
+        .lines()
+        .filter_map(|l| count_line(l, port))
+    {
+        tally.add(more);
+    }
+    tally
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use support::{Service, TestEnv, stderr, stdout, wait_for};
+use support::{Service, TestEnv, etcdctl, stderr, stdout, wait_for};
 
 const NAME: &str = "pwatch";
 const UNIT: &str = "bgctl-proxy@pwatch.service";
@@ -63,19 +63,10 @@ fn site_holds(site: &Path, text: &str, limit: Duration) -> Option<Duration> {
 
 /// etcd forgets its history up to now: a watch from before is refused.
 fn compact(env: &TestEnv) {
-    let etcdctl = |args: &[&str]| {
-        let o = std::process::Command::new("etcdctl")
-            .env("ETCDCTL_API", "3")
-            .args(["--endpoints", env.var("BGCTL_TEST_ETCD")])
-            .args(args)
-            .output()
-            .expect("etcdctl runs");
-        assert!(o.status.success(), "etcdctl {args:?}: {}", stderr(&o));
-        stdout(&o)
-    };
-    let got: serde_json::Value = serde_json::from_str(&etcdctl(&["get", "/", "-w", "json"])).unwrap();
+    let endpoints = env.var("BGCTL_TEST_ETCD");
+    let got: serde_json::Value = serde_json::from_str(&etcdctl(endpoints, &["get", "/", "-w", "json"])).unwrap();
     let now = got["header"]["revision"].as_i64().unwrap().to_string();
-    etcdctl(&["compact", &now]);
+    etcdctl(endpoints, &["compact", &now]);
 }
 
 struct Cleanup<'a>(&'a TestEnv);

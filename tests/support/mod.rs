@@ -422,15 +422,8 @@ impl Service<'_> {
 
     /// Writes `<prefix>/<key>` in etcd with etcdctl, as another host would.
     pub fn etcd_put(&self, key: &str, value: &str) {
-        let prefix = format!("/{}", self.name.replace('_', "-"));
-        let o = Command::new("etcdctl")
-            .env("ETCDCTL_API", "3")
-            .args(["--endpoints", &self.etcd_endpoints, "put"])
-            .arg(format!("{prefix}/{key}"))
-            .arg(value)
-            .output()
-            .expect("etcdctl runs");
-        assert!(o.status.success(), "etcdctl put: {}", stderr(&o));
+        let key = format!("/{}/{key}", self.name.replace('_', "-"));
+        etcdctl(&self.etcd_endpoints, &["put", &key, value]);
     }
 
     /// Who answers through nginx: the X-Bgctl-Color header and the body.
@@ -514,6 +507,18 @@ impl Service<'_> {
             .in_sandbox(&["systemctl", "is-active", "-q", self.unit(color).as_str()]);
         o.status.success()
     }
+}
+
+/// `etcdctl <args>` against `endpoints`, which must succeed: its stdout.
+pub fn etcdctl(endpoints: &str, args: &[&str]) -> String {
+    let o = Command::new("etcdctl")
+        .env("ETCDCTL_API", "3")
+        .args(["--endpoints", endpoints])
+        .args(args)
+        .output()
+        .expect("etcdctl runs");
+    assert!(o.status.success(), "etcdctl {args:?}: {}", stderr(&o));
+    stdout(&o)
 }
 
 /// Load through nginx with `hey` (an independent HTTP client, keep-alive on),

@@ -20,10 +20,7 @@ fn install_unit(env: &TestEnv, svc: &Service) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let shipped = std::fs::read_to_string(root.join("packaging/systemd/bgctl-proxy@.service")).unwrap();
     std::fs::write(env.unit_dir().join("bgctl-proxy@.service"), shipped).unwrap();
-    let bin = env.dir().join(format!("bin/bgctl-watch-{}", std::process::id()));
-    std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
-    std::fs::copy(env!("CARGO_BIN_EXE_bgctl"), bin.with_extension("tmp")).unwrap();
-    std::fs::rename(bin.with_extension("tmp"), &bin).unwrap();
+    let bin = env.binary("bgctl-watch");
     std::fs::copy(&svc.config, env.dir().join(format!("etc-bgctl/{NAME}.toml"))).unwrap();
     let dropin = env.unit_dir().join(format!("{UNIT}.d"));
     std::fs::create_dir_all(&dropin).unwrap();

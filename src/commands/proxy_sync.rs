@@ -21,8 +21,10 @@ use crate::terminal;
 
 /// A burst of writes (a flip, then the deploy's history record) is read once.
 const DEBOUNCE: Duration = Duration::from_millis(100);
-/// After etcd did not answer a watch: the next try.
-const RETRY: Duration = Duration::from_secs(1);
+/// After a watch broke, the next member is tried this soon, then less
+/// often while none answers (up to `RETRY_MAX`).
+const RETRY: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(2);
 
 /// Once: the site as the state says, now.
 pub async fn run(config: &Config, json: bool) -> Result<(), Error> {
@@ -76,6 +78,7 @@ pub async fn watch(config: &Config, recheck: Duration) -> Result<(), Error> {
 /// the watchdog hears from us meanwhile. Returns the revision to resume from.
 async fn wait(state: &Store, notifier: &Notifier, after: i64, recheck: Duration) -> i64 {
     let due = tokio::time::Instant::now() + recheck;
+    let mut retry = RETRY;
     loop {
         notifier.alive();
         let left = due.saturating_duration_since(tokio::time::Instant::now());
@@ -90,8 +93,9 @@ async fn wait(state: &Store, notifier: &Notifier, after: i64, recheck: Duration)
             }
             Ok(None) => {}
             Err(e) => {
-                tracing::warn!("proxy sync: {e}; watching again in {RETRY:?}");
-                tokio::time::sleep(RETRY).await;
+                tracing::warn!("proxy sync: {e}; watching again in {retry:?}");
+                tokio::time::sleep(retry).await;
+                retry = (retry * 4).min(RETRY_MAX);
             }
         }
     }

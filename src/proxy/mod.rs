@@ -46,6 +46,8 @@ pub enum ProxyError {
         limit: Duration,
         last: String,
     },
+    #[error("requests through the proxy {url} still answered as {color} after {}, so {color} keeps running for its users. Does it follow the state (bgctl-proxy@ there)?", humantime::format_duration(*limit))]
+    OtherStillOn { url: String, color: Color, limit: Duration },
     #[error("cannot take {path}, which keeps site changes on this host one at a time: {reason}")]
     HostLock { path: String, reason: String },
     #[error("cannot read the guard's log {path}: {reason}")]
@@ -85,6 +87,11 @@ pub trait Proxy {
     /// As [`Proxy::verify`], through each of the other proxies (`[proxy]
     /// verify`), which follow the state on their own hosts.
     async fn verify_others(&self, color: Color, limit: Duration) -> Result<(), ProxyError>;
+
+    /// Waits until none of the other proxies (`[proxy] verify`) answers
+    /// with `color` any more: after a rollback, before that color stops. A
+    /// proxy that does not answer at all sends nobody to it either.
+    async fn others_left(&self, color: Color, limit: Duration) -> Result<(), ProxyError>;
 
     /// As [`Proxy::verify`], through the preview (`[proxy] preview_listen`).
     async fn verify_preview(&self, color: Color, limit: Duration) -> Result<(), ProxyError>;

@@ -327,6 +327,31 @@ impl<S: Systemd> Proxy for Nginx<'_, S> {
         futures_util::future::try_join_all(each).await.map(drop)
     }
 
+    async fn others_left(&self, color: Color, limit: Duration) -> Result<(), ProxyError> {
+        let each = self.config.proxy.verify.iter().map(|url| async move {
+            let still_on = || ProxyError::OtherStillOn {
+                url: url.to_string(),
+                color,
+                limit,
+            };
+            let Ok(addr) = self.resolve(url, limit).await else {
+                return Ok(());
+            };
+            let deadline = Instant::now() + limit;
+            let mut in_a_row = 0;
+            while in_a_row < CONSECUTIVE {
+                let gone = !matches!(self.answer(addr).await, Ok((_, answered)) if answered == color);
+                in_a_row = if gone { in_a_row + 1 } else { 0 };
+                if !gone && Instant::now() >= deadline {
+                    return Err(still_on());
+                }
+                tokio::time::sleep(VERIFY_POLL).await;
+            }
+            Ok(())
+        });
+        futures_util::future::try_join_all(each).await.map(drop)
+    }
+
     async fn verify_preview(&self, color: Color, limit: Duration) -> Result<(), ProxyError> {
         let Some(port) = self.config.proxy.preview_listen else {
             return Ok(());
@@ -356,14 +381,19 @@ impl<S: Systemd> Nginx<'_, S> {
             limit,
             last,
         };
-        let at = url.upstream().as_str();
-        let addr = tokio::time::timeout(limit, tokio::net::lookup_host(at))
-            .await
-            .map_err(|_| failed(format!("{at} did not resolve")))?
-            .map_err(|e| failed(format!("cannot resolve {at}: {e}")))?
-            .next()
-            .ok_or_else(|| failed(format!("{at} has no address")))?;
+        let addr = self.resolve(url, limit).await.map_err(failed)?;
         self.verify_at(addr, color, limit).await.map_err(failed)
+    }
+
+    /// The address of another proxy, looked up within `limit`.
+    async fn resolve(&self, url: &ProxyUrl, limit: Duration) -> Result<SocketAddr, String> {
+        let at = url.upstream().as_str();
+        tokio::time::timeout(limit, tokio::net::lookup_host(at))
+            .await
+            .map_err(|_| format!("{at} did not resolve"))?
+            .map_err(|e| format!("cannot resolve {at}: {e}"))?
+            .next()
+            .ok_or_else(|| format!("{at} has no address"))
     }
 
     /// Until `color` answers through the proxy at `addr` a few times in a

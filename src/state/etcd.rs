@@ -269,13 +269,11 @@ impl EtcdStore {
     pub async fn wait_change(&self, after: i64, limit: Duration) -> Result<Option<i64>, StateError> {
         let deadline = tokio::time::Instant::now() + limit;
         let options = WatchOptions::new().with_prefix().with_start_revision(after + 1);
-        // A member that cannot be reached: the next call tries the next one.
+        // A watch that broke, however it broke: the next call tries the
+        // next member (a killed member's stream may end in any error).
         let failed = |e: etcd_client::Error| {
-            let e = classify(&self.endpoints, "watch the state", e);
-            if matches!(e, StateError::Unreachable { .. }) {
-                self.members.next();
-            }
-            e
+            self.members.next();
+            classify(&self.endpoints, "watch the state", e)
         };
         // The lock client: a watch is one long call, past any request timeout.
         let mut client = self.members.lock_client();

@@ -55,14 +55,15 @@ where
             Err(e) => Err(e.into()),
         };
         // The target stops only when nginx and the state are back on the old
-        // color and it answers: otherwise the target may be all that serves.
+        // color and it answers, and the other proxies have followed the
+        // state back: otherwise the target may be all that serves someone.
+        let proxy = &self.world.proxy;
         let old_serves = match (&site_back, &state_back, self.from) {
-            (Ok(()), Ok(()), Some(from)) => self
-                .world
-                .proxy
-                .verify(from, VERIFY_TIMEOUT)
-                .await
-                .map_err(SwitchError::from),
+            (Ok(()), Ok(()), Some(from)) => match proxy.verify(from, VERIFY_TIMEOUT).await {
+                Ok(()) => proxy.others_left(to, VERIFY_TIMEOUT).await,
+                Err(e) => Err(e),
+            }
+            .map_err(SwitchError::from),
             _ => Ok(()),
         };
         if let Some(rollback) = [site_back, state_back, old_serves].into_iter().find_map(Result::err) {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::{TestEnv, wait_for};
 
-/// `n` etcd members on loopback from `base` (client port base + 2i, peer
+/// `n` etcd members from port `base` (client port base + 2i, peer
 /// base + 2i + 1); killed and their data removed on drop.
 pub struct Cluster {
     members: Vec<Option<Child>>,
@@ -17,12 +17,18 @@ pub struct Cluster {
 }
 
 impl Cluster {
+    /// On loopback.
     pub fn start(env: &TestEnv, tag: &str, n: usize, base: u16) -> Cluster {
+        Cluster::start_on(env, tag, n, base, "127.0.0.1")
+    }
+
+    /// On the address `host` (another network namespace may reach it).
+    pub fn start_on(env: &TestEnv, tag: &str, n: usize, base: u16, host: &str) -> Cluster {
         let client = |i: usize| base + 2 * i as u16;
         let peer = |i: usize| base + 2 * i as u16 + 1;
         let name = |i: usize| format!("{tag}{i}");
         let initial: Vec<String> = (0..n)
-            .map(|i| format!("{}=http://127.0.0.1:{}", name(i), peer(i)))
+            .map(|i| format!("{}=http://{host}:{}", name(i), peer(i)))
             .collect();
         let mut cluster = Cluster {
             members: Vec::new(),
@@ -34,8 +40,8 @@ impl Cluster {
             let dir = env.dir().join(format!("etcd-{tag}/{}", name(i)));
             let _ = std::fs::remove_dir_all(&dir);
             let (c, p) = (
-                format!("http://127.0.0.1:{}", client(i)),
-                format!("http://127.0.0.1:{}", peer(i)),
+                format!("http://{host}:{}", client(i)),
+                format!("http://{host}:{}", peer(i)),
             );
             let args: Vec<String> = [
                 "--name",

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test file uses its own part of this
 
 pub mod etcd;
+pub mod proxy_hosts;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -114,6 +115,20 @@ impl TestEnv {
             .expect("nsenter runs")
     }
 
+    /// This build's bgctl, copied under the environment dir as
+    /// `bin/<tag>-<pid>` (once), where the sandbox sees it: the overlay
+    /// may not show a fresh build.
+    pub fn binary(&self, tag: &str) -> PathBuf {
+        let bin = self.dir().join(format!("bin/{tag}-{}", std::process::id()));
+        if !bin.exists() {
+            std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
+            let tmp = bin.with_extension(format!("tmp{:?}", std::thread::current().id()).replace(['(', ')'], ""));
+            std::fs::copy(env!("CARGO_BIN_EXE_bgctl"), &tmp).unwrap();
+            std::fs::rename(&tmp, &bin).unwrap();
+        }
+        bin
+    }
+
     /// Runs the docker CLI against the environment's dockerd.
     pub fn docker(&self, args: &[&str]) -> Output {
         Command::new(DOCKER)
@@ -142,8 +157,17 @@ impl TestEnv {
 
     /// As [`TestEnv::config`], with `proxy` as the `[proxy]` keys but `listen` and `drain`.
     pub fn config_with_proxy(&self, name: &str, ports: (u16, u16, u16), proxy: &str, extra: &str) -> PathBuf {
+        let dir = self.dir().join("configs");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{name}.toml"));
+        std::fs::write(&path, self.config_text(name, ports, proxy, extra)).unwrap();
+        path
+    }
+
+    /// The text [`TestEnv::config_with_proxy`] writes.
+    pub fn config_text(&self, name: &str, ports: (u16, u16, u16), proxy: &str, extra: &str) -> String {
         let (blue, green, listen) = ports;
-        let text = format!(
+        format!(
             r#"name = "{name}"
 image = "bgctl-demo:v1"
 
@@ -168,12 +192,7 @@ host = "{docker}"
             etcd = self.var("BGCTL_TEST_ETCD"),
             unit_dir = self.var("BGCTL_TEST_UNIT_DIR"),
             docker = self.var("BGCTL_TEST_DOCKER_HOST"),
-        );
-        let dir = self.dir().join("configs");
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(format!("{name}.toml"));
-        std::fs::write(&path, text).unwrap();
-        path
+        )
     }
 }
 
@@ -211,8 +230,14 @@ pub fn wait_for<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<
 
 /// One plain HTTP/1.0 GET on 127.0.0.1: `(status line, headers+body)`.
 pub fn http_get(port: u16, path: &str) -> Option<(String, String)> {
+    http_get_at(&format!("127.0.0.1:{port}"), path)
+}
+
+/// As [`http_get`], on `addr` (`<ip>:<port>`), within a few seconds.
+pub fn http_get_at(addr: &str, path: &str) -> Option<(String, String)> {
     use std::io::{Read, Write};
-    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    let to = addr.parse().expect("an <ip>:<port>");
+    let mut conn = std::net::TcpStream::connect_timeout(&to, Duration::from_secs(5)).ok()?;
     conn.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     write!(conn, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
     let mut response = String::new();
@@ -224,7 +249,12 @@ pub fn http_get(port: u16, path: &str) -> Option<(String, String)> {
 /// One request through nginx on `port`: `<status line> <X-Bgctl-Color>`
 /// (`none` without the header), and the body.
 pub fn answer_on(port: u16) -> Option<(String, String)> {
-    let (status, rest) = http_get(port, "/")?;
+    answer_at(&format!("127.0.0.1:{port}"))
+}
+
+/// As [`answer_on`], through the proxy at `addr` (`<ip>:<port>`).
+pub fn answer_at(addr: &str) -> Option<(String, String)> {
+    let (status, rest) = http_get_at(addr, "/")?;
     let color = rest
         .lines()
         .find_map(|l| l.strip_prefix("X-Bgctl-Color: "))
@@ -460,13 +490,7 @@ impl Service<'_> {
     /// the binary under the environment dir, as the overlay may not show a
     /// fresh build).
     pub fn bgctl_inside(&self, args: &[&str]) -> Output {
-        let bin = self.env.dir().join(format!("bin/bgctl-{}", std::process::id()));
-        if !bin.exists() {
-            std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
-            let tmp = bin.with_extension(format!("tmp{:?}", std::thread::current().id()).replace(['(', ')'], ""));
-            std::fs::copy(env!("CARGO_BIN_EXE_bgctl"), &tmp).unwrap();
-            std::fs::rename(&tmp, &bin).unwrap();
-        }
+        let bin = self.env.binary("bgctl");
         let mut all = vec![bin.to_str().unwrap(), "--config", self.config.to_str().unwrap()];
         all.extend_from_slice(args);
         self.env.in_sandbox(&all)
@@ -575,6 +599,11 @@ impl Load {
     /// `clients` concurrent keep-alive clients at up to `qps` requests a
     /// second each; bounded by `limit` in case the test dies.
     pub fn start(port: u16, clients: u32, qps: u32, limit: Duration) -> Load {
+        Load::start_at(&format!("127.0.0.1:{port}"), clients, qps, limit)
+    }
+
+    /// As [`Load::start`], through the proxy at `addr` (`<ip>:<port>`).
+    pub fn start_at(addr: &str, clients: u32, qps: u32, limit: Duration) -> Load {
         let child = Command::new("hey")
             .args([
                 "-z",
@@ -586,7 +615,7 @@ impl Load {
                 "-t",
                 "10",
             ])
-            .arg(format!("http://127.0.0.1:{port}/"))
+            .arg(format!("http://{addr}/"))
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()

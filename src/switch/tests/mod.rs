@@ -315,6 +315,10 @@ impl Proxy for FakeProxy<'_> {
         self.log.push(format!("verify others {color}"));
         Ok(())
     }
+    async fn others_left(&self, color: Color, _: Duration) -> Result<(), ProxyError> {
+        self.log.push(format!("others left {color}"));
+        Ok(())
+    }
     async fn verify_preview(&self, color: Color, _: Duration) -> Result<(), ProxyError> {
         self.log.push(format!("preview {color}"));
         Ok(())

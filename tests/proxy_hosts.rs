@@ -21,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use support::etcd::Cluster;
 use support::proxy_hosts::{Lan, ProxyHost, app_host};
-use support::{Load, LoadResult, Service, TestEnv, answer_at, stderr, wait_for};
+use support::{Load, LoadResult, Service, TestEnv, answer_at, etcd_revision, stderr, wait_for};
 
 const NAME: &str = "fleet";
 /// blue, green, and the deploy host's own nginx.
@@ -91,7 +91,7 @@ fn three_proxy_hosts_follow_ten_switches_under_load_through_an_etcd_member_death
         }
         lags.push(watching.lags_since_flip(&svc));
         if n == 3 {
-            hand_edit_is_repaired(&lan.hosts[1]);
+            hand_edit_is_repaired(&lan.hosts[1], &svc);
         }
     }
     let results = stop(loads);
@@ -148,8 +148,11 @@ fn report(what: &str, results: &[LoadResult]) {
 }
 
 /// A hand edit (not reloaded, so no user sees it) is put back by the
-/// watcher's re-check (2 s) with nothing changed in etcd.
-fn hand_edit_is_repaired(host: &ProxyHost) {
+/// watcher's re-check (2 s) with nothing changed in etcd meanwhile.
+fn hand_edit_is_repaired(host: &ProxyHost, svc: &Service) {
+    // The switch's last writes are followed first: they would repair it too.
+    std::thread::sleep(Duration::from_secs(1));
+    let revision = etcd_revision(&svc.etcd_endpoints);
     let site = host.site(NAME);
     let good = std::fs::read_to_string(&site).unwrap();
     std::fs::write(&site, format!("{good}# edited by hand\n")).unwrap();
@@ -159,6 +162,11 @@ fn hand_edit_is_repaired(host: &ProxyHost) {
     });
     eprintln!("{}: a hand-edited site was repaired in {repaired:?}", host.address);
     assert!(repaired.is_some(), "{}", std::fs::read_to_string(&site).unwrap());
+    assert_eq!(
+        etcd_revision(&svc.etcd_endpoints),
+        revision,
+        "etcd changed: the repair may have been the watch's"
+    );
 }
 
 /// Proxy 3's watcher is stopped and proxy 3 is out of rotation (no load,

@@ -533,6 +533,12 @@ impl Service<'_> {
     }
 }
 
+/// The revision of the etcd at `endpoints` now.
+pub fn etcd_revision(endpoints: &str) -> i64 {
+    let got: serde_json::Value = serde_json::from_str(&etcdctl(endpoints, &["get", "/", "-w", "json"])).unwrap();
+    got["header"]["revision"].as_i64().unwrap()
+}
+
 /// `etcdctl <args>` against `endpoints`, which must succeed: its stdout.
 pub fn etcdctl(endpoints: &str, args: &[&str]) -> String {
     let o = Command::new("etcdctl")

@@ -274,6 +274,8 @@ struct FakeProxy<'a> {
     applies_left: Cell<usize>,
     /// What each look at the guard's log finds (nothing: a blind guard).
     traffic: Option<Tally>,
+    /// Another proxy keeps answering with the new color after a rollback.
+    others_stay: bool,
 }
 
 impl Proxy for FakeProxy<'_> {
@@ -315,9 +317,16 @@ impl Proxy for FakeProxy<'_> {
         self.log.push(format!("verify others {color}"));
         Ok(())
     }
-    async fn others_left(&self, color: Color, _: Duration) -> Result<(), ProxyError> {
+    async fn others_left(&self, color: Color, limit: Duration) -> Result<(), ProxyError> {
         self.log.push(format!("others left {color}"));
-        Ok(())
+        match self.others_stay {
+            false => Ok(()),
+            true => Err(ProxyError::OtherStillOn {
+                url: "http://proxy-2".into(),
+                color,
+                limit,
+            }),
+        }
     }
     async fn verify_preview(&self, color: Color, _: Duration) -> Result<(), ProxyError> {
         self.log.push(format!("preview {color}"));
@@ -417,6 +426,8 @@ struct Faults {
     applies: usize,
     /// What the guard finds at each look.
     traffic: Option<Tally>,
+    /// Another proxy does not follow a rollback.
+    others_stay: bool,
 }
 
 const NONE: Faults = Faults {
@@ -425,6 +436,7 @@ const NONE: Faults = Faults {
     conflict: false,
     applies: usize::MAX,
     traffic: None,
+    others_stay: false,
 };
 
 /// Runs a switch with `live` live, the fakes misbehaving as `faults` says.
@@ -462,6 +474,7 @@ async fn run<'a>(
         verify_fails: (!faults.verify_ok).then(|| to.unwrap_or(live.map_or(Color::Blue, Color::other))),
         applies_left: Cell::new(faults.applies),
         traffic: faults.traffic,
+        others_stay: faults.others_stay,
     };
     let request = Request {
         goal: to.map_or(Goal::Other, Goal::To),
@@ -597,9 +610,37 @@ async fn a_failed_verify_rolls_back_and_the_old_color_never_stops() {
         "the old site is back: {site}"
     );
     assert!(fx.log.has("stop t_green@9002.service"));
+    assert!(
+        fx.log.position("flip blue") < fx.log.position("others left green")
+            && fx.log.position("others left green") < fx.log.position("stop t_green@9002.service"),
+        "green stopped before the other proxies left it"
+    );
     assert!(!fx.log.has("stop t_blue@9001.service"), "the live color was stopped");
     let blue = naming::instance_unit(&fx.config.name, Color::Blue, fx.config.port(Color::Blue));
     assert!(out.systemd.state(&blue).await.unwrap().is_running());
+}
+
+#[tokio::test]
+async fn a_rollback_that_another_proxy_does_not_follow_keeps_the_target_running() {
+    let fx = Fixture::new("others-stay");
+    let faults = Faults {
+        verify_ok: false,
+        others_stay: true,
+        ..NONE
+    };
+    let out = run(&fx, Some(Color::Blue), faults, None, None).await;
+    let err = out.result.unwrap_err();
+    assert!(matches!(err, SwitchError::RollbackFailed { .. }), "{err}");
+    assert!(
+        err.to_string().contains("http://proxy-2 still answered as green"),
+        "{err}"
+    );
+    assert_eq!(out.state.active.borrow().as_ref().map(|a| a.color), Some(Color::Blue));
+    assert!(
+        !fx.log.has("stop t_green@9002.service"),
+        "green stopped under proxy-2's users"
+    );
+    assert!(!fx.log.has("stop t_blue@9001.service"), "the live color was stopped");
 }
 
 #[tokio::test]
@@ -725,6 +766,7 @@ fn interrupted<'a>(fx: &'a Fixture, running: &[Color]) -> (FakeSystemd<'a>, Fake
         verify_fails: None,
         applies_left: Cell::new(usize::MAX),
         traffic: None,
+        others_stay: false,
     };
     (systemd, state, proxy)
 }

@@ -284,8 +284,11 @@ fn flip_done(svc: &Service) -> SystemTime {
 struct Pollers {
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<Seen>>,
-    seen: Vec<Arc<std::sync::Mutex<Vec<(SystemTime, String)>>>>,
+    seen: Vec<Changes>,
 }
+
+/// When a proxy's answers changed color, and to which.
+type Changes = Arc<std::sync::Mutex<Vec<(SystemTime, String)>>>;
 
 /// What the pollers saw, all proxies together.
 #[derive(Debug, Default)]
@@ -304,7 +307,7 @@ impl Pollers {
         };
         for host in hosts {
             let (addr, stop) = (host.addr(), stop.clone());
-            let changes = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let changes = Changes::default();
             pollers.seen.push(changes.clone());
             pollers.threads.push(std::thread::spawn(move || {
                 let mut seen = Seen::default();

@@ -102,9 +102,8 @@ fn three_proxy_hosts_follow_ten_switches_under_load_through_an_etcd_member_death
     report("10 switches", &results);
     results.iter().for_each(LoadResult::assert_no_failures);
     assert_eq!(colors.failed, 0, "the pollers' own requests failed: {colors:?}");
-    // The bar of the issue is 1 s; a lag past the verify deadline would
-    // have failed the switch already, so this only guards the measurement.
-    assert!(*max < Duration::from_secs(10), "{lags:?}");
+    // No bar here (scripts/bench-proxy-watch measures): a proxy that did
+    // not follow within verify's 10 s would have failed its switch.
     svc.assert_live("blue", "v1");
 
     stopped_watcher_catches_up(&env, &lan, &svc, &all);
@@ -217,6 +216,7 @@ fn failed_nginx_test_keeps_the_last_good_site(lan: &Lan, svc: &Service) {
     let broken = third.dir.join("sites/zz-broken.conf");
     std::fs::write(&broken, "this is not nginx;\n").unwrap();
     let site = std::fs::read_to_string(third.site(NAME)).unwrap();
+    let said_before = support::stdout(&lan.journal(&third.watcher)).len();
     let loads = loads_on(&lan.hosts);
     let o = svc.bgctl(&["switch", "--image", "bgctl-demo:v1"]);
     let results = stop(loads);
@@ -231,12 +231,12 @@ fn failed_nginx_test_keeps_the_last_good_site(lan: &Lan, svc: &Service) {
         "{err}"
     );
     assert!(err.contains("green is live again"), "{err}");
-    // Its watcher said so (the state is back on green by now, so its
-    // STATUS= says "in sync" again).
-    let journal = support::stdout(&lan.journal(&third.watcher));
+    // Its watcher tried, and said why it kept the site (the state is back
+    // on green by now, so its STATUS= says "in sync" again).
+    let said = support::stdout(&lan.journal(&third.watcher))[said_before..].to_owned();
     assert!(
-        journal.contains("nginx") && journal.contains("the last good site stays"),
-        "{journal}"
+        said.contains("zz-broken.conf") && said.contains("the last good site stays"),
+        "{said}"
     );
     assert_eq!(std::fs::read_to_string(third.site(NAME)).unwrap(), site);
     report("proxy 3's nginx -t failing", &results);

@@ -25,6 +25,10 @@ const DEBOUNCE: Duration = Duration::from_millis(100);
 /// often while none answers (up to `RETRY_MAX`).
 const RETRY: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(2);
+/// After a failed sync: the next try, one more of these per failure in a
+/// row, up to the re-check. The change it missed may be the last for a
+/// while, and a switch verifies within 10 s.
+const RESYNC: Duration = Duration::from_secs(1);
 
 /// Once: the site as the state says, now.
 pub async fn run(config: &Config, json: bool) -> Result<(), Error> {
@@ -46,10 +50,11 @@ pub async fn watch(config: &Config, recheck: Duration) -> Result<(), Error> {
     let (state, systemd) = connect(config).await?;
     let nginx = Nginx::new(config, &systemd);
     let notifier = Notifier::from_env();
-    let (mut after, mut ready) = (0, false);
+    let (mut after, mut ready, mut failures) = (0, false, 0);
     loop {
         let status = match sync(config, &state, &nginx).await {
             Ok(synced) => {
+                failures = 0;
                 after = after.max(synced.revision);
                 if synced.changed || !ready {
                     terminal::say(&synced.to_string());
@@ -58,6 +63,7 @@ pub async fn watch(config: &Config, recheck: Duration) -> Result<(), Error> {
                 synced.to_string()
             }
             Err(e) => {
+                failures += 1;
                 let said = format!("proxy sync {}: {e}; the last good site stays", config.name);
                 tracing::error!("{said}");
                 terminal::say(&said);
@@ -70,7 +76,11 @@ pub async fn watch(config: &Config, recheck: Duration) -> Result<(), Error> {
             notifier.ready(&status);
             ready = true;
         }
-        after = wait(&state, &notifier, after, recheck).await;
+        let next = match failures {
+            0 => recheck,
+            n => (RESYNC * n).min(recheck),
+        };
+        after = wait(&state, &notifier, after, next).await;
     }
 }
 

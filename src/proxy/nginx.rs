@@ -24,6 +24,10 @@ const CONSECUTIVE: u32 = 3;
 /// A request to a loopback nginx takes about a millisecond: polling finely
 /// costs little and ends verify soon after nginx follows.
 const VERIFY_POLL: Duration = Duration::from_millis(5);
+/// How long another proxy must have sent nobody to a rolled-back color:
+/// longer than a watcher takes to follow a write (its 100 ms debounce, a
+/// read, `nginx -t` and a reload), so one that is about to move to it is seen.
+const SETTLE: Duration = Duration::from_secs(1);
 /// How often the connections to a draining color are counted.
 const DRAIN_POLL: Duration = Duration::from_millis(5);
 /// Serialises site changes of every bgctl on the host.
@@ -103,16 +107,26 @@ impl<'a, S: Systemd> Nginx<'a, S> {
     /// One request through the proxy at `addr`: its status and the color
     /// that answered, or what came instead.
     async fn answer(&self, addr: SocketAddr) -> Result<(u16, Color), String> {
-        let host = self.host_header();
-        let r = http_probe::get(addr, &host, self.config.health.path.as_str(), REQUEST_TIMEOUT)
-            .await
-            .map_err(|e| e.to_string())?;
+        let r = self.request(addr).await.map_err(|e| e.to_string())?;
         let answered_by = r.header("X-Bgctl-Color").unwrap_or("nobody");
         // A 502/503/504 is nginx answering for a color that is not there.
         match answered_by.parse::<Color>() {
             Ok(color) if !(502..=504).contains(&r.status) => Ok((r.status, color)),
             _ => Err(format!("HTTP {} from {answered_by}", r.status)),
         }
+    }
+
+    /// The color a request through the proxy at `addr` was sent to, whatever
+    /// the status (nginx's own 502 for a color that is gone still names
+    /// it); `None` without an answer or a color.
+    async fn routed_to(&self, addr: SocketAddr) -> Option<Color> {
+        self.request(addr).await.ok()?.header("X-Bgctl-Color")?.parse().ok()
+    }
+
+    /// One GET of the health path through the proxy at `addr`.
+    async fn request(&self, addr: SocketAddr) -> std::io::Result<http_probe::Response> {
+        let host = self.host_header();
+        http_probe::get(addr, &host, self.config.health.path.as_str(), REQUEST_TIMEOUT).await
     }
 
     /// The Host that verification requests carry: the site's first name.
@@ -329,21 +343,22 @@ impl<S: Systemd> Proxy for Nginx<'_, S> {
 
     async fn others_left(&self, color: Color, limit: Duration) -> Result<(), ProxyError> {
         let each = self.config.proxy.verify.iter().map(|url| async move {
-            let still_on = || ProxyError::OtherStillOn {
-                url: url.to_string(),
-                color,
-                limit,
-            };
+            // One that cannot even be looked up sends nobody anywhere.
             let Ok(addr) = self.resolve(url, limit).await else {
                 return Ok(());
             };
             let deadline = Instant::now() + limit;
-            let mut in_a_row = 0;
-            while in_a_row < CONSECUTIVE {
-                let gone = !matches!(self.answer(addr).await, Ok((_, answered)) if answered == color);
-                in_a_row = if gone { in_a_row + 1 } else { 0 };
-                if !gone && Instant::now() >= deadline {
-                    return Err(still_on());
+            let mut clear_since = Instant::now();
+            while clear_since.elapsed() < SETTLE {
+                if self.routed_to(addr).await == Some(color) {
+                    if Instant::now() >= deadline {
+                        return Err(ProxyError::OtherStillOn {
+                            url: url.to_string(),
+                            color,
+                            limit,
+                        });
+                    }
+                    clear_since = Instant::now();
                 }
                 tokio::time::sleep(VERIFY_POLL).await;
             }

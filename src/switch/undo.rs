@@ -7,6 +7,7 @@ use super::run::Run;
 use super::{Report, SwitchError};
 use crate::config::Config;
 use crate::docker::Docker;
+use crate::domain::Color;
 use crate::health::Probe;
 use crate::proxy::{Proxy, ProxyError};
 use crate::render::{self, RenderedFile, WritePolicy};
@@ -57,13 +58,8 @@ where
         // The target stops only when nginx and the state are back on the old
         // color and it answers, and the other proxies have followed the
         // state back: otherwise the target may be all that serves someone.
-        let proxy = &self.world.proxy;
-        let old_serves = match (&site_back, &state_back, self.from) {
-            (Ok(()), Ok(()), Some(from)) => match proxy.verify(from, VERIFY_TIMEOUT).await {
-                Ok(()) => proxy.others_left(to, VERIFY_TIMEOUT).await,
-                Err(e) => Err(e),
-            }
-            .map_err(SwitchError::from),
+        let old_serves = match (&site_back, &state_back) {
+            (Ok(()), Ok(())) => self.traffic_left(to).await,
             _ => Ok(()),
         };
         if let Some(rollback) = [site_back, state_back, old_serves].into_iter().find_map(Result::err) {
@@ -82,6 +78,27 @@ where
                 None => "no color is live, as before".into(),
             },
         }
+    }
+}
+
+impl<S, D, T, P, H, R> Run<'_, '_, S, D, T, P, H, R>
+where
+    S: Systemd,
+    D: Docker,
+    T: StateStore,
+    P: Proxy,
+    H: Probe,
+    R: Report,
+{
+    /// The old color answers through nginx again (when there is one) and
+    /// no other proxy sends anyone to `to` any more.
+    async fn traffic_left(&self, to: Color) -> Result<(), SwitchError> {
+        let proxy = &self.world.proxy;
+        if let Some(from) = self.from {
+            proxy.verify(from, VERIFY_TIMEOUT).await?;
+        }
+        proxy.others_left(to, VERIFY_TIMEOUT).await?;
+        Ok(())
     }
 }
 

@@ -204,6 +204,7 @@ impl<'a> Lan<'a> {
             let _ = self.env.in_sandbox(&["ip", "netns", "del", &netns]);
         }
         let _ = self.env.in_sandbox(&["ip", "link", "del", BRIDGE]);
+        let _ = std::fs::remove_file(self.env.unit_dir().join("bgctl-proxy@.service"));
         let _ = self.env.in_sandbox(&["systemctl", "daemon-reload"]);
     }
 }

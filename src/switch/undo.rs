@@ -79,17 +79,7 @@ where
             },
         }
     }
-}
 
-impl<S, D, T, P, H, R> Run<'_, '_, S, D, T, P, H, R>
-where
-    S: Systemd,
-    D: Docker,
-    T: StateStore,
-    P: Proxy,
-    H: Probe,
-    R: Report,
-{
     /// The old color answers through nginx again (when there is one) and
     /// no other proxy sends anyone to `to` any more.
     async fn traffic_left(&self, to: Color) -> Result<(), SwitchError> {

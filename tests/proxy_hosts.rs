@@ -34,9 +34,9 @@ const SWITCHES: usize = 10;
 fn three_proxy_hosts_follow_ten_switches_under_load_through_an_etcd_member_death() {
     let env = TestEnv::get();
     let mut lan = Lan::up(&env);
-    let cluster_host = app_host();
-    let mut cluster = Cluster::start_on(&env, "fleet", 3, 23831, &cluster_host);
-    let publish = format!("[container]\npull = false\npublish = \"{cluster_host}\"\n");
+    let lan_host = app_host();
+    let mut cluster = Cluster::start_on(&env, "fleet", 3, 23831, &lan_host);
+    let publish = format!("[container]\npull = false\npublish = \"{lan_host}\"\n");
     let on_cluster = |text: String| {
         text.replace(
             &format!("[\"{}\"]", env.var("BGCTL_TEST_ETCD")),
@@ -54,7 +54,7 @@ fn three_proxy_hosts_follow_ten_switches_under_load_through_an_etcd_member_death
         NAME,
         PORTS,
         &deploy_proxy(&env, &all),
-        "publish = \"198.51.100.1\"\n",
+        &format!("publish = \"{lan_host}\"\n"),
     );
     svc.use_etcd(&cluster);
     svc.install();

@@ -14,39 +14,11 @@ use support::{Service, TestEnv, etcd_revision, etcdctl, stderr, stdout, wait_for
 const NAME: &str = "pwatch";
 const UNIT: &str = "bgctl-proxy@pwatch.service";
 
-/// The shipped unit, with this build's binary and `PrivateTmp=no` (the
-/// environment lives under /tmp), and a short re-check.
+/// The shipped unit, with this build's binary and a short re-check.
 fn install_unit(env: &TestEnv, svc: &Service) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let shipped = std::fs::read_to_string(root.join("packaging/systemd/bgctl-proxy@.service")).unwrap();
-    std::fs::write(env.unit_dir().join("bgctl-proxy@.service"), shipped).unwrap();
-    let bin = env.binary("bgctl-watch");
     std::fs::copy(&svc.config, env.dir().join(format!("etc-bgctl/{NAME}.toml"))).unwrap();
-    let dropin = env.unit_dir().join(format!("{UNIT}.d"));
-    std::fs::create_dir_all(&dropin).unwrap();
-    std::fs::write(
-        dropin.join("90-test.conf"),
-        format!(
-            "[Service]\nExecStart=\nExecStart={} -s %i proxy sync --watch --recheck 2s\nPrivateTmp=no\n",
-            bin.display()
-        ),
-    )
-    .unwrap();
-    systemctl(env, &["daemon-reload"]);
-}
-
-fn systemctl(env: &TestEnv, args: &[&str]) -> String {
-    let mut all = vec!["systemctl"];
-    all.extend_from_slice(args);
-    let o = env.in_sandbox(&all);
-    assert!(o.status.success(), "{all:?}: {}", stderr(&o));
-    stdout(&o)
-}
-
-fn show(env: &TestEnv, property: &str) -> String {
-    systemctl(env, &["show", "-p", property, "--value", UNIT])
-        .trim()
-        .to_owned()
+    env.install_watcher(UNIT, "-s %i proxy sync --watch --recheck 2s", "");
+    env.systemctl(&["daemon-reload"]);
 }
 
 /// How long until the site holds `text` (at most `limit`).
@@ -86,8 +58,8 @@ fn the_watcher_follows_etcd_repairs_the_site_catches_up_and_survives_kill_9() {
     let _cleanup = Cleanup(&env);
 
     // Type=notify: start returns once the first sync said READY=1.
-    systemctl(&env, &["start", UNIT]);
-    let status = show(&env, "StatusText");
+    env.systemctl(&["start", UNIT]);
+    let status = env.show(UNIT, "StatusText");
     assert!(status.contains("sends users to blue at 127.0.0.1:20411"), "{status}");
 
     // Another host's deploy, as etcd shows it: followed within a second.
@@ -107,10 +79,10 @@ fn the_watcher_follows_etcd_repairs_the_site_catches_up_and_survives_kill_9() {
 
     // Stopped while etcd changes and compacts its history: it catches up
     // on its first loop, and its watch goes on past the compaction.
-    systemctl(&env, &["stop", UNIT]);
+    env.systemctl(&["stop", UNIT]);
     svc.etcd_put("url", "127.0.0.1:20411");
     compact(&env);
-    systemctl(&env, &["start", UNIT]);
+    env.systemctl(&["start", UNIT]);
     assert!(
         std::fs::read_to_string(&site)
             .unwrap()
@@ -131,27 +103,27 @@ fn the_watcher_follows_etcd_repairs_the_site_catches_up_and_survives_kill_9() {
     );
 
     // kill -9: systemd starts it again, and it follows what changed meanwhile.
-    let pid = show(&env, "MainPID");
+    let pid = env.show(UNIT, "MainPID");
     let rss = env.in_sandbox(&["grep", "VmRSS", &format!("/proc/{pid}/status")]);
     eprintln!("the watcher's {}", stdout(&rss).trim());
-    systemctl(&env, &["kill", "-s", "KILL", UNIT]);
+    env.systemctl(&["kill", "-s", "KILL", UNIT]);
     svc.etcd_put("url", "localhost:20411");
     let back = wait_for(Duration::from_secs(15), || {
-        (show(&env, "ActiveState") == "active" && show(&env, "NRestarts") != "0").then_some(())
+        (env.show(UNIT, "ActiveState") == "active" && env.show(UNIT, "NRestarts") != "0").then_some(())
     });
-    assert!(back.is_some(), "not restarted: {}", show(&env, "ActiveState"));
+    assert!(back.is_some(), "not restarted: {}", env.show(UNIT, "ActiveState"));
     assert!(site_holds(&site, "server localhost:20411 max_fails=0;", Duration::from_secs(5)).is_some());
 
     // A url that is no address: the last good site stays, the unit says so.
     let before = std::fs::read_to_string(&site).unwrap();
     svc.etcd_put("url", "x; return 200 owned:1");
     let said = wait_for(Duration::from_secs(5), || {
-        let status = show(&env, "StatusText");
+        let status = env.show(UNIT, "StatusText");
         status.contains("the last good site stays").then_some(status)
     });
-    assert!(said.is_some(), "{}", show(&env, "StatusText"));
+    assert!(said.is_some(), "{}", env.show(UNIT, "StatusText"));
     assert_eq!(std::fs::read_to_string(&site).unwrap(), before);
-    assert_eq!(show(&env, "ActiveState"), "active");
+    assert_eq!(env.show(UNIT, "ActiveState"), "active");
     svc.etcd_put("url", "127.0.0.1:20411");
     assert!(site_holds(&site, "server 127.0.0.1:20411 max_fails=0;", Duration::from_secs(5)).is_some());
     svc.assert_live("blue", "v1");

@@ -129,6 +129,39 @@ impl TestEnv {
         bin
     }
 
+    /// `systemctl <args>` in the sandbox, which must succeed: its stdout.
+    pub fn systemctl(&self, args: &[&str]) -> String {
+        let mut all = vec!["systemctl"];
+        all.extend_from_slice(args);
+        let o = self.in_sandbox(&all);
+        assert!(o.status.success(), "{all:?}: {}", stderr(&o));
+        stdout(&o)
+    }
+
+    /// One property of a unit in the sandbox (`systemctl show -p`).
+    pub fn show(&self, unit: &str, property: &str) -> String {
+        self.systemctl(&["show", "-p", property, "--value", unit])
+            .trim()
+            .to_owned()
+    }
+
+    /// The shipped `bgctl-proxy@.service` in the sandbox's unit dir, and
+    /// for its instance `unit` a drop-in that runs this build's bgctl with
+    /// `args`, with `PrivateTmp=no` (the environment lives under /tmp) and
+    /// the `extra` lines. The caller reloads systemd.
+    pub fn install_watcher(&self, unit: &str, args: &str, extra: &str) {
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/systemd/bgctl-proxy@.service");
+        std::fs::copy(shipped, self.unit_dir().join("bgctl-proxy@.service")).unwrap();
+        let dropin = self.unit_dir().join(format!("{unit}.d"));
+        std::fs::create_dir_all(&dropin).unwrap();
+        let bin = self.binary("bgctl-watch");
+        let text = format!(
+            "[Service]\nExecStart=\nExecStart={} {args}\nPrivateTmp=no\n{extra}",
+            bin.display()
+        );
+        std::fs::write(dropin.join("90-test.conf"), text).unwrap();
+    }
+
     /// Runs the docker CLI against the environment's dockerd.
     pub fn docker(&self, args: &[&str]) -> Output {
         Command::new(DOCKER)

@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 use std::process::Output;
 
-use super::{TestEnv, stderr, stdout};
+use super::{TestEnv, stderr};
 
 /// TEST-NET-2 (RFC 5737), for documentation only: no real network uses
 /// it (this machine's own is TEST-NET-1).
@@ -130,26 +130,15 @@ impl<'a> Lan<'a> {
         self.hosts.push(host);
     }
 
-    /// The shipped `bgctl-proxy@.service`, with this build's binary, the
-    /// host's config, `PrivateTmp=no` (the environment lives under /tmp),
-    /// a re-check of 2 s, and the host's network namespace.
+    /// The shipped `bgctl-proxy@.service`, with the host's config, a
+    /// re-check of 2 s, and the host's network namespace.
     fn install_watcher(&self, host: &ProxyHost) {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let shipped = root.join("packaging/systemd/bgctl-proxy@.service");
-        std::fs::copy(shipped, self.env.unit_dir().join("bgctl-proxy@.service")).unwrap();
-        let dropin = self.env.unit_dir().join(format!("{}.d", host.watcher));
-        std::fs::create_dir_all(&dropin).unwrap();
-        std::fs::write(
-            dropin.join("90-test.conf"),
-            format!(
-                "[Unit]\nAfter={nginx}\n\n[Service]\nExecStart=\nExecStart={bin} --config {config} proxy sync --watch --recheck 2s\nPrivateTmp=no\nNetworkNamespacePath=/run/netns/{netns}\n",
-                nginx = host.nginx_unit,
-                bin = self.env.binary("bgctl-proxy-host").display(),
-                config = host.config.display(),
-                netns = host.netns,
-            ),
-        )
-        .unwrap();
+        let args = format!("--config {} proxy sync --watch --recheck 2s", host.config.display());
+        let extra = format!(
+            "NetworkNamespacePath=/run/netns/{}\n\n[Unit]\nAfter={}\n",
+            host.netns, host.nginx_unit
+        );
+        self.env.install_watcher(&host.watcher, &args, &extra);
     }
 
     /// Starts every host's nginx, then its watcher (`Type=notify`: started
@@ -164,16 +153,12 @@ impl<'a> Lan<'a> {
 
     /// `systemctl <args>` in the sandbox, which must succeed: its stdout.
     pub fn systemctl(&self, args: &[&str]) -> String {
-        let mut all = vec!["systemctl"];
-        all.extend_from_slice(args);
-        stdout(&self.sure(&all))
+        self.env.systemctl(args)
     }
 
     /// One property of a unit (`systemctl show -p`).
     pub fn show(&self, unit: &str, property: &str) -> String {
-        self.systemctl(&["show", "-p", property, "--value", unit])
-            .trim()
-            .to_owned()
+        self.env.show(unit, property)
     }
 
     /// What a unit wrote to the sandbox's journal.

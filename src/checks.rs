@@ -10,6 +10,7 @@ use crate::config::{Checks, HttpCheck};
 use crate::domain::Port;
 use crate::exec::{self, DeployEnv, Ending, Hook, Ran};
 use crate::health::Probe;
+use crate::systemd::Systemd;
 
 /// How much of a body a failure message shows.
 const BODY_SHOWN: usize = 200;
@@ -49,6 +50,7 @@ impl CheckFailure {
 /// command it ran (if it got that far) and the verdict.
 pub async fn run(
     probe: &impl Probe,
+    systemd: &impl Systemd,
     checks: &Checks,
     port: Port,
     env: &DeployEnv,
@@ -86,7 +88,11 @@ pub async fn run(
         };
         return (None, Err(failure));
     }
-    let ran = exec::run(Hook::Check, command, env, left).await;
+    let mut ran = exec::run(systemd, Hook::Check, command, env, left).await;
+    if let Ending::TimedOut(_) = ran.ending {
+        // What the config says, not the rest of it the command had.
+        ran.ending = Ending::TimedOut(limit);
+    }
     let verdict = if ran.succeeded() {
         Ok(())
     } else {

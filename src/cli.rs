@@ -47,6 +47,26 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// `bgctl tls …`.
+#[derive(Debug, clap::Subcommand)]
+pub enum TlsCommand {
+    /// Obtain or renew the ACME certificate when fewer than 30 days are left
+    #[command(
+        long_about = "With [proxy.tls] acme = true: when the certificate nginx serves has fewer than 30 \
+days left (or is the self-signed stand-in install made), order a new one from acme_directory, \
+answer its HTTP-01 challenges through nginx's plain port (/.well-known/acme-challenge/, served \
+from <acme_dir>/<name>/challenges), then put the new key (0600) and chain in place, test them \
+with nginx -t and reload nginx over D-Bus. A failed order or challenge leaves the serving \
+certificate alone (exit 1). Idempotent: a certificate that is not due is kept (exit 0). \
+bgctl-tls-renew@NAME.timer runs it daily."
+    )]
+    Renew {
+        /// Renew even when the certificate is not due
+        #[arg(long)]
+        force: bool,
+    },
+}
+
 /// `bgctl proxy …`.
 #[derive(Debug, clap::Subcommand)]
 pub enum ProxyCommand {
@@ -181,6 +201,10 @@ so an interrupted switch is healed by the next command."
     /// The proxy side alone: nginx's site from the state store (confd's job)
     #[command(subcommand)]
     Proxy(ProxyCommand),
+
+    /// HTTPS certificates obtained over ACME ([proxy.tls] acme = true)
+    #[command(subcommand)]
+    Tls(TlsCommand),
 
     /// Show what is live, each color's unit and container, and any drift
     #[command(
@@ -319,6 +343,7 @@ impl Command {
             Command::Discard { .. } => "discard",
             Command::Reconcile => "reconcile",
             Command::Proxy(ProxyCommand::Sync { .. }) => "proxy sync",
+            Command::Tls(TlsCommand::Renew { .. }) => "tls renew",
             Command::Status => "status",
             Command::Render { .. } => "render",
             Command::Logs { .. } => "logs",

@@ -9,9 +9,12 @@ use crate::files::FilesError;
 use crate::provision::ProvisionError;
 use crate::proxy::ProxyError;
 use crate::render::RenderError;
+use crate::secret_files::SecretFileError;
 use crate::state::StateError;
-use crate::switch::SwitchError;
+use crate::switch::{Signal, SwitchError};
 use crate::systemd::SystemdError;
+use crate::tls::TlsError;
+use crate::tls::acme::AcmeError;
 
 /// bgctl's exit statuses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +31,10 @@ pub enum ExitCode {
     Locked,
     /// systemd, dockerd or etcd could not be reached.
     Unreachable,
+    /// SIGINT stopped it, after an orderly undo.
+    Interrupted,
+    /// SIGTERM stopped it, after an orderly undo.
+    Terminated,
 }
 
 impl ExitCode {
@@ -39,6 +46,8 @@ impl ExitCode {
             ExitCode::Unhealthy => 3,
             ExitCode::Locked => 4,
             ExitCode::Unreachable => 5,
+            ExitCode::Interrupted => 130,
+            ExitCode::Terminated => 143,
         }
     }
 
@@ -51,6 +60,8 @@ impl ExitCode {
             ExitCode::Unhealthy => "unhealthy",
             ExitCode::Locked => "locked",
             ExitCode::Unreachable => "unreachable",
+            ExitCode::Interrupted => "interrupted",
+            ExitCode::Terminated => "terminated",
         }
     }
 }
@@ -75,6 +86,24 @@ pub enum Error {
     Proxy(#[from] ProxyError),
     #[error(transparent)]
     Provision(#[from] ProvisionError),
+    #[error(transparent)]
+    SecretFile(#[from] SecretFileError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error(transparent)]
+    Acme(#[from] AcmeError),
+    #[error("the certificate the ACME server issued does not fit, so the serving one stays: {0}")]
+    IssuedUnfit(TlsError),
+    #[error(
+        "nginx was reloaded but its TLS port {port} does not present the new certificate after {within:?}: see nginx's error log; the next reload applies it"
+    )]
+    NotServed { port: u16, within: std::time::Duration },
+    #[error("cannot make the self-signed stand-in certificate: {0}")]
+    StandIn(String),
+    #[error(
+        "proxy.tls.acme is false: bgctl renews only certificates it obtains; set acme = true (and acme_directory), or renew {cert} yourself"
+    )]
+    AcmeOff { cert: String },
     #[error("--out {0}: not a directory; pass a directory (created when missing)")]
     OutNotADirectory(PathBuf),
     #[error("{key} {path} is not a directory: create it, or fix {key} in the config")]
@@ -106,6 +135,9 @@ impl Error {
             | Error::OutNotADirectory(_)
             | Error::NotADirectory { .. }
             | Error::ForeignFile(_)
+            | Error::SecretFile(_)
+            | Error::Tls(_)
+            | Error::AcmeOff { .. }
             | Error::NothingLive => ExitCode::Usage,
             Error::Systemd(e) => systemd_code(e),
             Error::Docker(e) => docker_code(e),
@@ -118,6 +150,10 @@ impl Error {
             | Error::Proxy(_)
             | Error::NotLoaded { .. }
             | Error::Doctor { .. }
+            | Error::Acme(_)
+            | Error::StandIn(_)
+            | Error::NotServed { .. }
+            | Error::IssuedUnfit(_)
             | Error::Journalctl(_) => ExitCode::Failed,
         }
     }
@@ -165,8 +201,15 @@ fn failed_unit(e: &SwitchError) -> Option<&UnitName> {
 }
 
 fn switch_code(e: &SwitchError) -> ExitCode {
+    match e.signal() {
+        Some(Signal::Int) => return ExitCode::Interrupted,
+        Some(Signal::Term) => return ExitCode::Terminated,
+        None => {}
+    }
     match e {
-        SwitchError::AlreadyLive(_) | SwitchError::NothingToRollBack => ExitCode::Usage,
+        SwitchError::AlreadyLive(_) | SwitchError::NothingToRollBack | SwitchError::ImageNotAllowed(_) => {
+            ExitCode::Usage
+        }
         // 3 is for a new color whose app ran and never got healthy; a
         // start job that failed, or a container docker could not run (a
         // taken port), is 1.
@@ -190,6 +233,8 @@ fn switch_code(e: &SwitchError) -> ExitCode {
         | SwitchError::NewColorLost { .. }
         | SwitchError::GuardTripped { .. }
         | SwitchError::GuardBlind { .. }
+        | SwitchError::Interrupted { .. }
+        | SwitchError::LockLostAfterFlip { .. }
         | SwitchError::RolledBack { .. }
         | SwitchError::RollbackFailed { .. }
         | SwitchError::Proxy(_)

@@ -1,26 +1,21 @@
 //! The boundary to the commands a config names around a deploy (`[checks]
 //! command`, `[hooks] pre_flip` and `post_switch`): run without a shell, each
 //! word exact, with the deploy's `BGCTL_*` environment (DESIGN §2), within
-//! a deadline. Every line they print goes to the journal as it comes (with
-//! the deploy's fields and `BGCTL_HOOK`), and the last lines are kept for
-//! the error. A command's leftover processes are killed when it ends, as
-//! systemd does for a oneshot unit.
+//! a deadline. Each runs as a transient systemd unit of its own
+//! (`bgctl-<service>-<hook>-<deploy id>.service`): systemd bounds it, keeps
+//! its output in the journal under that unit (with the deploy's fields and
+//! `BGCTL_HOOK`) and kills all it started when it ends. A deploy that is
+//! killed leaves the unit, never a stray process: the next run under the
+//! lock stops it ([`stop_leftovers`]).
 
-use std::cell::RefCell;
-use std::collections::VecDeque;
-use std::os::unix::process::ExitStatusExt;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-
 use crate::config::Config;
-use crate::domain::{Argv, Color, ImageRef};
+use crate::domain::{Argv, Color, ImageRef, UnitName};
+use crate::systemd::{CLD_EXITED, Systemd, SystemdError, TransientCommand, TransientEnd};
 
 /// Output lines kept for an error message.
 pub const TAIL_LINES: usize = 20;
-/// After a command exits, how long its output may still take to drain.
-const OUTPUT_GRACE: Duration = Duration::from_secs(2);
 
 /// Which configured command this is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,11 +74,17 @@ impl DeployEnv {
 pub enum Ending {
     Exited(i32),
     Killed(i32),
-    /// Still running at the deadline: its process group was killed.
+    /// Still running at the deadline: systemd stopped its unit.
     TimedOut(Duration),
     /// It never ran (no such program, not executable).
     CannotRun(String),
+    /// bgctl lost track of it (systemd stopped answering): its unit was
+    /// stopped, so it runs no more, but how it ended is not known.
+    Lost(String),
 }
+
+/// `ExecMainCode` 0: no main process ever ran (`Result=resources`, …).
+const NO_PROCESS: i32 = 0;
 
 impl std::fmt::Display for Ending {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -92,6 +93,7 @@ impl std::fmt::Display for Ending {
             Ending::Killed(signal) => write!(f, "killed by signal {signal}"),
             Ending::TimedOut(limit) => write!(f, "timed out after {}, killed", humantime::format_duration(*limit)),
             Ending::CannotRun(why) => write!(f, "cannot run: {why}"),
+            Ending::Lost(why) => write!(f, "lost track of it ({why}); its unit was stopped"),
         }
     }
 }
@@ -100,11 +102,15 @@ impl std::fmt::Display for Ending {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ran {
     pub hook: Hook,
-    /// The argv, for people.
+    /// The program, for people and the history; never its arguments, which
+    /// may carry a token.
     pub command: String,
+    /// The transient unit it ran as (`journalctl -u` shows its output).
+    pub unit: String,
     pub ending: Ending,
     pub took: Duration,
-    /// Its last [`TAIL_LINES`] lines of output (stdout and stderr).
+    /// Its last [`TAIL_LINES`] lines of output (stdout and stderr) when it
+    /// failed; none when it succeeded.
     pub tail: Vec<String>,
 }
 
@@ -114,14 +120,20 @@ impl Ran {
     }
 }
 
-/// Runs `argv` for `hook` with `env`'s variables, stdin closed, killing it
-/// (and whatever it started) at `limit`.
-pub async fn run(hook: Hook, argv: &Argv, env: &DeployEnv, limit: Duration) -> Ran {
+/// Runs `argv` for `hook` with `env`'s variables, stdin closed, as its own
+/// transient unit that systemd stops (with whatever it started) at `limit`.
+pub async fn run(systemd: &impl Systemd, hook: Hook, argv: &Argv, env: &DeployEnv, limit: Duration) -> Ran {
     let began = Instant::now();
-    let (ending, tail) = spawn_and_wait(hook, argv, env, limit).await;
+    let command = transient(hook, argv, env, limit);
+    let end = systemd.run_transient(&command).await;
+    let (ending, tail) = match end {
+        Ok(end) => (ending(&end, limit), end.tail),
+        Err(e) => (Ending::CannotRun(e.to_string()), Vec::new()),
+    };
     let ran = Ran {
         hook,
-        command: argv.to_string(),
+        command: argv.program().to_string(),
+        unit: command.unit.to_string(),
         ending,
         took: began.elapsed(),
         tail,
@@ -130,94 +142,131 @@ pub async fn run(hook: Hook, argv: &Argv, env: &DeployEnv, limit: Duration) -> R
     if ran.succeeded() {
         tracing::info!(
             bgctl_hook = hook.as_str(),
-            "{hook} `{}`: exit 0 in {ms} ms",
-            ran.command
+            "{hook} `{}` ({}): exit 0 in {ms} ms",
+            ran.command,
+            ran.unit
         );
     } else {
         tracing::warn!(
             bgctl_hook = hook.as_str(),
-            "{hook} `{}`: {} after {ms} ms",
+            "{hook} `{}` ({}): {} after {ms} ms",
             ran.command,
+            ran.unit,
             ran.ending
         );
     }
     ran
 }
 
-async fn spawn_and_wait(hook: Hook, argv: &Argv, env: &DeployEnv, limit: Duration) -> (Ending, Vec<String>) {
-    let mut command = tokio::process::Command::new(argv.program().as_path());
-    command
-        .args(argv.args())
-        .envs(env.vars())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        // Its own process group, so a timeout kills what it started too.
-        .process_group(0)
-        .kill_on_drop(true);
-    let mut child = match command.spawn() {
-        Ok(child) => child,
-        Err(e) => return (Ending::CannotRun(e.to_string()), Vec::new()),
-    };
-    let group = child.id().map(|pid| pid as i32);
-    let tail = RefCell::new(VecDeque::with_capacity(TAIL_LINES));
-    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
-    let output = async { tokio::join!(pump(stdout, hook, &tail), pump(stderr, hook, &tail)) };
-    tokio::pin!(output);
-    let deadline = tokio::time::Instant::now() + limit;
-    let mut drained = false;
-    // The output is read while waiting: a full pipe would stall the command.
-    let ending = loop {
-        tokio::select! {
-            _ = &mut output, if !drained => drained = true,
-            status = child.wait() => break match status {
-                Ok(s) => s.code().map_or_else(|| Ending::Killed(s.signal().unwrap_or(0)), Ending::Exited),
-                Err(e) => Ending::CannotRun(e.to_string()),
-            },
-            _ = tokio::time::sleep_until(deadline) => break Ending::TimedOut(limit),
-        }
-    };
-    if let Some(group) = group {
-        kill_group(group);
-    }
-    if matches!(ending, Ending::TimedOut(_)) {
-        let _ = child.wait().await;
-    }
-    if !drained {
-        let _ = tokio::time::timeout(OUTPUT_GRACE, &mut output).await;
-    }
-    let lines = std::mem::take(&mut *tail.borrow_mut());
-    (ending, lines.into())
+/// The unit that runs `hook` for a deploy: its name says whose it is, so a
+/// later run finds the ones a killed deploy left.
+pub fn unit_name(hook: Hook, env: &DeployEnv) -> UnitName {
+    let name = format!("{}{}.service", unit_prefix(&env.service, hook), env.deploy_id);
+    UnitName::parse(&name).expect("service names and deploy ids are unit-name safe")
 }
 
-/// SIGKILL to every process left in `group` (none left is fine).
-fn kill_group(group: i32) {
-    // SAFETY: kill(2) takes plain integers and touches no memory of ours.
-    unsafe {
-        libc::kill(-group, libc::SIGKILL);
-    }
+/// `bgctl-<service>-<hook>-`: no service name holds a `-`, so no other
+/// service's units start the same.
+fn unit_prefix(service: &str, hook: Hook) -> String {
+    format!("bgctl-{service}-{hook}-")
 }
 
-/// Sends each line of `stream` to the journal and keeps the newest few.
-async fn pump(stream: Option<impl AsyncRead + Unpin>, hook: Hook, tail: &RefCell<VecDeque<String>>) {
-    let Some(stream) = stream else { return };
-    let mut reader = BufReader::new(stream);
-    let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf).await {
-            Ok(0) | Err(_) => return,
+/// Stops the check and hook units of `service` that have not ended: what
+/// a deploy killed or interrupted mid-command left. `only` limits it to
+/// one deploy's (its own, at its end, whether or not it still holds the
+/// lock); without it, every deploy's, which only the lock's holder may do,
+/// before it runs any. A queued start is cancelled too. Every unit is
+/// tried; the first error is returned after. Returns the ones that ran.
+pub async fn stop_leftovers(
+    systemd: &impl Systemd,
+    service: &str,
+    only: Option<&str>,
+    limit: Duration,
+) -> Result<Vec<UnitName>, SystemdError> {
+    let (mut stopped, mut failed) = (Vec::new(), None);
+    for unit in loaded(systemd, service, only).await? {
+        let was_running = systemd.state(&unit).await.is_ok_and(|s| !s.has_ended());
+        match systemd.stop(&unit, limit).await {
+            Ok(_) if was_running => stopped.push(unit),
             Ok(_) => {}
+            Err(e) => failed = failed.or(Some(e)),
         }
-        let line = String::from_utf8_lossy(&buf).trim_end_matches(['\n', '\r']).to_owned();
-        tracing::info!(bgctl_hook = hook.as_str(), "{hook}: {line}");
-        let mut tail = tail.borrow_mut();
-        if tail.len() == TAIL_LINES {
-            tail.pop_front();
+    }
+    failed.map_or(Ok(stopped), Err)
+}
+
+/// The check and hook units of `service` that have not ended (a stopped
+/// one stays loaded while this process holds its reference).
+pub async fn leftovers(systemd: &impl Systemd, service: &str) -> Result<Vec<UnitName>, SystemdError> {
+    let mut running = Vec::new();
+    for unit in loaded(systemd, service, None).await? {
+        if !systemd.state(&unit).await?.has_ended() {
+            running.push(unit);
         }
-        tail.push_back(line);
+    }
+    Ok(running)
+}
+
+/// The check and hook units systemd has loaded for `service` (for one
+/// deploy, with `only`).
+async fn loaded(systemd: &impl Systemd, service: &str, only: Option<&str>) -> Result<Vec<UnitName>, SystemdError> {
+    let patterns = [Hook::Check, Hook::PreFlip, Hook::PostSwitch]
+        .map(|hook| format!("{}{}.service", unit_prefix(service, hook), only.unwrap_or("*")));
+    let patterns: Vec<&str> = patterns.iter().map(String::as_str).collect();
+    systemd.units_matching(&patterns).await
+}
+
+fn transient(hook: Hook, argv: &Argv, env: &DeployEnv, limit: Duration) -> TransientCommand {
+    // A clean environment: bgctl's own (an etcd password, a token in sudo's)
+    // is none of the command's business.
+    let vars = env.vars().map(|(k, v)| (k.to_owned(), v));
+    TransientCommand {
+        unit: unit_name(hook, env),
+        description: format!("bgctl {hook} of {} for deploy {}", env.service, env.deploy_id),
+        argv: argv.clone(),
+        env: std::iter::once(("PATH".to_owned(), search_path()))
+            .chain(vars)
+            .collect(),
+        journal_fields: vec![
+            ("BGCTL_SERVICE".into(), env.service.clone()),
+            ("BGCTL_DEPLOY_ID".into(), env.deploy_id.clone()),
+            ("BGCTL_HOOK".into(), hook.as_str().into()),
+        ],
+        limit,
     }
 }
+
+/// How the command ended, from what systemd says of its unit.
+fn ending(end: &TransientEnd, limit: Duration) -> Ending {
+    if let Some(why) = &end.lost {
+        return Ending::Lost(why.clone());
+    }
+    if end.never_ran() || end.code == NO_PROCESS {
+        // 203 is systemd's EXIT_EXEC: no such program, or not executable.
+        return Ending::CannotRun(format!(
+            "systemd could not execute it (result {}, status {})",
+            end.result, end.status
+        ));
+    }
+    if end.result == "timeout" {
+        return Ending::TimedOut(limit);
+    }
+    if end.code == CLD_EXITED {
+        Ending::Exited(end.status)
+    } else {
+        Ending::Killed(end.status)
+    }
+}
+
+/// bgctl's own PATH, or the usual one when it has none.
+fn search_path() -> String {
+    std::env::var("PATH")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| DEFAULT_PATH.into())
+}
+
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 #[cfg(test)]
 mod tests {
@@ -229,86 +278,89 @@ mod tests {
             &config,
             Color::Green,
             &"app:v2".parse().unwrap(),
-            "d1",
+            "19a3f0c2b1e-4d2",
             Some(Color::Blue),
         )
     }
 
-    fn sh(script: &str, args: &[&str]) -> Argv {
-        let words = [&["/bin/sh", "-c", script, "sh"], args].concat();
-        Argv::try_from(words.iter().map(|w| w.to_string()).collect::<Vec<_>>()).unwrap()
+    fn end(started: bool, result: &str, code: i32, status: i32) -> TransientEnd {
+        TransientEnd {
+            started,
+            result: result.into(),
+            code,
+            status,
+            tail: Vec::new(),
+            lost: None,
+        }
     }
 
-    #[tokio::test]
-    async fn a_command_gets_exact_words_and_the_deploy_environment() {
-        let hostile = ["it's", "\"q\"", "$HOME", "a b", "; rm -rf /", "%n"];
-        let ran = run(
-            Hook::Check,
-            // Only the deploy's variables: the test run may set others named BGCTL_*.
-            &sh(
-                "printf '%s\\n' \"$@\"; env | grep -E '^BGCTL_(SERVICE|COLOR|PORT|URL|IMAGE|DEPLOY_ID|FROM)=' | sort",
-                &hostile,
-            ),
-            &env(),
-            Duration::from_secs(5),
-        )
-        .await;
-        assert!(ran.succeeded(), "{ran:?}");
-        let expected: Vec<String> = hostile
-            .iter()
-            .map(|w| w.to_string())
-            .chain(
-                [
-                    "BGCTL_COLOR=green",
-                    "BGCTL_DEPLOY_ID=d1",
-                    "BGCTL_FROM=blue",
-                    "BGCTL_IMAGE=app:v2",
-                    "BGCTL_PORT=9002",
-                    "BGCTL_SERVICE=web",
-                    "BGCTL_URL=http://127.0.0.1:9002",
-                ]
-                .map(String::from),
-            )
-            .collect();
-        assert_eq!(ran.tail, expected);
-    }
-
-    #[tokio::test]
-    async fn a_failing_command_says_how_and_keeps_its_last_lines() {
-        let ran = run(
-            Hook::PreFlip,
-            &sh("seq 1 30; sleep 0.2; echo oops >&2; exit 3", &[]),
-            &env(),
-            Duration::from_secs(5),
-        )
-        .await;
-        assert_eq!(ran.ending, Ending::Exited(3));
-        assert_eq!(ran.tail.len(), TAIL_LINES);
-        assert!(
-            ran.tail.contains(&"oops".to_owned()) && ran.tail.contains(&"30".to_owned()),
-            "{:?}",
-            ran.tail
+    #[test]
+    fn a_command_gets_only_path_and_the_deploy_environment() {
+        let argv = Argv::try_from(vec!["/bin/sh".to_owned(), "-c".into(), "it's \"q\" $HOME".into()]).unwrap();
+        let command = transient(Hook::PreFlip, &argv, &env(), Duration::from_secs(5));
+        let names: Vec<&str> = command.env.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "PATH",
+                "BGCTL_SERVICE",
+                "BGCTL_COLOR",
+                "BGCTL_PORT",
+                "BGCTL_URL",
+                "BGCTL_IMAGE",
+                "BGCTL_DEPLOY_ID",
+                "BGCTL_FROM"
+            ]
         );
-        assert!(!ran.tail.contains(&"10".to_owned()));
+        assert!(
+            command
+                .environment()
+                .contains(&"BGCTL_URL=http://127.0.0.1:9002".to_owned())
+        );
+        assert_eq!(command.argv, argv);
+        assert_eq!(command.unit.as_str(), "bgctl-web-pre_flip-19a3f0c2b1e-4d2.service");
+        assert!(
+            command
+                .log_extra_fields()
+                .contains(&b"BGCTL_DEPLOY_ID=19a3f0c2b1e-4d2".to_vec())
+        );
     }
 
-    #[tokio::test]
-    async fn a_slow_command_is_killed_with_what_it_started_at_the_deadline() {
-        let marker = std::env::temp_dir().join(format!("bgctl-exec-{}", std::process::id()));
-        let script = format!("(sleep 3; touch {}) & sleep 30", marker.display());
-        let began = Instant::now();
-        let ran = run(Hook::Check, &sh(&script, &[]), &env(), Duration::from_millis(300)).await;
-        assert_eq!(ran.ending, Ending::TimedOut(Duration::from_millis(300)));
-        assert!(began.elapsed() < Duration::from_secs(3), "{:?}", began.elapsed());
-        std::thread::sleep(Duration::from_millis(3500));
-        assert!(!marker.exists(), "the command's child outlived the timeout");
+    #[test]
+    fn one_services_leftovers_are_never_anothers() {
+        // `web` and `web_check` are both valid service names.
+        let other = unit_prefix("web_check", Hook::Check);
+        for hook in [Hook::Check, Hook::PreFlip, Hook::PostSwitch] {
+            assert!(!other.starts_with(&unit_prefix("web", hook)), "{other}");
+        }
     }
 
-    #[tokio::test]
-    async fn a_missing_program_cannot_run() {
-        let argv = Argv::try_from(vec!["/nonexistent/smoke".to_owned()]).unwrap();
-        let ran = run(Hook::PostSwitch, &argv, &env(), Duration::from_secs(1)).await;
-        assert!(matches!(ran.ending, Ending::CannotRun(_)), "{ran:?}");
-        assert!(!ran.succeeded());
+    #[test]
+    fn how_a_command_ended_comes_from_its_unit() {
+        let limit = Duration::from_secs(2);
+        assert_eq!(ending(&end(true, "success", CLD_EXITED, 0), limit), Ending::Exited(0));
+        assert_eq!(ending(&end(true, "exit-code", CLD_EXITED, 3), limit), Ending::Exited(3));
+        assert_eq!(ending(&end(true, "signal", 2, 9), limit), Ending::Killed(9));
+        assert_eq!(ending(&end(true, "timeout", 2, 15), limit), Ending::TimedOut(limit));
+        assert!(matches!(
+            ending(&end(false, "exit-code", CLD_EXITED, 203), limit),
+            Ending::CannotRun(why) if why.contains("203")
+        ));
+        assert!(matches!(
+            ending(&end(true, "resources", 0, 0), limit),
+            Ending::CannotRun(_)
+        ));
+        assert!(matches!(
+            ending(&TransientEnd::lost("no answer".into()), limit),
+            Ending::Lost(why) if why == "no answer"
+        ));
+        // A command that exits at once may fail its start job: still its exit.
+        assert_eq!(
+            ending(&end(false, "exit-code", CLD_EXITED, 1), limit),
+            Ending::Exited(1)
+        );
+        assert_eq!(ending(&end(false, "success", CLD_EXITED, 0), limit), Ending::Exited(0));
+        assert!(end(true, "success", CLD_EXITED, 0).succeeded());
+        assert!(!end(true, "exit-code", CLD_EXITED, 1).succeeded());
     }
 }

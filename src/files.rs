@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 /// Mode of everything bgctl writes: units and sites are world-readable config.
 pub const FILE_MODE: u32 = 0o644;
+/// Mode of what holds a secret (keys, the file state store): root only.
+pub const PRIVATE_MODE: u32 = 0o600;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FilesError {
@@ -48,6 +50,15 @@ pub fn remove_if_exists(path: &Path) -> Result<bool, FilesError> {
 /// Atomically replaces `path` with `contents` (mode 0644), creating parent
 /// directories as needed. Readers see the old file or the new one, never a mix.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), FilesError> {
+    write_atomic_mode(path, contents, FILE_MODE)
+}
+
+/// As [`write_atomic`], mode 0600 from its first byte: for keys and secrets.
+pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), FilesError> {
+    write_atomic_mode(path, contents, PRIVATE_MODE)
+}
+
+fn write_atomic_mode(path: &Path, contents: &[u8], mode: u32) -> Result<(), FilesError> {
     let dir = path.parent().unwrap_or(Path::new("/"));
     fs::create_dir_all(dir).map_err(|source| FilesError::CreateDir {
         path: dir.to_owned(),
@@ -65,14 +76,10 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), FilesError> {
         .map_or(0, |d| d.subsec_nanos());
     let tmp = dir.join(format!(".{name}.bgctl-{}-{nanos:x}.tmp", std::process::id()));
     let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(FILE_MODE)
-            .open(&tmp)?;
-        file.write_all(contents)?;
+        let mut file = OpenOptions::new().write(true).create_new(true).mode(mode).open(&tmp)?;
         // The umask may have narrowed the mode given at creation.
-        file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(FILE_MODE))?;
+        file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))?;
+        file.write_all(contents)?;
         file.sync_all()?;
         fs::rename(&tmp, path)?;
         File::open(dir)?.sync_all()
@@ -97,6 +104,8 @@ mod tests {
         assert_eq!(fs::read_to_string(&path).unwrap(), "two");
         assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o644);
         assert_eq!(fs::read_dir(dir.join("sub")).unwrap().count(), 1);
+        write_private(&path, b"key").unwrap();
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Headers larger than this are not a probe answer worth reading.
@@ -38,12 +38,29 @@ impl Response {
 
 /// `GET path` on `addr` with `Host: host`, within `limit` in all.
 pub async fn get(addr: SocketAddr, host: &str, path: &str, limit: Duration) -> std::io::Result<Response> {
-    within(limit, exchange(addr, host, path, false)).await
+    within(limit, async {
+        exchange(TcpStream::connect(addr).await?, host, path, false).await
+    })
+    .await
+}
+
+/// As [`get`], over TLS: for bgctl's own nginx on its TLS port. The route
+/// is what is checked, not the certificate (`tls::check_pair` did that), so
+/// any certificate is taken, a self-signed or test CA's too.
+pub async fn get_tls(addr: SocketAddr, host: &str, path: &str, limit: Duration) -> std::io::Result<Response> {
+    within(limit, async {
+        let tcp = TcpStream::connect(addr).await?;
+        exchange(crate::loopback_tls::connect(tcp, addr).await?, host, path, false).await
+    })
+    .await
 }
 
 /// As [`get`], with the body (its first [`MAX_BODY`] bytes) read too.
 pub async fn get_with_body(addr: SocketAddr, host: &str, path: &str, limit: Duration) -> std::io::Result<Response> {
-    within(limit, exchange(addr, host, path, true)).await
+    within(limit, async {
+        exchange(TcpStream::connect(addr).await?, host, path, true).await
+    })
+    .await
 }
 
 async fn within(
@@ -55,8 +72,12 @@ async fn within(
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, format!("no answer within {limit:?}")))?
 }
 
-async fn exchange(addr: SocketAddr, host: &str, path: &str, with_body: bool) -> std::io::Result<Response> {
-    let mut conn = TcpStream::connect(addr).await?;
+async fn exchange(
+    mut conn: impl AsyncRead + AsyncWrite + Unpin,
+    host: &str,
+    path: &str,
+    with_body: bool,
+) -> std::io::Result<Response> {
     let request = format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: bgctl\r\nConnection: close\r\n\r\n");
     conn.write_all(request.as_bytes()).await?;
     let mut head = Vec::new();

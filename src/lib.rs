@@ -9,21 +9,28 @@ pub mod docker;
 pub mod domain;
 pub mod error;
 pub mod exec;
+#[cfg(test)]
+mod fakes;
+mod fault_points;
 pub mod files;
 pub mod guard;
 pub mod health;
 pub mod http_probe;
 pub mod journal;
+pub mod loopback_tls;
 pub mod naming;
 pub mod plan;
 pub mod provision;
 pub mod proxy;
 pub mod render;
+pub mod secret_files;
 pub mod state;
 mod string_enum;
 pub mod switch;
 pub mod systemd;
 pub mod terminal;
+pub mod tls;
+pub mod wiring;
 
 use clap::Parser;
 

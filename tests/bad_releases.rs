@@ -5,7 +5,7 @@
 
 mod support;
 
-use support::{Service, TestEnv, stderr};
+use support::{Service, TestEnv, ports};
 
 /// Blue live with v1, then a switch to `image` under load: its exit code
 /// and stderr, after checking blue still serves and nothing failed.
@@ -20,14 +20,13 @@ fn deploy_bad_with(name: &str, ports: (u16, u16, u16), image: &str, extra: &str)
     let text = std::fs::read_to_string(&svc.config).unwrap();
     std::fs::write(&svc.config, format!("{text}[health]\ntimeout = \"6s\"\n{extra}")).unwrap();
     svc.install();
-    let o = svc.bgctl(&["switch"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    svc.run(&["switch"]).run();
     svc.refused_under_load(&["switch", "--image", image])
 }
 
 #[test]
 fn an_image_whose_health_check_always_fails() {
-    let (code, err) = deploy_bad("bad_sick", (19801, 19802, 19880), "bgctl-demo:sick");
+    let (code, err) = deploy_bad("bad_sick", ports(), "bgctl-demo:sick");
     assert_eq!(code, Some(3), "{err}");
     assert!(
         err.contains("never became healthy") && err.contains("Docker's health log"),
@@ -38,7 +37,7 @@ fn an_image_whose_health_check_always_fails() {
 
 #[test]
 fn a_container_that_exits_at_once() {
-    let (code, err) = deploy_bad("bad_crash", (19803, 19804, 19881), "bgctl-demo:crash");
+    let (code, err) = deploy_bad("bad_crash", ports(), "bgctl-demo:crash");
     assert_eq!(code, Some(3), "{err}");
     assert!(err.contains("the unit failed"), "{err}");
     assert!(
@@ -49,7 +48,7 @@ fn a_container_that_exits_at_once() {
 
 #[test]
 fn an_app_that_never_listens() {
-    let (code, err) = deploy_bad("bad_deaf", (19805, 19806, 19882), "bgctl-demo:deaf");
+    let (code, err) = deploy_bad("bad_deaf", ports(), "bgctl-demo:deaf");
     assert_eq!(code, Some(3), "{err}");
     assert!(
         err.contains("not healthy within") && err.contains("probe failed"),
@@ -67,7 +66,7 @@ fn an_app_that_is_healthy_then_dies() {
         "[guard]\nwindow = \"3s\"\nlog = \"{}/bad_dies.guard.json\"\n",
         env.dir().display()
     );
-    let (code, err) = deploy_bad_with("bad_dies", (19807, 19808, 19883), "bgctl-demo:dies", &guard);
+    let (code, err) = deploy_bad_with("bad_dies", ports(), "bgctl-demo:dies", &guard);
     // Caught before the flip (exit 3), in verify, by the guard or its last
     // health look (exit 1, rolled back).
     assert!(matches!(code, Some(1) | Some(3)), "{err}");

@@ -54,6 +54,26 @@ fn render_out_writes_exactly_the_install_files_under_the_destdir() {
 }
 
 #[test]
+fn render_prints_no_inline_env_value_but_writes_it() {
+    let tmp = TempDir::new("render-env");
+    let marker = "not-for-ci-logs-7f3a";
+    let (o, out) = render_into(
+        &tmp,
+        &format!("{GOOD}[container]\nenv = {{ API_KEY = \"{marker}\" }}\n"),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let unit = std::fs::read_to_string(out.join("etc/systemd/system/web_blue@.service")).unwrap();
+    assert!(unit.contains(&format!("-e \"API_KEY={marker}\"")), "{unit}");
+    let printed = stdout(&bgctl(&[
+        "--config",
+        tmp.path().join("config.toml").to_str().unwrap(),
+        "render",
+    ]));
+    assert!(!printed.contains(marker), "{printed}");
+    assert!(printed.contains("-e \"API_KEY=<hidden, sha256 "), "{printed}");
+}
+
+#[test]
 fn bad_configs_exit_2_naming_the_problem_and_write_nothing() {
     let cases = [
         (
@@ -85,6 +105,42 @@ fn bad_configs_exit_2_naming_the_problem_and_write_nothing() {
             "a check command found on PATH",
             "[checks]\ncommand = [\"smoke\", \"--fast\"]\n",
             "its program",
+        ),
+        (
+            "a malformed body size",
+            "[proxy]\nclient_max_body_size = \"10 MB\"\n",
+            "invalid size",
+        ),
+        (
+            "a malformed read timeout",
+            "[proxy]\nread_timeout = \"a minute\"\n",
+            "invalid duration",
+        ),
+        ("a relative include", "[proxy]\ninclude = \"extra.conf\"\n", "absolute"),
+        (
+            "an include with a space",
+            "[proxy]\ninclude = \"/etc/nginx/my extra.conf\"\n",
+            "proxy.include",
+        ),
+        (
+            "TLS without a certificate",
+            "[proxy.tls]\nlisten = 443\n",
+            "proxy.tls.cert",
+        ),
+        (
+            "ACME without a directory",
+            "[proxy.tls]\nlisten = 443\nacme = true\n",
+            "acme_directory",
+        ),
+        (
+            "a relative env_file",
+            "[container]\nenv_file = \"web.env\"\n",
+            "absolute",
+        ),
+        (
+            "the image outside allowed_images",
+            "[container]\nallowed_images = [\"registry.example.com/web\"]\n",
+            "outside container.allowed_images",
         ),
         (
             "the preview on the live port",
@@ -184,6 +240,7 @@ fn help_lists_only_implemented_commands_and_the_exit_codes() {
             "rollback",
             "reconcile",
             "proxy",
+            "tls",
             "status",
             "render",
             "logs",

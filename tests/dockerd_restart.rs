@@ -10,7 +10,7 @@ mod support;
 use std::process::Command;
 use std::time::Duration;
 
-use support::{Load, Service, TestEnv, stderr, wait_for};
+use support::{Load, Service, TestEnv, ports, stderr, wait_for};
 
 fn restart_dockerd(env: &TestEnv) {
     let pid = std::fs::read_to_string(env.dir().join("docker.pid")).unwrap();
@@ -32,10 +32,9 @@ fn restart_dockerd(env: &TestEnv) {
 #[test]
 fn a_switch_after_a_dockerd_restart_succeeds_with_no_failed_request() {
     let env = TestEnv::get();
-    let svc = Service::new(&env, "dockerd_restart", (19951, 19952, 19985), "");
+    let svc = Service::new(&env, "dockerd_restart", ports(), "");
     svc.install();
-    let o = svc.bgctl(&["switch"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    svc.run(&["switch"]).run();
 
     restart_dockerd(&env);
     // systemd brings blue back (Restart=on-failure) once dockerd is up.

@@ -10,7 +10,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{Load, Service, TestEnv, http_get, stderr};
+use support::{Load, Service, TestEnv, http_get, ports, stderr};
 
 /// The cap: far longer than any drain here should take.
 const CAP: &str = "8s";
@@ -24,8 +24,7 @@ fn service<'a>(env: &'a TestEnv, name: &str, ports: (u16, u16, u16)) -> Service<
     )
     .unwrap();
     svc.install();
-    let o = svc.bgctl(&["switch", "--image", "bgctl-demo:v1"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    svc.run(&["switch", "--image", "bgctl-demo:v1"]).run();
     svc
 }
 
@@ -49,7 +48,7 @@ fn waited_for(err: &str) -> (usize, usize) {
 #[test]
 fn a_slow_request_through_nginx_across_a_switch_gets_200_and_the_drain_waits_for_it() {
     let env = TestEnv::get();
-    let svc = service(&env, "drain_inflight", (19081, 19082, 19083));
+    let svc = service(&env, "drain_inflight", ports());
     let load = Load::start(svc.listen, 8, 40, Duration::from_secs(600));
     // Paused after the flip: nginx still sends to blue, where the slow
     // request goes; the switch goes on while it is in flight.
@@ -66,13 +65,13 @@ fn a_slow_request_through_nginx_across_a_switch_gets_200_and_the_drain_waits_for
     let (code, err) = running.finish();
     let (answer, took) = slow.join().unwrap();
     let result = load.stop();
+    assert_eq!(code, Some(0), "{err}");
     let drained = drain_ms(&svc);
     eprintln!(
         "slow request through nginx: {answer:?} after {took:?}; drain {drained} ms; {} requests, {} failed\n{err}",
         result.requests(),
         result.failed()
     );
-    assert_eq!(code, Some(0), "{err}");
     let (status, body) = answer.expect("the in-flight request got an answer");
     assert!(
         status.contains("200") && body.contains("v1 (slow 3000ms)"),
@@ -92,9 +91,8 @@ fn a_slow_request_through_nginx_across_a_switch_gets_200_and_the_drain_waits_for
 #[test]
 fn at_idle_the_drain_ends_long_before_its_cap() {
     let env = TestEnv::get();
-    let svc = service(&env, "drain_idle", (19084, 19085, 19086));
-    let o = svc.bgctl(&["switch", "--image", "bgctl-demo:v2"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let svc = service(&env, "drain_idle", ports());
+    let o = svc.run(&["switch", "--image", "bgctl-demo:v2"]).run();
     let drained = drain_ms(&svc);
     eprintln!("drain at idle: {drained} ms (cap {CAP})\n{}", stderr(&o));
     assert_eq!(waited_for(&stderr(&o)).0, 0, "{}", stderr(&o));

@@ -10,7 +10,7 @@ mod support;
 use std::path::Path;
 use std::time::Duration;
 
-use support::{TestEnv, bgctl, http_get, stderr, wait_for};
+use support::{TestEnv, bgctl, http_get, ports, stderr, wait_for};
 use zbus::OwnedObjectPath;
 
 const MANAGER: (&str, &str, &str) = (
@@ -77,7 +77,7 @@ args = ["%n", "$HOME", "a \"b\" c", "tail\\"]
 #[test]
 fn rendered_units_and_site_pass_systemd_analyze_verify_and_nginx_t() {
     let env = TestEnv::get();
-    let config = env.config("verifyme", (19201, 19202, 19280), HOSTILE_ENV);
+    let config = env.config("verifyme", ports(), HOSTILE_ENV);
     let out = render_for(&env, &config, "verify");
     for color in ["blue", "green"] {
         let unit = env.unit_dir().join(format!("verifyme_{color}@.service"));

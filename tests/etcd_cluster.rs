@@ -7,19 +7,18 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use support::etcd::Cluster;
-use support::{Load, Service, TestEnv, stderr};
+use support::{Load, Service, TestEnv, ports, stderr};
 
 #[test]
 fn switches_go_on_when_one_of_three_etcd_members_dies() {
     let env = TestEnv::get();
     let mut cluster = Cluster::start(&env, "m", 3, 23811);
-    let mut svc = Service::new(&env, "etcd3", (19901, 19902, 19980), "");
+    let mut svc = Service::new(&env, "etcd3", ports(), "");
     svc.use_etcd(&cluster);
     svc.install();
 
     let switch = |svc: &Service, image: &str| {
-        let o = svc.bgctl(&["switch", "--image", image]);
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        svc.run(&["switch", "--image", image]).run();
     };
     switch(&svc, "bgctl-demo:v1");
     let load = Load::start(svc.listen, 8, 40, Duration::from_secs(600));

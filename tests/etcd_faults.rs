@@ -8,7 +8,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::etcd::Cluster;
-use support::{Service, TestEnv, stderr};
+use support::{Service, TestEnv, ports, stderr};
 
 /// A switch holds the lock while its slow app starts; etcd is killed for
 /// 10 s and comes back. The keep-alive must retry at a pace, not at once.
@@ -19,7 +19,7 @@ fn a_held_lock_costs_little_cpu_while_etcd_is_down_for_10_seconds() {
     let mut svc = Service::new(
         &env,
         "etcd_keepalive",
-        (19041, 19042, 19043),
+        ports(),
         "env = { DEMO_STARTUP_DELAY = \"40s\" }\n[health]\ntimeout = \"90s\"\n",
     );
     svc.use_etcd(&etcd);
@@ -42,7 +42,7 @@ fn a_held_lock_costs_little_cpu_while_etcd_is_down_for_10_seconds() {
 fn a_lock_wait_on_a_hung_etcd_exits_5() {
     let env = TestEnv::get();
     let etcd = Cluster::start(&env, "hung", 1, 23841);
-    let mut svc = Service::new(&env, "etcd_hung", (19044, 19045, 19046), "");
+    let mut svc = Service::new(&env, "etcd_hung", ports(), "");
     svc.use_etcd(&etcd);
     svc.install();
     let holder = svc.spawn_until(&["switch"], "lock:hang", "fault: hanging after lock");
@@ -70,7 +70,7 @@ fn a_lock_wait_on_a_hung_etcd_exits_5() {
 fn with_every_member_hung_a_switch_exits_5_within_10_seconds() {
     let env = TestEnv::get();
     let etcd = Cluster::start(&env, "hung3-", 3, 23851);
-    let mut svc = Service::new(&env, "etcd_hung3", (19047, 19048, 19049), "");
+    let mut svc = Service::new(&env, "etcd_hung3", ports(), "");
     svc.use_etcd(&etcd);
     svc.install();
     for i in 0..3 {

@@ -12,7 +12,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use support::{Load, Service, TestEnv, stderr};
+use support::{Load, Service, TestEnv, ports, stderr};
 
 const LOAD_LIMIT: Duration = Duration::from_secs(600);
 
@@ -60,16 +60,14 @@ fn killed_after_phase_heals(name: &str, ports: (u16, u16, u16), phase: &str) {
     let env = TestEnv::get();
     let svc = Service::new(&env, name, ports, "");
     svc.install();
-    let o = svc.bgctl(&["switch", "--image", "bgctl-demo:v1"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    svc.run(&["switch", "--image", "bgctl-demo:v1"]).run();
 
     let load = Load::start(svc.listen, 8, 40, LOAD_LIMIT);
     kill_after(&svc, phase, "bgctl-demo:v2");
     let healed = reconcile(&svc);
     let live = svc.assert_agree();
     // And the next deploy works.
-    let o = svc.bgctl(&["switch", "--image", "bgctl-demo:v1"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    svc.run(&["switch", "--image", "bgctl-demo:v1"]).run();
     let result = load.stop();
     eprintln!(
         "kill -9 after {phase}: live {live} after reconcile; {} requests, {} failed; reconcile said: {}",
@@ -95,28 +93,27 @@ macro_rules! killed_after {
 }
 
 killed_after! {
-    kill_after_lock: "lock" on (19701, 19702, 19780);
-    kill_after_read: "read" on (19703, 19704, 19781);
-    kill_after_converge: "converge" on (19725, 19726, 19791);
-    kill_after_start: "start" on (19705, 19706, 19782);
-    kill_after_healthy: "healthy" on (19707, 19708, 19783);
-    kill_after_checks: "checks" on (19727, 19728, 19792);
-    kill_after_flip: "flip" on (19709, 19710, 19784);
-    kill_after_proxy: "proxy" on (19711, 19712, 19785);
-    kill_after_verify: "verify" on (19713, 19714, 19786);
-    kill_after_guard: "guard" on (19729, 19730, 19793);
-    kill_after_drain: "drain" on (19715, 19716, 19787);
-    kill_after_stop: "stop" on (19717, 19718, 19788);
+    kill_after_lock: "lock" on ports();
+    kill_after_read: "read" on ports();
+    kill_after_converge: "converge" on ports();
+    kill_after_start: "start" on ports();
+    kill_after_healthy: "healthy" on ports();
+    kill_after_checks: "checks" on ports();
+    kill_after_flip: "flip" on ports();
+    kill_after_proxy: "proxy" on ports();
+    kill_after_verify: "verify" on ports();
+    kill_after_guard: "guard" on ports();
+    kill_after_drain: "drain" on ports();
+    kill_after_stop: "stop" on ports();
 }
 
 /// SIGKILL at moments no phase boundary chooses.
 #[test]
 fn kill_at_random_moments() {
     let env = TestEnv::get();
-    let svc = Service::new(&env, "kill_random", (19721, 19722, 19789), "");
+    let svc = Service::new(&env, "kill_random", ports(), "");
     svc.install();
-    let o = svc.bgctl(&["switch"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    svc.run(&["switch"]).run();
     let load = Load::start(svc.listen, 8, 40, LOAD_LIMIT);
     // A small LCG seeded from the clock: different moments every run, printed
     // so a failure can be replayed.

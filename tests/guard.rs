@@ -8,7 +8,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{Load, Service, TestEnv, http_get, stderr};
+use support::{Load, Service, TestEnv, http_get, ports, stderr};
 
 const WINDOW: &str = "20s";
 
@@ -31,10 +31,9 @@ fn last_deploy(svc: &Service) -> Value {
 fn a_release_that_fails_its_users_is_rolled_back_by_the_guard_within_the_window() {
     let env = TestEnv::get();
     let name = "guard_trip";
-    let svc = Service::new(&env, name, (20201, 20202, 20280), &guarded(&env, name, WINDOW));
+    let svc = Service::new(&env, name, ports(), &guarded(&env, name, WINDOW));
     svc.install();
-    let o = svc.bgctl(&["switch", "--image", "bgctl-demo:v1"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    svc.run(&["switch", "--image", "bgctl-demo:v1"]).run();
 
     let load = Load::start(svc.listen, 8, 40, Duration::from_secs(600));
     let started = Instant::now();
@@ -86,12 +85,10 @@ fn a_release_that_fails_its_users_is_rolled_back_by_the_guard_within_the_window(
 fn the_same_release_without_the_guard_goes_live() {
     let env = TestEnv::get();
     let name = "guard_off";
-    let svc = Service::new(&env, name, (20203, 20204, 20281), &guarded(&env, name, "0s"));
+    let svc = Service::new(&env, name, ports(), &guarded(&env, name, "0s"));
     svc.install();
-    let o = svc.bgctl(&["switch", "--image", "bgctl-demo:v1"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let o = svc.bgctl(&["switch", "--image", "bgctl-demo:broken"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    svc.run(&["switch", "--image", "bgctl-demo:v1"]).run();
+    svc.run(&["switch", "--image", "bgctl-demo:broken"]).run();
     let (status, body) = http_get(svc.listen, "/").expect("nginx answers");
     assert!(
         status.contains("500") && body.contains("broken release"),
@@ -104,10 +101,9 @@ fn the_same_release_without_the_guard_goes_live() {
 fn a_good_release_passes_the_guard_and_status_shows_its_counts_meanwhile() {
     let env = TestEnv::get();
     let name = "guard_pass";
-    let svc = Service::new(&env, name, (20205, 20206, 20282), &guarded(&env, name, "4s"));
+    let svc = Service::new(&env, name, ports(), &guarded(&env, name, "4s"));
     svc.install();
-    let o = svc.bgctl(&["switch", "--image", "bgctl-demo:v1"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    svc.run(&["switch", "--image", "bgctl-demo:v1"]).run();
 
     let load = Load::start(svc.listen, 4, 40, Duration::from_secs(600));
     let running = svc.spawn_until(&["switch", "--image", "bgctl-demo:v2"], "", "verify");
@@ -131,4 +127,88 @@ fn a_good_release_passes_the_guard_and_status_shows_its_counts_meanwhile() {
     // The settled site logs nothing more: the log was only the switch's.
     let status: Value = serde_json::from_slice(&svc.bgctl(&["status", "--json"]).stdout).unwrap();
     assert!(status["proxy"]["guard"].is_null(), "{status}");
+}
+
+/// A rollback cut off anywhere (kill -9 as it begins, after the state went
+/// back, after the site did) never makes the rejected release live: the
+/// next reconcile, as at boot, finds the old color live and stops the
+/// rejected one.
+#[test]
+fn a_rollback_killed_at_any_step_leaves_reconcile_the_old_color_live() {
+    let env = TestEnv::get();
+    let name = "guard_cut";
+    let svc = Service::new(&env, name, ports(), &guarded(&env, name, WINDOW));
+    svc.install();
+    svc.run(&["switch", "--image", "bgctl-demo:v1"]).run();
+    let load = Load::start(svc.listen, 8, 40, Duration::from_secs(600));
+    for step in ["rollback", "rollback-state", "rollback-site"] {
+        let running = svc.spawn_until(
+            &["switch", "--image", "bgctl-demo:broken"],
+            &format!("{step}:hang"),
+            &format!("fault: hanging after {step}"),
+        );
+        running.kill();
+        let o = svc.bgctl(&["reconcile"]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(0), "after a kill at {step}: {err}");
+        svc.assert_live("blue", "v1");
+        assert!(
+            !svc.is_active("green"),
+            "after a kill at {step}, the rejected release runs"
+        );
+        assert_eq!(svc.etcd("probation"), None, "after a kill at {step}");
+        eprintln!("killed at {step}; reconcile said:\n{err}");
+    }
+    let result = load.stop();
+    let users_5xx: u64 = result.by_status.iter().filter(|(s, _)| *s >= 500).map(|(_, n)| n).sum();
+    // What users met was the release's own 500s while the guard watched, never a refused connection.
+    assert_eq!(result.failed(), users_5xx, "{}", result.report);
+    assert_eq!(result.errors, 0, "{}", result.report);
+}
+
+/// A guard log renamed away mid-window (logrotate without copytruncate:
+/// nginx goes on writing the old file) is a blind guard: the switch fails
+/// closed and rolls back, never passes on a silent log.
+#[test]
+fn a_guard_log_renamed_mid_window_fails_the_switch_closed() {
+    let env = TestEnv::get();
+    let name = "guard_rotated";
+    let svc = Service::new(&env, name, ports(), &guarded(&env, name, WINDOW));
+    svc.install();
+    svc.run(&["switch", "--image", "bgctl-demo:v1"]).run();
+    let load = Load::start(svc.listen, 8, 40, Duration::from_secs(600));
+    let running = svc.spawn_until(&["switch", "--image", "bgctl-demo:v2"], "", "verify");
+    std::thread::sleep(Duration::from_secs(1));
+    let log = env.dir().join(format!("{name}.guard.json"));
+    std::fs::rename(&log, log.with_extension("json.1")).unwrap();
+    std::fs::write(&log, "").unwrap();
+    let (code, err) = running.finish();
+    let result = load.stop();
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("the guard is blind") && err.contains("replaced"), "{err}");
+    assert!(err.contains("blue is live again"), "{err}");
+    svc.assert_live("blue", "v1");
+    result.assert_no_failures();
+}
+
+#[test]
+fn doctor_checks_the_guard_log_path() {
+    let env = TestEnv::get();
+    let svc = Service::new(&env, "guard_doc", ports(), &guarded(&env, "guard_doc", "2s"));
+    let o = svc.bgctl(&["doctor"]);
+    let out = support::stdout(&o);
+    assert!(out.contains("✓ guard    [guard] log "), "{out}");
+    // A log where nginx cannot write it: every guarded switch would fail closed.
+    let nowhere = format!("{}/no-such-dir/guard_doc.guard.json", env.dir().display());
+    let text = std::fs::read_to_string(&svc.config).unwrap();
+    let at = text.lines().find(|l| l.starts_with("log = ")).unwrap().to_owned();
+    std::fs::write(&svc.config, text.replace(&at, &format!("log = \"{nowhere}\""))).unwrap();
+    let o = svc.bgctl(&["doctor"]);
+    let out = support::stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains(&format!("✗ guard    [guard] log {nowhere}: its directory")),
+        "{out}"
+    );
+    assert!(out.contains("would fail closed"), "{out}");
 }

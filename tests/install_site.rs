@@ -7,7 +7,7 @@ mod support;
 use std::path::PathBuf;
 use std::process::Command;
 
-use support::{Service, TestEnv, http_get, stderr};
+use support::{Service, TestEnv, http_get, ports, stderr};
 
 /// A foreign file in nginx's include directory, removed on drop.
 struct Foreign(PathBuf);
@@ -29,7 +29,7 @@ fn nginx_t(env: &TestEnv) -> std::process::Output {
 #[test]
 fn a_fresh_install_loads_the_503_site_into_nginx() {
     let env = TestEnv::get();
-    let svc = Service::new(&env, "site_fresh", (19011, 19012, 19013), "");
+    let svc = Service::new(&env, "site_fresh", ports(), "");
     svc.install();
     let (status, body) = http_get(svc.listen, "/").expect("nginx listens on the site's port");
     assert!(status.contains("503"), "{status}");
@@ -56,8 +56,7 @@ fn a_site_nginx_t_refuses_exits_1_and_leaves_the_host_as_it_was() {
     )
     .unwrap();
 
-    let o = svc.bgctl(&["install"]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let o = svc.run(&["install"]).status(1).run();
     assert!(
         stderr(&o).contains("nginx -t refused") && stderr(&o).contains("duplicate default server"),
         "{}",
@@ -77,10 +76,8 @@ fn install_after_uninstall_renders_the_site_of_the_live_color() {
     let env = TestEnv::get();
     let svc = Service::new(&env, "site_again", (19017, 19018, 19019), "");
     svc.install();
-    let o = svc.bgctl(&["switch"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let o = svc.bgctl(&["uninstall"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    svc.run(&["switch"]).run();
+    svc.run(&["uninstall"]).run();
     assert_eq!(svc.etcd("color").as_deref(), Some("blue"), "uninstall keeps the state");
 
     svc.install();
@@ -110,8 +107,7 @@ fn install_after_uninstall_renders_the_site_of_the_live_color() {
     );
     // The units are down after the uninstall: reconcile starts blue, and
     // nginx, already pointing there, answers from it.
-    let o = svc.bgctl(&["reconcile"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = svc.run(&["reconcile"]).run();
     assert!(
         !stderr(&o).contains("pointed nginx"),
         "install had not loaded the site: {}",

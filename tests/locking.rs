@@ -7,7 +7,7 @@ mod support;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{Load, Running, Service, TestEnv, stderr};
+use support::{Load, Running, Service, TestEnv, ports, stderr};
 
 const LOAD_LIMIT: Duration = Duration::from_secs(600);
 
@@ -21,7 +21,7 @@ fn ok(svc: &Service, args: &[&str]) {
 #[test]
 fn rollback_picks_its_target_under_the_lock() {
     let env = TestEnv::get();
-    let svc = Service::new(&env, "lock_rollback", (19021, 19022, 19023), "");
+    let svc = Service::new(&env, "lock_rollback", ports(), "");
     svc.install();
     ok(&svc, &["switch", "--image", "bgctl-demo:v1"]); // blue v1
     ok(&svc, &["switch", "--image", "bgctl-demo:v2"]); // green v2, previous blue
@@ -53,12 +53,11 @@ fn rollback_picks_its_target_under_the_lock() {
 #[test]
 fn uninstall_takes_the_lock_and_leaves_a_running_switch_alone() {
     let env = TestEnv::get();
-    let svc = Service::new(&env, "lock_uninstall", (19024, 19025, 19026), "");
+    let svc = Service::new(&env, "lock_uninstall", ports(), "");
     svc.install();
     ok(&svc, &["switch"]);
     let holder = svc.spawn_until(&["switch"], "lock:hang", "fault: hanging after lock");
-    let o = svc.bgctl(&["uninstall"]);
-    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    let o = svc.run(&["uninstall"]).status(4).run();
     assert!(
         stderr(&o).contains("holds the lock /lock-uninstall/lock: switch "),
         "{}",
@@ -78,7 +77,7 @@ fn uninstall_takes_the_lock_and_leaves_a_running_switch_alone() {
 #[test]
 fn a_switch_whose_lock_vanishes_before_the_flip_changes_nothing() {
     let env = TestEnv::get();
-    let svc = Service::new(&env, "lock_lost", (19027, 19028, 19029), "");
+    let svc = Service::new(&env, "lock_lost", ports(), "");
     svc.install();
     ok(&svc, &["switch", "--image", "bgctl-demo:v1"]);
     let load = Load::start(svc.listen, 8, 40, LOAD_LIMIT);
@@ -118,7 +117,7 @@ fn a_switch_whose_lock_vanishes_before_the_flip_changes_nothing() {
 #[test]
 fn a_holder_killed_on_this_host_frees_the_lock_at_once() {
     let env = TestEnv::get();
-    let svc = Service::new(&env, "lock_dead", (19031, 19032, 19033), "");
+    let svc = Service::new(&env, "lock_dead", ports(), "");
     svc.install();
     ok(&svc, &["switch", "--image", "bgctl-demo:v1"]);
     let load = Load::start(svc.listen, 8, 40, LOAD_LIMIT);
@@ -148,7 +147,7 @@ fn a_holder_killed_on_this_host_frees_the_lock_at_once() {
 #[test]
 fn a_holder_on_another_host_is_waited_for_until_its_lease_expires() {
     let env = TestEnv::get();
-    let svc = Service::new(&env, "lock_elsewhere", (19034, 19035, 19036), "");
+    let svc = Service::new(&env, "lock_elsewhere", ports(), "");
     svc.install();
     ok(&svc, &["switch"]);
     let mut elsewhere = Command::new("unshare");
@@ -161,8 +160,7 @@ fn a_holder_on_another_host_is_waited_for_until_its_lease_expires() {
         .env("BGCTL_FAULT", "lock:hang");
     Running::until(&mut elsewhere, "fault: hanging after lock").kill();
     let killed = Instant::now();
-    let o = svc.bgctl(&["switch", "--image", "bgctl-demo:v2"]);
-    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    let o = svc.run(&["switch", "--image", "bgctl-demo:v2"]).status(4).run();
     assert!(
         stderr(&o).contains("on bgctl-elsewhere)"),
         "names the holder's host: {}",

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{Load, Service, TestEnv, stderr, stdout, wait_for};
+use support::{Load, Service, TestEnv, ports, stderr, stdout, wait_for};
 
 const UNIT: &str = "bgctl-nginxc.service";
 const CONTAINER: &str = "bgctl-nginxc";
@@ -63,7 +63,7 @@ fn switches_through_a_containerised_nginx_fail_no_request() {
         conf = conf.display(),
     );
     let _unit = ProxyUnit(&env);
-    let svc = Service::with_proxy(&env, name, (19601, 19602, 19680), &proxy, "");
+    let svc = Service::with_proxy(&env, name, ports(), &proxy, "");
 
     let o = svc.bgctl(&["provision", "butane", "--nginx-image", "bgctl-nginx:test"]);
     assert_eq!(o.status.code(), Some(0), "provision: {}", stderr(&o));

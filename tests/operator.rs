@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::etcd::Cluster;
-use support::{Service, TestEnv, deploy_id, journal, stderr, stdout, wait_for};
+use support::{Service, TestEnv, deploy_id, journal, ports, stderr, stdout, wait_for};
 
 const PHASES: [&str; 12] = [
     "lock", "read", "converge", "start", "healthy", "checks", "flip", "proxy", "verify", "guard", "drain", "stop",
@@ -47,7 +47,7 @@ fn ok(o: &std::process::Output) {
 #[test]
 fn a_deploys_phase_records_are_found_by_its_id() {
     let env = TestEnv::get();
-    let svc = Service::new(&env, "op_journal", (18501, 18502, 18580), "");
+    let svc = Service::new(&env, "op_journal", ports(), "");
     svc.install();
     let first = svc.bgctl_inside(&["switch"]);
     ok(&first);
@@ -410,7 +410,7 @@ fn variant(svc: &Service, tag: &str, from: &str, to: &str) -> String {
 fn doctor_names_what_is_down_with_its_fix() {
     let env = TestEnv::get();
     let mut etcd = Cluster::start(&env, "doctor", 1, 23871);
-    let mut svc = Service::new(&env, "op_doctor", (18541, 18542, 18584), "");
+    let mut svc = Service::new(&env, "op_doctor", ports(), "");
     svc.use_etcd(&etcd);
     svc.install();
 

@@ -59,8 +59,7 @@ fn three_proxy_hosts_follow_ten_switches_under_load_through_an_etcd_member_death
     svc.use_etcd(&cluster);
     svc.install();
     lan.start();
-    let o = svc.bgctl(&["switch", "--image", "bgctl-demo:v1"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    svc.run(&["switch", "--image", "bgctl-demo:v1"]).run();
     for host in &lan.hosts {
         assert_eq!(
             answer_at(&host.addr()).unwrap().0,

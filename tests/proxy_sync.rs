@@ -10,8 +10,7 @@ use serde_json::Value;
 use support::{Load, Service, TestEnv, stderr, stdout};
 
 fn sync(svc: &Service) -> Value {
-    let o = svc.bgctl(&["--json", "proxy", "sync"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = svc.run(&["--json", "proxy", "sync"]).run();
     serde_json::from_str(&stdout(&o)).unwrap_or_else(|e| panic!("{e}: {}", stdout(&o)))
 }
 
@@ -20,8 +19,7 @@ fn proxy_sync_follows_the_stored_url_and_repairs_the_site() {
     let env = TestEnv::get();
     let svc = Service::new(&env, "psync", (20401, 20402, 20480), "");
     svc.install();
-    let o = svc.bgctl(&["switch", "--image", "bgctl-demo:v1"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    svc.run(&["switch", "--image", "bgctl-demo:v1"]).run();
     let site_path = std::path::Path::new(env.var("BGCTL_TEST_NGINX_SITES")).join("psync.conf");
     let settled = std::fs::read_to_string(&site_path).unwrap();
 
@@ -57,9 +55,40 @@ fn proxy_sync_follows_the_stored_url_and_repairs_the_site() {
 
     // A url that is no address never reaches nginx: exit 1, the site stays.
     svc.etcd_put("url", "x; return 200 owned:1");
-    let o = svc.bgctl(&["proxy", "sync"]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let o = svc.run(&["proxy", "sync"]).status(1).run();
     assert!(stderr(&o).contains("/psync/url holds"), "{}", stderr(&o));
     assert_eq!(std::fs::read_to_string(&site_path).unwrap(), site);
     svc.assert_live("blue", "v1");
+}
+
+/// A sync that moves users to another backend exits only once nginx
+/// serves it: the very next request answers from there. (A sync that never
+/// reloaded would leave the old backend answering.)
+#[test]
+fn proxy_sync_exits_only_once_nginx_serves_the_new_backend() {
+    let env = TestEnv::get();
+    let svc = Service::new(&env, "psync_backend", (20403, 20404, 20484), "");
+    svc.install();
+    for image in ["bgctl-demo:v1", "bgctl-demo:v2"] {
+        svc.run(&["switch", "--image", image]).run();
+    }
+    svc.assert_live("green", "v2");
+    // Blue (v1) runs again beside green; the state is pointed at it, as
+    // another host's switch would leave it.
+    env.systemctl(&["start", svc.unit("blue").as_str()]);
+    for round in 0..5 {
+        let (color, port) = if round % 2 == 0 {
+            ("blue", 20403)
+        } else {
+            ("green", 20404)
+        };
+        svc.etcd_put("color", color);
+        svc.etcd_put("url", &format!("127.0.0.1:{port}"));
+        let synced = sync(&svc);
+        assert_eq!(synced["reloaded"].as_bool(), Some(true), "{synced}");
+        let (answer, body) = svc.answer().expect("nginx answers");
+        let version = if color == "blue" { "v1" } else { "v2" };
+        assert_eq!(answer, format!("HTTP/1.1 200 OK {color}"), "round {round}");
+        assert!(body.contains(&format!("demo-app {version}")), "round {round}: {body}");
+    }
 }

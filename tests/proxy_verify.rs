@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Load, Service, TestEnv, stderr};
+use support::{Load, Service, TestEnv, ports, stderr};
 
 #[test]
 fn a_proxy_that_does_not_follow_rolls_the_switch_back() {
@@ -14,16 +14,14 @@ fn a_proxy_that_does_not_follow_rolls_the_switch_back() {
     // A proxy that will never follow B: A's own site, which answers blue.
     let other = Service::new(&env, "pver_a", (20421, 20422, 20482), "");
     other.install();
-    let o = other.bgctl(&["switch", "--image", "bgctl-demo:v1"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    other.run(&["switch", "--image", "bgctl-demo:v1"]).run();
 
     // B verifies through a proxy that follows it: the same nginx, by URL.
     let follows = format!("{}verify = [\"http://127.0.0.1:20483\"]\n", env.sandbox_proxy("pver_b"));
     let svc = Service::with_proxy(&env, "pver_b", (20423, 20424, 20483), &follows, "");
     svc.install();
     // The first deploy (nothing live yet: users get the 503 page), then two under load.
-    let o = svc.bgctl(&["switch", "--image", "bgctl-demo:v1"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    svc.run(&["switch", "--image", "bgctl-demo:v1"]).run();
     for image in ["bgctl-demo:v2", "bgctl-demo:v1"] {
         let load = Load::start(svc.listen, 4, 40, Duration::from_secs(600));
         let o = svc.bgctl(&["switch", "--image", image]);
@@ -37,12 +35,7 @@ fn a_proxy_that_does_not_follow_rolls_the_switch_back() {
     let text = std::fs::read_to_string(&svc.config).unwrap();
     let both = "verify = [\"http://127.0.0.1:20483\", \"http://127.0.0.1:20482\"]";
     std::fs::write(&svc.config, text.replace("verify = [\"http://127.0.0.1:20483\"]", both)).unwrap();
-    let load = Load::start(svc.listen, 4, 40, Duration::from_secs(600));
-    let o = svc.bgctl(&["switch", "--image", "bgctl-demo:v2"]);
-    let result = load.stop();
-    let err = stderr(&o);
-    eprintln!("{err}");
-    assert_eq!(o.status.code(), Some(1), "{err}");
+    let (err, result) = failed_switch_under_load(&svc);
     assert!(
         err.contains("requests through the proxy http://127.0.0.1:20482 did not answer as green"),
         "{err}"
@@ -51,4 +44,43 @@ fn a_proxy_that_does_not_follow_rolls_the_switch_back() {
     svc.assert_live("blue", "v1");
     result.assert_no_failures();
     other.assert_live("blue", "v1");
+}
+
+/// A proxy that cannot be reached (a partition) may still be sending its
+/// users to the new color: the rollback must not take that color from
+/// under them. It flips back and restores this host, and leaves the new
+/// color running until the proxy is seen again.
+#[test]
+fn a_rollback_keeps_the_target_running_for_a_proxy_it_cannot_reach() {
+    let env = TestEnv::get();
+    let svc = Service::new(&env, "pver_gone", ports(), "");
+    svc.install();
+    svc.run(&["switch", "--image", "bgctl-demo:v1"]).run();
+    // Nothing listens there: the proxy host is cut off.
+    let text = std::fs::read_to_string(&svc.config).unwrap();
+    let gone = text.replace("[proxy]\n", "[proxy]\nverify = [\"http://127.0.0.1:20499\"]\n");
+    std::fs::write(&svc.config, gone).unwrap();
+    let (err, result) = failed_switch_under_load(&svc);
+    assert!(err.contains("the rollback failed too"), "{err}");
+    assert!(err.contains("the proxy http://127.0.0.1:20499 did not answer"), "{err}");
+    assert!(
+        svc.is_active("green"),
+        "green was stopped while a proxy may still send users to it"
+    );
+    assert_eq!(svc.etcd("color").as_deref(), Some("blue"), "the state went back");
+    result.assert_no_failures();
+    // The proxy is gone for good (the config says so): reconcile finishes.
+    std::fs::write(&svc.config, text).unwrap();
+    svc.run(&["reconcile"]).run();
+    svc.assert_live("blue", "v1");
+}
+
+/// A switch to v2 under load that must fail (exit 1): its stderr and the load.
+fn failed_switch_under_load(svc: &Service) -> (String, support::LoadResult) {
+    let load = Load::start(svc.listen, 4, 40, Duration::from_secs(600));
+    let o = svc.run(&["switch", "--image", "bgctl-demo:v2"]).status(1).run();
+    let result = load.stop();
+    let err = stderr(&o);
+    eprintln!("{err}");
+    (err, result)
 }

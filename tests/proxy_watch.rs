@@ -9,7 +9,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use support::{Service, TestEnv, etcd_revision, etcdctl, stderr, stdout, wait_for};
+use support::{Service, TestEnv, etcd_revision, etcdctl, stdout, wait_for};
 
 const NAME: &str = "pwatch";
 const UNIT: &str = "bgctl-proxy@pwatch.service";
@@ -51,8 +51,7 @@ fn the_watcher_follows_etcd_repairs_the_site_catches_up_and_survives_kill_9() {
     let env = TestEnv::get();
     let svc = Service::new(&env, NAME, (20411, 20412, 20481), "");
     svc.install();
-    let o = svc.bgctl(&["switch", "--image", "bgctl-demo:v1"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    svc.run(&["switch", "--image", "bgctl-demo:v1"]).run();
     let site: PathBuf = Path::new(env.var("BGCTL_TEST_NGINX_SITES")).join(format!("{NAME}.conf"));
     install_unit(&env, &svc);
     let _cleanup = Cleanup(&env);

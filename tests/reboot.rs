@@ -3,7 +3,7 @@
 //! dockerd and etcd (`scripts/test-env reboot`). bgctl-reconcile@ is the
 //! unit the .deb ships, enabled for the service: after the boot the live
 //! color and the site are back, and the idle color never started; a switch
-//! killed with kill -9 before the reboot has healed after it.
+//! killed with kill -9 right after its flip is undone after it.
 //!
 //! One test: the reboot takes the whole sandbox, so nothing else may run in
 //! this binary meanwhile.
@@ -117,8 +117,10 @@ fn a_reboot_brings_back_the_live_color_and_heals_a_killed_switch() {
         "the idle color started during the boot"
     );
 
-    // 2. kill -9 a switch right after its flip (etcd says blue, nginx still
-    // green, both running), then reboot: blue is live, green is gone.
+    // 2. kill -9 a switch right after its flip (etcd says blue on
+    // probation, nginx still green, both running), then reboot: the
+    // unproven flip is undone as a failed verify would be. Green, which
+    // never stopped, is live; blue is gone.
     let running = svc.spawn_until(
         &["switch", "--image", "bgctl-demo:v1"],
         "flip:hang",
@@ -129,11 +131,16 @@ fn a_reboot_brings_back_the_live_color_and_heals_a_killed_switch() {
     reboot(&env);
     let journal = reconciled(&env, Duration::from_secs(120));
     eprintln!("after the kill -9 and the reboot, {RECONCILE}:\n{journal}");
-    svc.assert_live("blue", "v1");
-    assert_site(&svc, Color::Blue);
-    let o = svc.bgctl(&["switch", "--image", "bgctl-demo:v2"]);
-    assert_eq!(o.status.code(), Some(0), "the lock is free again: {}", stderr(&o));
+    assert!(
+        journal.contains("was cut off before its flip to blue was proven: undone"),
+        "{journal}"
+    );
     svc.assert_live("green", "v2");
+    assert_site(&svc, Color::Green);
+    assert_eq!(svc.etcd("probation"), None);
+    let o = svc.bgctl(&["switch", "--image", "bgctl-demo:v1"]);
+    assert_eq!(o.status.code(), Some(0), "the lock is free again: {}", stderr(&o));
+    svc.assert_live("blue", "v1");
 
     let _ = env.in_sandbox(&["systemctl", "disable", RECONCILE]);
     let _ = std::fs::remove_dir_all(env.unit_dir().join(format!("{RECONCILE}.d")));

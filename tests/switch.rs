@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Load, Service, TestEnv, stderr};
+use support::{Load, Service, TestEnv, ports, stderr};
 
 /// Upper bound for a load run; the tests stop it long before.
 const LOAD_LIMIT: Duration = Duration::from_secs(600);
@@ -23,7 +23,7 @@ fn switch(svc: &Service, args: &[&str]) -> String {
 #[test]
 fn twenty_switches_under_load_fail_no_request() {
     let env = TestEnv::get();
-    let svc = Service::new(&env, "zero_dt", (19501, 19502, 19580), "");
+    let svc = Service::new(&env, "zero_dt", ports(), "");
     svc.install();
     switch(&svc, &["--image", "bgctl-demo:v1"]);
     svc.assert_live("blue", "v1");
@@ -51,12 +51,7 @@ fn twenty_switches_under_load_fail_no_request() {
 #[test]
 fn a_slow_starting_version_switches_with_no_failed_request() {
     let env = TestEnv::get();
-    let svc = Service::new(
-        &env,
-        "slow_start",
-        (19511, 19512, 19581),
-        "env = { DEMO_STARTUP_DELAY = \"5s\" }\n",
-    );
+    let svc = Service::new(&env, "slow_start", ports(), "env = { DEMO_STARTUP_DELAY = \"5s\" }\n");
     svc.install();
     switch(&svc, &[]);
     svc.assert_live("blue", "v1");
@@ -83,7 +78,7 @@ fn a_slow_starting_version_switches_with_no_failed_request() {
 #[test]
 fn five_switches_at_once_one_deploys_four_exit_4_naming_the_holder() {
     let env = TestEnv::get();
-    let svc = Service::new(&env, "race", (19521, 19522, 19582), "");
+    let svc = Service::new(&env, "race", ports(), "");
     svc.install();
     switch(&svc, &[]);
 
@@ -133,8 +128,7 @@ fn status_json_tells_the_live_color_each_unit_and_the_proxy() {
     assert_eq!(before["active"], serde_json::Value::Null);
     switch(&svc, &["--image", "bgctl-demo:v2"]);
 
-    let o = svc.bgctl(&["status", "--json"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = svc.run(&["status", "--json"]).run();
     let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(s["service"], "stat");
     assert_eq!(s["active"]["color"], "blue");
@@ -157,7 +151,7 @@ fn the_file_backend_switches_without_etcd() {
     let env = TestEnv::get();
     let path = env.dir().join("state/filestate.json");
     let _ = std::fs::remove_file(&path);
-    let svc = Service::new(&env, "filestate", (19541, 19542, 19584), "");
+    let svc = Service::new(&env, "filestate", ports(), "");
     // Point the state at a file, and etcd at nothing, to prove it is not used.
     let text = std::fs::read_to_string(&svc.config).unwrap().replace(
         "[state]\n",
@@ -182,7 +176,7 @@ fn the_file_backend_switches_without_etcd() {
 #[test]
 fn a_version_that_never_gets_healthy_exits_3_and_the_old_color_keeps_serving() {
     let env = TestEnv::get();
-    let svc = Service::new(&env, "never_ok", (19551, 19552, 19585), "");
+    let svc = Service::new(&env, "never_ok", ports(), "");
     let text = std::fs::read_to_string(&svc.config).unwrap();
     std::fs::write(&svc.config, format!("{text}[health]\ntimeout = \"4s\"\n")).unwrap();
     svc.install();
@@ -205,15 +199,14 @@ fn a_version_that_never_gets_healthy_exits_3_and_the_old_color_keeps_serving() {
 #[test]
 fn etcd_unreachable_exits_5_within_10_seconds_and_touches_nothing() {
     let env = TestEnv::get();
-    let svc = Service::new(&env, "no_etcd", (19561, 19562, 19586), "");
+    let svc = Service::new(&env, "no_etcd", ports(), "");
     svc.install();
     let text = std::fs::read_to_string(&svc.config)
         .unwrap()
         .replace(env.var("BGCTL_TEST_ETCD"), "http://127.0.0.1:1");
     std::fs::write(&svc.config, text).unwrap();
     let started = std::time::Instant::now();
-    let o = svc.bgctl(&["switch"]);
-    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    let o = svc.run(&["switch"]).status(5).run();
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "took {:?}",
@@ -226,7 +219,7 @@ fn etcd_unreachable_exits_5_within_10_seconds_and_touches_nothing() {
 #[test]
 fn rollback_goes_back_to_the_previous_color_and_its_image() {
     let env = TestEnv::get();
-    let svc = Service::new(&env, "roll", (19571, 19572, 19587), "");
+    let svc = Service::new(&env, "roll", ports(), "");
     svc.install();
     switch(&svc, &["--image", "bgctl-demo:v1"]);
     let o = svc.bgctl(&["rollback"]);
@@ -240,13 +233,11 @@ fn rollback_goes_back_to_the_previous_color_and_its_image() {
     svc.assert_live("green", "v2");
 
     let load = Load::start(svc.listen, CLIENTS, QPS_PER_CLIENT, LOAD_LIMIT);
-    let o = svc.bgctl(&["rollback"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    svc.run(&["rollback"]).run();
     svc.assert_live("blue", "v1");
     assert_eq!(svc.etcd("image").as_deref(), Some("bgctl-demo:v1"));
     // Rolling back again goes forward again.
-    let o = svc.bgctl(&["rollback"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    svc.run(&["rollback"]).run();
     let result = load.stop();
     svc.assert_live("green", "v2");
     result.assert_no_failures();

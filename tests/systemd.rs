@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bgctl::systemd::{ActiveState, DbusSystemd, JobResult, Systemd, SystemdError, enable_only};
-use support::{Service, TestEnv, bgctl, http_get, stderr, stdout, wait_for};
+use support::{Service, TestEnv, bgctl, http_get, ports, stderr, stdout, wait_for};
 
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -18,9 +18,8 @@ const SETTLE: Duration = Duration::from_secs(2);
 #[test]
 fn install_writes_once_then_nothing_and_systemd_loads_the_units() {
     let env = TestEnv::get();
-    let svc = Service::new(&env, "inst_twice", (19301, 19302, 19380), "");
-    let o = svc.bgctl(&["install"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let svc = Service::new(&env, "inst_twice", ports(), "");
+    let o = svc.run(&["install"]).run();
     assert_eq!(stderr(&o).matches("install: wrote ").count(), 5, "{}", stderr(&o));
     for f in svc.installed_files() {
         let meta = std::fs::metadata(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
@@ -48,8 +47,7 @@ fn install_writes_once_then_nothing_and_systemd_loads_the_units() {
             .collect::<Vec<_>>()
     };
     let before = mtimes(&svc.installed_files());
-    let o = svc.bgctl(&["install"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = svc.run(&["install"]).run();
     assert!(
         stderr(&o).contains("nothing to do: all 5 files are up to date"),
         "{}",
@@ -66,8 +64,7 @@ fn install_writes_once_then_nothing_and_systemd_loads_the_units() {
 fn install_dry_run_shows_a_diff_and_touches_nothing() {
     let env = TestEnv::get();
     let svc = Service::new(&env, "inst_dry", (19311, 19312, 19390), "");
-    let o = svc.bgctl(&["install", "--dry-run"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = svc.run(&["install", "--dry-run"]).run();
     assert!(
         stdout(&o).contains("+ExecStart=\"/usr/bin/docker\" run --rm --name inst_dry_blue"),
         "{}",
@@ -108,8 +105,7 @@ async fn install_after_a_config_change_writes_only_the_units_and_reloads() {
         "[container]\npull = false\nstop_timeout = \"30s\"\n",
     );
     assert_eq!(changed, svc.config);
-    let o = svc.bgctl(&["install"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = svc.run(&["install"]).run();
     assert_eq!(stderr(&o).matches("install: wrote ").count(), 2, "{}", stderr(&o));
     assert!(
         stderr(&o).contains("wrote") && stderr(&o).contains("inst_change_blue@.service\n"),
@@ -128,11 +124,10 @@ async fn install_after_a_config_change_writes_only_the_units_and_reloads() {
 #[test]
 fn install_refuses_to_overwrite_a_unit_it_did_not_write() {
     let env = TestEnv::get();
-    let svc = Service::new(&env, "inst_foreign", (19401, 19402, 19376), "");
+    let svc = Service::new(&env, "inst_foreign", ports(), "");
     let theirs = env.unit_dir().join("inst_foreign_green@.service");
     std::fs::write(&theirs, "[Service]\nExecStart=/bin/true\n").unwrap();
-    let o = svc.bgctl(&["install"]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = svc.run(&["install"]).status(2).run();
     assert!(stderr(&o).contains("was not written by bgctl"), "{}", stderr(&o));
     assert_eq!(
         std::fs::read_to_string(&theirs).unwrap(),
@@ -150,7 +145,7 @@ fn install_refuses_a_unit_dir_that_is_not_a_directory() {
     let env = TestEnv::get();
     let file = env.dir().join("not-a-dir");
     std::fs::write(&file, "").unwrap();
-    let config = env.config("inst_nodir", (19321, 19322, 19395), "");
+    let config = env.config("inst_nodir", ports(), "");
     let text = std::fs::read_to_string(&config).unwrap();
     let unit_dir_line = format!("unit_dir = \"{}\"", env.unit_dir().display());
     std::fs::write(
@@ -199,12 +194,7 @@ async fn start_and_stop_run_the_container_and_report_their_jobs() {
 #[tokio::test]
 async fn a_container_that_exits_at_once_is_reported_failed_with_the_units_result() {
     let env = TestEnv::get();
-    let svc = Service::new(
-        &env,
-        "exits",
-        (19341, 19342, 19397),
-        "env = { DEMO_EXIT_AFTER = \"0\" }\n",
-    );
+    let svc = Service::new(&env, "exits", ports(), "env = { DEMO_EXIT_AFTER = \"0\" }\n");
     svc.install();
     let systemd = DbusSystemd::connect().await.unwrap();
     let unit = svc.unit("blue");
@@ -224,7 +214,7 @@ async fn a_start_job_that_fails_reports_its_job_result() {
     let env = TestEnv::get();
     // A docker CLI path that does not exist: the exec of ExecStartPre's `-`
     // is forgiven, ExecStart's is not, so the job itself fails.
-    let svc = Service::new(&env, "badexec", (19351, 19352, 19398), "");
+    let svc = Service::new(&env, "badexec", ports(), "");
     let text = std::fs::read_to_string(&svc.config)
         .unwrap()
         .replace("[docker]\n", "[docker]\ncli = \"/nonexistent/docker\"\n");
@@ -245,7 +235,7 @@ async fn a_start_job_that_fails_reports_its_job_result() {
 #[tokio::test]
 async fn enable_only_leaves_exactly_the_active_instance_enabled() {
     let env = TestEnv::get();
-    let svc = Service::new(&env, "enable", (19361, 19362, 19399), "");
+    let svc = Service::new(&env, "enable", ports(), "");
     svc.install();
     let systemd = DbusSystemd::connect().await.unwrap();
     let (blue, green) = (svc.unit("blue"), svc.unit("green"));
@@ -273,8 +263,7 @@ async fn uninstall_stops_disables_and_removes_everything_install_wrote() {
         .unwrap();
     assert!(svc.container_exists("green"));
 
-    let o = svc.bgctl(&["uninstall"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = svc.run(&["uninstall"]).run();
     assert!(
         stderr(&o).contains("uninstall: stopped uninst_green@19372.service"),
         "{}",
@@ -302,7 +291,7 @@ async fn uninstall_stops_disables_and_removes_everything_install_wrote() {
 #[test]
 fn a_bus_that_never_answers_exits_5_within_10_seconds() {
     let env = TestEnv::get();
-    let config = env.config("hungbus", (19411, 19412, 19375), "[container]\npull = false\n");
+    let config = env.config("hungbus", ports(), "[container]\npull = false\n");
     let socket = env.dir().join("hung-bus");
     let _ = std::fs::remove_file(&socket);
     let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
@@ -330,7 +319,7 @@ fn a_bus_that_never_answers_exits_5_within_10_seconds() {
 #[test]
 fn systemd_unreachable_exits_5_quickly_and_touches_nothing() {
     let env = TestEnv::get();
-    let config = env.config("unreach", (19381, 19382, 19378), "[container]\npull = false\n");
+    let config = env.config("unreach", ports(), "[container]\npull = false\n");
     let started = Instant::now();
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_bgctl"))
         .args(["--config", config.to_str().unwrap(), "install"])

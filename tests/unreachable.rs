@@ -6,7 +6,7 @@ mod support;
 use std::os::unix::net::UnixListener;
 use std::time::{Duration, Instant};
 
-use support::{Service, TempDir, TestEnv, stderr};
+use support::{Service, TempDir, TestEnv, ports, stderr};
 
 /// Points `[docker] host` of the service's config at `host`.
 fn docker_host(svc: &Service, host: &str) {
@@ -41,7 +41,7 @@ fn switch_exits_5(svc: &Service, host: &str, what: &str) {
 fn dockerd_gone_or_hung_exits_5_quickly_and_touches_nothing() {
     let env = TestEnv::get();
     let tmp = TempDir::new("dockerd");
-    let svc = Service::new(&env, "no_dockerd", (19061, 19062, 19063), "");
+    let svc = Service::new(&env, "no_dockerd", ports(), "");
     svc.install();
     // The socket is gone.
     switch_exits_5(
@@ -64,7 +64,7 @@ fn dockerd_gone_or_hung_exits_5_quickly_and_touches_nothing() {
 #[test]
 fn a_start_job_that_fails_exits_1() {
     let env = TestEnv::get();
-    let svc = Service::new(&env, "no_cli", (19064, 19065, 19066), "");
+    let svc = Service::new(&env, "no_cli", ports(), "");
     let text = std::fs::read_to_string(&svc.config).unwrap();
     std::fs::write(
         &svc.config,
@@ -72,8 +72,7 @@ fn a_start_job_that_fails_exits_1() {
     )
     .unwrap();
     svc.install();
-    let o = svc.bgctl(&["switch"]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let o = svc.run(&["switch"]).status(1).run();
     assert!(stderr(&o).contains("did not start"), "{}", stderr(&o));
     assert!(svc.etcd("color").is_none(), "it flipped");
 }
@@ -88,12 +87,11 @@ fn an_unreadable_or_invalid_etcd_tls_file_is_a_config_error() {
     std::fs::write(&garbage, "this is not a certificate\n").unwrap();
     let missing = tmp.path().join("missing.pem");
     for (file, why) in [(&missing, "cannot read it"), (&garbage, "no PEM \"CERTIFICATE\" block")] {
-        let svc = Service::new(&env, "tls_bad", (19067, 19068, 19069), "");
+        let svc = Service::new(&env, "tls_bad", ports(), "");
         let text = std::fs::read_to_string(&svc.config).unwrap();
         let with_ca = text.replace("[state]\n", &format!("[state]\nca = \"{}\"\n", file.display()));
         std::fs::write(&svc.config, with_ca).unwrap();
-        let o = svc.bgctl(&["status"]);
-        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        let o = svc.run(&["status"]).status(2).run();
         assert!(
             stderr(&o).contains(&format!("[state] ca = {}", file.display())) && stderr(&o).contains(why),
             "{}",

@@ -16,7 +16,7 @@ pub async fn run(config: &Config, count: usize, json: bool) -> Result<(), Error>
     let records = state.history().await?;
     let entries: Vec<Entry> = records.iter().rev().take(count).map(Entry::from).collect();
     if json {
-        super::print_json(&entries);
+        crate::terminal::print_json(&entries);
     } else if entries.is_empty() {
         terminal::out(&format!("{}: no deploys yet\n", config.name));
     } else {

@@ -1,21 +1,22 @@
 //! One file per subcommand (switch and rollback share one: a rollback is a
 //! switch to the previous color); `execute` loads the config and dispatches.
 
-mod deploy;
 mod doctor;
 mod drift;
-mod fault;
 mod history;
 mod install;
+mod installed;
 mod logs;
-mod progress;
+mod preflight;
 mod provision;
 mod proxy_sync;
 mod reconcile;
 mod render;
 mod stage;
 mod status;
+mod summary;
 mod switch;
+mod tls_renew;
 mod uninstall;
 
 use std::path::{Path, PathBuf};
@@ -23,7 +24,7 @@ use std::path::{Path, PathBuf};
 use clap::CommandFactory;
 use tracing::Instrument;
 
-use crate::cli::{Cli, Command, ProxyCommand};
+use crate::cli::{Cli, Command, ProxyCommand, TlsCommand};
 use crate::config::{CONFIG_DIR, Config, ConfigError, ConfigSource, locate};
 use crate::error::Error;
 use crate::journal;
@@ -47,6 +48,9 @@ pub async fn execute(cli: Cli) -> Result<(), Error> {
 }
 
 async fn dispatch(cli: Cli, path: &Path, config: Config) -> Result<(), Error> {
+    if let Some(uses) = uses(&cli.command) {
+        preflight::check(&config, path, uses)?;
+    }
     match cli.command {
         Command::Install { dry_run } => install::run(&config, dry_run).await,
         Command::Uninstall => uninstall::run(&config).await,
@@ -69,6 +73,7 @@ async fn dispatch(cli: Cli, path: &Path, config: Config) -> Result<(), Error> {
             let source = deploy.map_or(logs::Source::Color(color), logs::Source::Deploy);
             logs::run(&config, source, follow, lines).await
         }
+        Command::Tls(TlsCommand::Renew { force }) => tls_renew::run(&config, force, cli.json).await,
         Command::History { lines } => history::run(&config, lines, cli.json).await,
         Command::Doctor => doctor::run(&config, cli.json).await,
         Command::Provision {
@@ -87,6 +92,7 @@ async fn dispatch(cli: Cli, path: &Path, config: Config) -> Result<(), Error> {
                 }),
                 nginx_image,
                 etcd_image,
+                password: None,
             };
             provision::run(format, path, &options)
         }
@@ -94,11 +100,23 @@ async fn dispatch(cli: Cli, path: &Path, config: Config) -> Result<(), Error> {
     }
 }
 
-/// One JSON object on stdout, for machines (`--json`).
-pub fn print_json(value: &impl serde::Serialize) {
-    let line = serde_json::to_string(value).expect("command output serialises");
-    crate::terminal::out(&format!("{line}\n"));
+/// What a command puts to use of the user's files: those that write units
+/// or start colors use all of them; `proxy sync` only the site's.
+fn uses(command: &Command) -> Option<preflight::Uses> {
+    match command {
+        Command::Install { .. }
+        | Command::Switch(_)
+        | Command::Rollback { .. }
+        | Command::Stage(_)
+        | Command::Promote { .. }
+        | Command::Reconcile => Some(preflight::Uses::Containers),
+        // `tls renew` replaces a pair that fails the checks: it reads it itself.
+        Command::Proxy(_) => Some(preflight::Uses::Site),
+        _ => None,
+    }
 }
+
+pub use crate::terminal::print_json;
 
 /// Finds and loads the config; with `-s NAME` the file must name that service.
 fn load_config(source: &ConfigSource, dir: &Path) -> Result<(PathBuf, Config), ConfigError> {

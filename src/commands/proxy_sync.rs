@@ -1,6 +1,7 @@
 //! `proxy sync`: confd's job, for a proxy host. The site is rendered from
 //! the state store (the live color at its stored `url`), and tested,
-//! swapped and reloaded only when it differs from the file on disk. No
+//! swapped and reloaded only when it differs from the file on disk, and
+//! done only once requests through nginx answer from the live color. No
 //! deploy lock: it only follows what a switch wrote. `--watch` does it
 //! again on every change in etcd and every `--recheck`, as a `Type=notify`
 //! service (`bgctl-proxy@.service`).
@@ -29,6 +30,9 @@ const RETRY_MAX: Duration = Duration::from_secs(2);
 /// row, up to the re-check. The change it missed may be the last for a
 /// while, and a switch verifies within 10 s.
 const RESYNC: Duration = Duration::from_secs(1);
+/// How long nginx may take to serve a site it reloaded (the reload is
+/// asynchronous: old workers answer a moment longer).
+const SERVED_WITHIN: Duration = Duration::from_secs(10);
 
 /// Once: the site as the state says, now.
 pub async fn run(config: &Config, json: bool) -> Result<(), Error> {
@@ -36,7 +40,7 @@ pub async fn run(config: &Config, json: bool) -> Result<(), Error> {
     let synced = sync(config, &state, &Nginx::new(config, &systemd)).await?;
     terminal::say(&synced.to_string());
     if json {
-        super::print_json(&synced);
+        crate::terminal::print_json(&synced);
     }
     Ok(())
 }
@@ -118,11 +122,15 @@ async fn connect(config: &Config) -> Result<(Store, DbusSystemd), Error> {
 }
 
 /// One sync: the site the state asks for, put in place if it differs.
-async fn sync(config: &Config, state: &Store, nginx: &Nginx<'_, DbusSystemd>) -> Result<Synced, Error> {
+async fn sync(config: &Config, state: &impl StateStore, proxy: &impl Proxy) -> Result<Synced, Error> {
     let snapshot = state.read().await?;
     let (site, live) = wanted(config, &snapshot)?;
-    let changed = nginx.current().await?.as_deref() != Some(site.contents.as_str());
-    let reloaded = changed && nginx.install_site(&site).await? == Installed::Reloaded;
+    let changed = proxy.current().await?.as_deref() != Some(site.contents.as_str());
+    let reloaded = changed && proxy.install(&site).await? == Installed::Reloaded;
+    // Applied means served: requests through nginx answer from the live color.
+    if let (true, Some((color, _))) = (reloaded, &live) {
+        proxy.verify(*color, SERVED_WITHIN).await?;
+    }
     Ok(Synced {
         service: config.name.to_string(),
         revision: snapshot.revision,
@@ -181,5 +189,61 @@ impl fmt::Display for Synced {
             "proxy sync {}: {what}: {} sends users to {to} (state revision {})",
             self.service, self.site, self.revision
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fakes::{FakeProxy, FakeState, Log};
+    use crate::state::Active;
+
+    fn config() -> Config {
+        Config::parse("name = \"web\"\nimage = \"app:v1\"\n[proxy]\nsite = \"/nonexistent/web.conf\"\n").unwrap()
+    }
+
+    fn live_at(config: &Config, url: &str) -> Active {
+        Active {
+            color: Color::Green,
+            port: config.port(Color::Green),
+            image: Some("app:v2".parse().unwrap()),
+            url: url.into(),
+            deployed_at: "2026-12-07T00:00:00Z".into(),
+            previous: Some(Color::Blue),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_sync_writes_the_site_the_state_asks_for_once_and_confirms_it() {
+        let config = config();
+        let log = Log::default();
+        let state = FakeState::with(&log, Some(live_at(&config, "10.0.0.5:9002")));
+        let proxy = FakeProxy::serving(&log, Some(render::site(&config, Some(Color::Blue)).unwrap().contents));
+        let synced = sync(&config, &state, &proxy).await.unwrap();
+        assert!(synced.changed && synced.reloaded, "{synced}");
+        assert_eq!(synced.upstream.as_deref(), Some("10.0.0.5:9002"));
+        assert!(proxy.site.borrow().as_deref().unwrap().contains("server 10.0.0.5:9002"));
+        // Confirmed through the proxy before it says applied.
+        assert!(
+            log.position("site green") < log.position("verify green"),
+            "{:?}",
+            log.0.borrow()
+        );
+        let again = sync(&config, &state, &proxy).await.unwrap();
+        assert!(!again.changed && !again.reloaded, "{again}");
+        assert_eq!(log.0.borrow().iter().filter(|e| e.starts_with("site ")).count(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_url_that_would_inject_into_the_site_is_refused_and_nothing_changes() {
+        let config = config();
+        let log = Log::default();
+        let hostile = live_at(&config, "10.0.0.5:9002; include /etc/shadow");
+        let state = FakeState::with(&log, Some(hostile));
+        let proxy = FakeProxy::serving(&log, None);
+        let err = sync(&config, &state, &proxy).await.unwrap_err();
+        assert!(err.to_string().contains("/web/url"), "{err}");
+        assert!(proxy.site.borrow().is_none());
+        assert!(!log.0.borrow().iter().any(|e| e.starts_with("site ")));
     }
 }

@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::deploy::{on_real_world, request};
 use crate::config::Config;
 use crate::error::Error;
 use crate::state::Wait;
 use crate::switch::{Goal, reconcile};
 use crate::terminal;
+use crate::wiring::{on_real_world, request};
 
 /// reconcile waits this long for the lock: a dead holder's lease expires in ~15 s.
 const LOCK_WAIT: Duration = Duration::from_secs(30);
@@ -27,7 +27,7 @@ pub async fn run(config: &Config, json: bool) -> Result<(), Error> {
     };
     terminal::say(Lines(config.name.as_str(), &summary).to_string().trim_end());
     if json {
-        super::print_json(&summary);
+        crate::terminal::print_json(&summary);
     }
     Ok(())
 }

@@ -5,13 +5,13 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::deploy::{millis, on_real_world, request};
-use super::switch::{Summary, lock_wait, tell};
+use super::summary::{StagedInfo, Summary, tell};
 use crate::config::Config;
 use crate::domain::ImageRef;
 use crate::error::Error;
-use crate::state::Staged;
 use crate::switch::{Goal, discard as discard_staged, stage as stage_color};
+use crate::terminal::millis;
+use crate::wiring::{lock_wait, on_real_world, request};
 
 pub async fn stage(config: &Config, goal: Goal, image: Option<ImageRef>, wait: bool, json: bool) -> Result<(), Error> {
     let request = request("stage", goal, image, lock_wait(wait));
@@ -79,27 +79,6 @@ pub async fn discard(config: &Config, wait: bool, json: bool) -> Result<(), Erro
 pub struct DiscardSummary {
     pub deploy_id: String,
     pub discarded: Option<StagedInfo>,
-}
-
-/// A staged color, as `status` and `discard` show it.
-#[derive(Debug, Serialize)]
-pub struct StagedInfo {
-    pub color: String,
-    pub image: String,
-    /// The stage that started it.
-    pub deploy_id: String,
-    pub since: String,
-}
-
-impl From<&Staged> for StagedInfo {
-    fn from(s: &Staged) -> StagedInfo {
-        StagedInfo {
-            color: s.color.to_string(),
-            image: s.image.to_string(),
-            deploy_id: s.deploy_id.clone(),
-            since: s.since.clone(),
-        }
-    }
 }
 
 impl fmt::Display for DiscardSummary {

@@ -5,7 +5,6 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::deploy::under_lock;
 use crate::config::Config;
 use crate::domain::{Color, UnitName};
 use crate::error::Error;
@@ -14,6 +13,7 @@ use crate::naming;
 use crate::render::{install_files, is_generated};
 use crate::state::Store;
 use crate::systemd::{DbusSystemd, Systemd};
+use crate::wiring::under_lock;
 
 /// Beyond the unit's own stop timeout (`docker stop -t` + systemd's backstop).
 const STOP_GRACE: Duration = Duration::from_secs(15);
@@ -30,7 +30,7 @@ pub async fn run(config: &Config) -> Result<(), Error> {
     under_lock(&mut state, "uninstall", async |_| uninstall(config, &systemd).await).await
 }
 
-async fn uninstall(config: &Config, systemd: &DbusSystemd) -> Result<(), Error> {
+async fn uninstall(config: &Config, systemd: &impl Systemd) -> Result<(), Error> {
     // The site first, so nginx stops sending traffic before the colors stop.
     let site = config.site();
     if remove_ours(site.as_path())? && systemd.state(&config.proxy.unit).await?.is_active() {
@@ -51,6 +51,15 @@ async fn uninstall(config: &Config, systemd: &DbusSystemd) -> Result<(), Error> 
         crate::tell!("uninstall: removed {}", change.path);
     }
 
+    // The renewal's template units are every ACME service's: they stay;
+    // this service's timer goes.
+    if config.proxy.tls.acme {
+        let timer = super::install::renew_timer(config);
+        systemd.stop(&timer, stop_timeout).await?;
+        for change in systemd.disable(std::slice::from_ref(&timer)).await? {
+            crate::tell!("uninstall: removed {}", change.path);
+        }
+    }
     for file in install_files(config, None)? {
         remove_ours(file.path.as_path())?;
     }
@@ -81,7 +90,7 @@ fn remove_ours(path: &Path) -> Result<bool, Error> {
 /// ones on any port (the ports may have changed since).
 async fn instances_of(config: &Config, systemd: &impl Systemd, color: Color) -> Result<Vec<UnitName>, Error> {
     let instance = naming::instance(&config.name, color);
-    let mut units = systemd.units_matching(&format!("{instance}@*.service")).await?;
+    let mut units = systemd.units_matching(&[&format!("{instance}@*.service")]).await?;
     for dir in [config.systemd.unit_dir.as_path(), Path::new(SYSTEMD_CONFIG_DIR)] {
         units.extend(enabled_instances(dir, &instance));
     }
@@ -108,4 +117,53 @@ fn enabled_instances(dir: &Path, instance: &str) -> Vec<UnitName> {
             name.starts_with(&prefix).then(|| UnitName::parse(&name).ok()).flatten()
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use super::*;
+    use crate::fakes::{FakeSystemd, Log, service_in_temp_dir};
+    use crate::render::install_files;
+
+    #[tokio::test]
+    async fn uninstall_stops_and_disables_every_instance_and_removes_only_what_bgctl_wrote() {
+        let (dir, config) = service_in_temp_dir("uninstall");
+        for file in install_files(&config, None).unwrap() {
+            std::fs::create_dir_all(file.path.as_path().parent().unwrap()).unwrap();
+            std::fs::write(file.path.as_path(), &file.contents).unwrap();
+        }
+        // An instance enabled on a port the config no longer names, and a
+        // file someone else wrote where bgctl's would be.
+        let wants = dir.join("multi-user.target.wants");
+        std::fs::create_dir_all(&wants).unwrap();
+        std::os::unix::fs::symlink("/dev/null", wants.join("web_blue@7001.service")).unwrap();
+        let foreign = dir.join("web_green@.service");
+        std::fs::write(&foreign, "[Unit]\nDescription=not bgctl's\n").unwrap();
+
+        let log = Log::default();
+        let systemd = FakeSystemd {
+            log: &log,
+            running: RefCell::new([("web_blue@9001.service".to_owned(), true)].into()),
+            enabled: RefCell::new(["web_blue@9001.service".to_owned(), "web_blue@7001.service".to_owned()].into()),
+        };
+        uninstall(&config, &systemd).await.unwrap();
+
+        for unit in [
+            "web_blue@7001.service",
+            "web_blue@9001.service",
+            "web_green@9002.service",
+        ] {
+            assert!(log.has(&format!("stop {unit}")), "{unit}: {:?}", log.0.borrow());
+        }
+        assert!(log.has("disable web_blue@9001.service") && log.has("disable web_blue@7001.service"));
+        assert!(log.position("stop web_blue@9001.service") < log.position("daemon-reload"));
+        assert!(!dir.join("web.conf").exists(), "the site bgctl wrote stays");
+        assert!(!dir.join("web_blue@.service").exists(), "a unit bgctl wrote stays");
+        assert!(foreign.exists(), "a file bgctl did not write was removed");
+        // Again: already gone is fine.
+        uninstall(&config, &systemd).await.unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

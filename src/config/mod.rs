@@ -13,7 +13,7 @@ use serde::Deserialize;
 pub use locate::{CONFIG_DIR, ConfigSource, locate};
 pub use sections::*;
 
-use crate::domain::{AbsPath, Argv, Color, ImageRef, KeyPrefix, Port, ServiceName, UnitName};
+use crate::domain::{AbsPath, Argv, Color, HostName, ImageRef, KeyPrefix, Port, ServiceName, UnitName};
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -83,12 +83,34 @@ pub enum Problem {
     TlsPairIncomplete,
     #[error("state.password is set without state.user")]
     PasswordWithoutUser,
+    #[error("state.password and state.password_file are both set: keep the password in one place (the file)")]
+    PasswordTwice,
     #[error("state.endpoints is empty: list at least one etcd URL")]
     NoEndpoints,
     #[error(
         "guard.log {0:?} goes into the nginx site and is emptied by bgctl: a path of letters, digits and . _ - / that ends in .json"
     )]
     GuardLogPath(String),
+    #[error("{key} {path:?} goes into the nginx site: a path of letters, digits and . _ - / only")]
+    SitePath { key: &'static str, path: String },
+    #[error("proxy.tls.listen {0} is also proxy.listen, the preview's or a color's port: give TLS a port of its own")]
+    TlsListenClash(Port),
+    #[error(
+        "proxy.tls.listen is set without proxy.tls.cert and proxy.tls.key: give both, or set proxy.tls.acme = true"
+    )]
+    TlsWithoutCert,
+    #[error("proxy.tls.{0} is set but proxy.tls.listen is 0: set listen (e.g. 443) to serve HTTPS")]
+    TlsWithoutListen(&'static str),
+    #[error("proxy.tls.acme = true needs proxy.tls.acme_directory (the ACME server's directory URL)")]
+    AcmeWithoutDirectory,
+    #[error(
+        "proxy.tls.acme = true needs domain names: set proxy.tls.acme_domains, or proxy.server_name to the site's names (not \"_\")"
+    )]
+    AcmeWithoutDomains,
+    #[error("container.allowed_images lists {0:?}: name a repository, without a tag or digest")]
+    AllowedImageWithTag(String),
+    #[error("image {image} is outside container.allowed_images ({allowed}): list its repository there")]
+    ImageNotAllowed { image: ImageRef, allowed: String },
 }
 
 impl Config {
@@ -139,6 +161,7 @@ impl Config {
             ("health.timeout", self.health.timeout),
             ("health.interval", self.health.interval),
             ("checks.timeout", self.checks.timeout),
+            ("proxy.read_timeout", self.proxy.read_timeout),
         ];
         if let Some((key, _)) = durations.iter().find(|(_, d)| d.get().is_zero()) {
             return Err(Problem::ZeroDuration { key });
@@ -147,19 +170,97 @@ impl Config {
         if state.cert.is_some() != state.key.is_some() {
             return Err(Problem::TlsPairIncomplete);
         }
-        if state.password.is_some() && state.user.is_none() {
+        if (state.password.is_some() || state.password_file.is_some()) && state.user.is_none() {
             return Err(Problem::PasswordWithoutUser);
+        }
+        if state.password.is_some() && state.password_file.is_some() {
+            return Err(Problem::PasswordTwice);
         }
         if state.backend == Backend::Etcd && state.endpoints.is_empty() {
             return Err(Problem::NoEndpoints);
         }
         let log = self.guard_log();
-        let plain = log
-            .as_str()
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c));
-        if !plain || !log.as_str().ends_with(".json") {
+        if !site_safe(&log) || !log.as_str().ends_with(".json") {
             return Err(Problem::GuardLogPath(log.to_string()));
+        }
+        self.check_site_paths()?;
+        self.check_tls()?;
+        if let Some(entry) = (self.container.allowed_images.iter()).find(|e| e.repository() != e.as_str()) {
+            return Err(Problem::AllowedImageWithTag(entry.to_string()));
+        }
+        self.check_image(&self.image)
+    }
+
+    /// Refuses an image outside `[container] allowed_images` (default: the
+    /// repository of `image`), wherever it came from: `--image`, the state
+    /// store or history. Whoever can write etcd cannot choose what runs.
+    pub fn check_image(&self, image: &ImageRef) -> Result<(), Problem> {
+        let allowed = self.allowed_repositories();
+        if allowed.contains(&image.repository()) {
+            return Ok(());
+        }
+        Err(Problem::ImageNotAllowed {
+            image: image.clone(),
+            allowed: allowed.join(", "),
+        })
+    }
+
+    fn allowed_repositories(&self) -> Vec<&str> {
+        match &self.container.allowed_images[..] {
+            [] => vec![self.image.repository()],
+            listed => listed.iter().map(ImageRef::repository).collect(),
+        }
+    }
+
+    /// Every path the site names is plain text for nginx.
+    fn check_site_paths(&self) -> Result<(), Problem> {
+        let tls = &self.proxy.tls;
+        let paths = [
+            ("proxy.include", self.proxy.include.clone()),
+            ("proxy.tls.cert", self.tls_cert()),
+            ("proxy.tls.key", self.tls_key()),
+            ("proxy.tls.acme_dir", tls.acme.then(|| tls.acme_dir.clone())),
+        ];
+        match paths
+            .into_iter()
+            .find(|(_, p)| p.as_ref().is_some_and(|p| !site_safe(p)))
+        {
+            Some((key, path)) => Err(Problem::SitePath {
+                key,
+                path: path.map(|p| p.to_string()).unwrap_or_default(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn check_tls(&self) -> Result<(), Problem> {
+        let tls = &self.proxy.tls;
+        let Some(listen) = tls.listen else {
+            let set = [
+                ("cert", tls.cert.is_some()),
+                ("key", tls.key.is_some()),
+                ("acme", tls.acme),
+            ];
+            return match set.iter().find(|(_, on)| *on) {
+                Some((key, _)) => Err(Problem::TlsWithoutListen(key)),
+                None => Ok(()),
+            };
+        };
+        let Colors { blue, green } = self.colors;
+        if [blue, green, self.proxy.listen].contains(&listen) || self.proxy.preview_listen == Some(listen) {
+            return Err(Problem::TlsListenClash(listen));
+        }
+        if !tls.acme {
+            return match (&tls.cert, &tls.key) {
+                (Some(_), Some(_)) => Ok(()),
+                _ => Err(Problem::TlsWithoutCert),
+            };
+        }
+        if tls.acme_directory.is_none() {
+            return Err(Problem::AcmeWithoutDirectory);
+        }
+        if self.acme_domains().is_empty() {
+            return Err(Problem::AcmeWithoutDomains);
         }
         Ok(())
     }
@@ -240,6 +341,59 @@ impl Config {
         })
     }
 
+    /// The certificate the TLS server serves: `[proxy.tls] cert`, or with
+    /// ACME `<acme_dir>/<name>/cert.pem`. `None`: no TLS.
+    pub fn tls_cert(&self) -> Option<AbsPath> {
+        self.tls_file(&self.proxy.tls.cert, "cert.pem")
+    }
+
+    /// Its key: `[proxy.tls] key`, or with ACME `<acme_dir>/<name>/key.pem`.
+    pub fn tls_key(&self) -> Option<AbsPath> {
+        self.tls_file(&self.proxy.tls.key, "key.pem")
+    }
+
+    fn tls_file(&self, set: &Option<AbsPath>, acme_name: &str) -> Option<AbsPath> {
+        self.proxy.tls.listen?;
+        set.clone().or_else(|| {
+            self.proxy
+                .tls
+                .acme
+                .then(|| self.acme_home().join(acme_name).expect("a file name is one component"))
+        })
+    }
+
+    /// `<acme_dir>/<name>`: the ACME account, the certificate bgctl
+    /// obtained, and `challenges/`.
+    pub fn acme_home(&self) -> AbsPath {
+        (self.proxy.tls.acme_dir.join(self.name.as_str())).expect("a service name is a valid file name")
+    }
+
+    /// Where nginx serves `/.well-known/acme-challenge/` from.
+    pub fn acme_challenges(&self) -> AbsPath {
+        self.acme_home().join("challenges").expect("one component")
+    }
+
+    /// The names the certificate is for: `[proxy.tls] acme_domains`, or
+    /// the words of `server_name` that are host names.
+    pub fn acme_domains(&self) -> Vec<HostName> {
+        if !self.proxy.tls.acme_domains.is_empty() {
+            return self.proxy.tls.acme_domains.clone();
+        }
+        (self.proxy.server_name.as_str().split(' '))
+            .filter_map(|word| HostName::parse(word).ok())
+            .collect()
+    }
+
+    /// [`Config::acme_domains`] as strings.
+    pub fn acme_domain_names(&self) -> Vec<String> {
+        self.acme_domains().iter().map(|d| d.to_string()).collect()
+    }
+
+    /// [`Config::acme_domains`] comma-separated: for messages.
+    pub fn acme_domain_list(&self) -> String {
+        self.acme_domain_names().join(", ")
+    }
+
     /// `[state] prefix`, or `/<name>` with `_` as `-` (`/bdd-assistant`).
     pub fn prefix(&self) -> KeyPrefix {
         self.state.prefix.clone().unwrap_or_else(|| {
@@ -256,6 +410,13 @@ impl Config {
                 .expect("a service name is a valid file name")
         })
     }
+}
+
+/// A path nginx reads as one plain word: letters, digits and `._-/`.
+fn site_safe(path: &AbsPath) -> bool {
+    path.as_str()
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c))
 }
 
 /// This machine's name, as the kernel has it.

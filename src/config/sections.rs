@@ -7,8 +7,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use serde::{Deserialize, Deserializer};
 
 use crate::domain::{
-    AbsPath, Argv, DockerHost, Endpoint, EnvName, ErrorRatio, HealthPath, HostName, HttpStatus, HumanDuration,
-    KeyPrefix, Port, PrintableText, ProxyUrl, ServerName, UnitName,
+    AbsPath, Argv, BodySize, DockerHost, EmailAddress, Endpoint, EnvName, ErrorRatio, HealthPath, HostName, HttpStatus,
+    HttpUrl, HumanDuration, ImageRef, KeyPrefix, Port, PrintableText, ProxyUrl, ServerName, UnitName,
 };
 
 pub const DEFAULT_CONTAINER_PORT: Port = port(9000);
@@ -37,6 +37,10 @@ pub const DEFAULT_GUARD_WINDOW: HumanDuration = HumanDuration::from_millis(0);
 pub const DEFAULT_GUARD_MAX_ERROR_RATIO: f64 = 0.02;
 pub const DEFAULT_GUARD_MIN_REQUESTS: u32 = 20;
 pub const DEFAULT_GUARD_LOG_DIR: &str = "/var/log/nginx";
+pub const DEFAULT_KEEPALIVE: u16 = 16;
+pub const DEFAULT_CLIENT_MAX_BODY_SIZE: &str = "1m";
+pub const DEFAULT_READ_TIMEOUT: HumanDuration = HumanDuration::from_millis(60_000);
+pub const DEFAULT_ACME_DIR: &str = "/var/lib/bgctl/acme";
 
 const fn port(n: u16) -> Port {
     match Port::new(n) {
@@ -79,6 +83,12 @@ pub struct Container {
     /// Host in the stored url; `None` ("" in the file) means derive it.
     #[serde(deserialize_with = "empty_is_none")]
     pub advertise: Option<HostName>,
+    /// Secrets: a root-only `KEY=VALUE` file the docker CLI reads at each
+    /// start (`--env-file`); bgctl never copies a value. `None` = none.
+    #[serde(deserialize_with = "empty_is_none")]
+    pub env_file: Option<AbsPath>,
+    /// Repositories whose images may run; `[]` = the repository of `image`.
+    pub allowed_images: Vec<ImageRef>,
 }
 
 impl Default for Container {
@@ -90,6 +100,8 @@ impl Default for Container {
             stop_timeout: DEFAULT_STOP_TIMEOUT,
             publish: DEFAULT_PUBLISH,
             advertise: None,
+            env_file: None,
+            allowed_images: Vec::new(),
         }
     }
 }
@@ -151,6 +163,18 @@ pub struct Proxy {
     /// Other proxies (hosts running `bgctl-proxy@`) that must answer with
     /// the new color too before the old one is left behind.
     pub verify: Vec<ProxyUrl>,
+    /// Pass `Upgrade`/`Connection`, so websockets reach the app.
+    pub websockets: bool,
+    /// Idle upstream connections each nginx worker keeps to the color; 0 = off.
+    pub keepalive: u16,
+    pub client_max_body_size: BodySize,
+    /// nginx's proxy_read_timeout and proxy_send_timeout.
+    pub read_timeout: HumanDuration,
+    /// The user's own file, included in the server blocks that serve the
+    /// app (extra locations); bgctl never writes it. `None` ("") = none.
+    #[serde(deserialize_with = "empty_is_none")]
+    pub include: Option<AbsPath>,
+    pub tls: Tls,
 }
 
 impl Default for Proxy {
@@ -168,6 +192,61 @@ impl Default for Proxy {
             test: None,
             preview_listen: None,
             verify: Vec::new(),
+            websockets: true,
+            keepalive: DEFAULT_KEEPALIVE,
+            client_max_body_size: parsed(DEFAULT_CLIENT_MAX_BODY_SIZE),
+            read_timeout: DEFAULT_READ_TIMEOUT,
+            include: None,
+            tls: Tls::default(),
+        }
+    }
+}
+
+/// `[proxy.tls]` (DESIGN §10): HTTPS on a port of its own, with the
+/// user's certificate or one bgctl obtains and renews over ACME.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tls {
+    /// `None` (0 in the file): no TLS.
+    #[serde(deserialize_with = "zero_is_none")]
+    pub listen: Option<Port>,
+    /// PEM chain; with `acme`, `None` means `<acme_dir>/<name>/cert.pem`.
+    #[serde(deserialize_with = "empty_is_none")]
+    pub cert: Option<AbsPath>,
+    /// With `acme`, `None` means `<acme_dir>/<name>/key.pem`.
+    #[serde(deserialize_with = "empty_is_none")]
+    pub key: Option<AbsPath>,
+    /// The plain port answers 301 to https (but ACME challenges).
+    pub redirect_http: bool,
+    /// Strict-Transport-Security max-age; 0s = none.
+    pub hsts: HumanDuration,
+    pub acme: bool,
+    #[serde(deserialize_with = "empty_is_none")]
+    pub acme_directory: Option<HttpUrl>,
+    #[serde(deserialize_with = "empty_is_none")]
+    pub acme_email: Option<EmailAddress>,
+    /// An extra root to trust for the directory (a test CA).
+    #[serde(deserialize_with = "empty_is_none")]
+    pub acme_ca: Option<AbsPath>,
+    /// `[]`: the server_name words.
+    pub acme_domains: Vec<HostName>,
+    pub acme_dir: AbsPath,
+}
+
+impl Default for Tls {
+    fn default() -> Self {
+        Self {
+            listen: None,
+            cert: None,
+            key: None,
+            redirect_http: true,
+            hsts: HumanDuration::from_millis(0),
+            acme: false,
+            acme_directory: None,
+            acme_email: None,
+            acme_ca: None,
+            acme_domains: Vec::new(),
+            acme_dir: parsed(DEFAULT_ACME_DIR),
         }
     }
 }
@@ -302,6 +381,10 @@ pub struct State {
     pub prefix: Option<KeyPrefix>,
     pub user: Option<PrintableText>,
     pub password: Option<PrintableText>,
+    /// The password in a root-only file of its own (what `provision`
+    /// writes 0600), rather than in the config.
+    #[serde(deserialize_with = "empty_is_none")]
+    pub password_file: Option<AbsPath>,
     pub ca: Option<AbsPath>,
     pub cert: Option<AbsPath>,
     pub key: Option<AbsPath>,
@@ -317,6 +400,7 @@ impl Default for State {
             prefix: None,
             user: None,
             password: None,
+            password_file: None,
             ca: None,
             cert: None,
             key: None,

@@ -97,6 +97,19 @@ fn bad_values_are_refused_with_their_line() {
         ("[proxy]\ndrain_wait = \"some\"\n", "drain_wait"),
         ("[proxy]\nverify = [\"https://proxy-2\"]\n", "proxy URL"),
         ("[proxy]\nverify = [\"http://a;b:80\"]\n", "proxy URL"),
+        ("[proxy]\nclient_max_body_size = \"10mb\"\n", "size"),
+        ("[proxy]\nclient_max_body_size = \"1m; include /x\"\n", "size"),
+        ("[proxy]\nread_timeout = \"forever\"\n", "duration"),
+        ("[proxy]\ninclude = \"extra.conf\"\n", "absolute"),
+        ("[proxy]\nkeepalive = -1\n", "keepalive"),
+        ("[proxy.tls]\nlisten = 70000\n", "port"),
+        ("[proxy.tls]\ncert = \"cert.pem\"\n", "absolute"),
+        ("[proxy.tls]\nhsts = \"a year\"\n", "duration"),
+        ("[proxy.tls]\nacme_email = \"ops\"\n", "e-mail"),
+        ("[proxy.tls]\nacme_directory = \"ftp://x\"\n", "URL"),
+        ("[proxy.tls]\nacme_domains = [\"a b\"]\n", "host name"),
+        ("[container]\nenv_file = \"secrets.env\"\n", "absolute"),
+        ("[container]\nallowed_images = [\"Evil Image\"]\n", "image reference"),
     ] {
         match with(extra) {
             Err(ParseError::Toml(msg)) => {
@@ -143,6 +156,48 @@ fn fields_that_do_not_fit_together_are_refused() {
         (
             "[guard]\nlog = \"/etc/nginx/nginx.conf\"\n",
             Problem::GuardLogPath("/etc/nginx/nginx.conf".into()),
+        ),
+        (
+            "[proxy]\ninclude = \"/etc/nginx/my extra.conf\"\n",
+            Problem::SitePath {
+                key: "proxy.include",
+                path: "/etc/nginx/my extra.conf".into(),
+            },
+        ),
+        (
+            "[proxy]\nread_timeout = \"0s\"\n",
+            Problem::ZeroDuration {
+                key: "proxy.read_timeout",
+            },
+        ),
+        ("[proxy.tls]\nlisten = 443\n", Problem::TlsWithoutCert),
+        (
+            "[proxy.tls]\nlisten = 443\ncert = \"/c.pem\"\n",
+            Problem::TlsWithoutCert,
+        ),
+        ("[proxy.tls]\ncert = \"/c.pem\"\n", Problem::TlsWithoutListen("cert")),
+        (
+            "[proxy.tls]\nlisten = 80\ncert = \"/c\"\nkey = \"/k\"\n",
+            Problem::TlsListenClash(port(80)),
+        ),
+        (
+            "[proxy.tls]\nlisten = 443\nacme = true\n",
+            Problem::AcmeWithoutDirectory,
+        ),
+        (
+            "[proxy.tls]\nlisten = 443\nacme = true\nacme_directory = \"https://acme.example/dir\"\n",
+            Problem::AcmeWithoutDomains,
+        ),
+        (
+            "[container]\nallowed_images = [\"vfarcic/technologyconversationsbdd:1.2\"]\n",
+            Problem::AllowedImageWithTag("vfarcic/technologyconversationsbdd:1.2".into()),
+        ),
+        (
+            "[container]\nallowed_images = [\"registry.example.com/other\"]\n",
+            Problem::ImageNotAllowed {
+                image: "vfarcic/technologyconversationsbdd".parse().unwrap(),
+                allowed: "registry.example.com/other".into(),
+            },
         ),
     ] {
         assert_eq!(with(extra), Err(ParseError::Invalid(problem)), "{extra}");
@@ -210,4 +265,31 @@ fn url_and_upstream_follow_publish_and_advertise() {
     assert_eq!(c.upstream_ip().to_string(), "127.0.0.1");
     let c = with("[container]\npublish = \"::1\"\n").unwrap();
     assert_eq!(c.url(Color::Blue), "[::1]:9001");
+}
+
+#[test]
+fn only_images_of_an_allowed_repository_may_run() {
+    let c = with("").unwrap();
+    for ok in [
+        "vfarcic/technologyconversationsbdd:1.2",
+        "vfarcic/technologyconversationsbdd@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    ] {
+        assert!(c.check_image(&ok.parse().unwrap()).is_ok(), "{ok}");
+    }
+    for bad in [
+        "evil/technologyconversationsbdd:latest",
+        "vfarcic/technologyconversationsbdd-evil",
+        "registry.evil/vfarcic/technologyconversationsbdd",
+    ] {
+        assert!(
+            matches!(
+                c.check_image(&bad.parse().unwrap()),
+                Err(Problem::ImageNotAllowed { .. })
+            ),
+            "{bad}"
+        );
+    }
+    let listed =
+        with("[container]\nallowed_images = [\"vfarcic/technologyconversationsbdd\", \"team/canary\"]\n").unwrap();
+    assert!(listed.check_image(&"team/canary:7".parse().unwrap()).is_ok());
 }

@@ -49,9 +49,16 @@ impl EngineDocker {
         Ok((v.version.unwrap_or_default(), v.api_version.unwrap_or_default()))
     }
 
-    /// The registry digests (`name@sha256:…`) of an image; none for one
-    /// built here and never pushed or pulled.
-    pub async fn repo_digests(&self, image_id: &str) -> Result<Vec<String>, DockerError> {
+    fn unreachable(&self, e: bollard::errors::Error) -> DockerError {
+        DockerError::Unreachable {
+            host: self.host.clone(),
+            reason: e.to_string(),
+        }
+    }
+}
+
+impl Docker for EngineDocker {
+    async fn repo_digests(&self, image_id: &str) -> Result<Vec<String>, DockerError> {
         match self.docker.inspect_image(image_id).await {
             Ok(image) => Ok(image.repo_digests.unwrap_or_default()),
             Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(Vec::new()),
@@ -64,15 +71,6 @@ impl EngineDocker {
         }
     }
 
-    fn unreachable(&self, e: bollard::errors::Error) -> DockerError {
-        DockerError::Unreachable {
-            host: self.host.clone(),
-            reason: e.to_string(),
-        }
-    }
-}
-
-impl Docker for EngineDocker {
     type Watch = EngineWatch;
 
     async fn inspect(&self, name: &str) -> Result<Option<Container>, DockerError> {

@@ -59,6 +59,10 @@ pub trait Docker {
     /// Starts following `name`'s health events; [`HealthWatch::changed`]
     /// then wakes as soon as Docker reports a new health status.
     async fn watch_health(&self, name: &str) -> Result<Self::Watch, DockerError>;
+
+    /// The registry digests (`name@sha256:…`) of image `image_id`; none for
+    /// an image built on the host, or one that is gone.
+    async fn repo_digests(&self, image_id: &str) -> Result<Vec<String>, DockerError>;
 }
 
 /// A subscription to one container's health events.

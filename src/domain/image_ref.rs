@@ -23,6 +23,18 @@ impl ImageRef {
 
 validated_string!(ImageRef);
 
+impl ImageRef {
+    /// The repository: the reference without its tag and digest
+    /// (`registry:5000/team/app:1.2@sha256:…` → `registry:5000/team/app`).
+    pub fn repository(&self) -> &str {
+        let rest = self.0.split_once('@').map_or(self.0.as_str(), |(rest, _)| rest);
+        match rest.rfind(':') {
+            Some(i) if !rest[i..].contains('/') => &rest[..i],
+            _ => rest,
+        }
+    }
+}
+
 fn check(s: &str) -> Result<(), String> {
     if s.is_empty() {
         return Err("it is empty".into());

@@ -5,10 +5,12 @@
 
 mod abs_path;
 mod argv;
+mod body_size;
 mod color;
 mod deploy_id;
 mod docker_host;
 mod duration;
+mod email_address;
 mod endpoint;
 mod env_name;
 mod error_ratio;
@@ -29,10 +31,12 @@ mod upstream;
 
 pub use abs_path::AbsPath;
 pub use argv::Argv;
+pub use body_size::BodySize;
 pub use color::Color;
 pub use deploy_id::DeployId;
 pub use docker_host::DockerHost;
 pub use duration::HumanDuration;
+pub use email_address::EmailAddress;
 pub use endpoint::Endpoint;
 pub use env_name::EnvName;
 pub use error_ratio::ErrorRatio;

@@ -8,7 +8,7 @@ use super::{InvalidValue, validated_string};
 #[serde(try_from = "String")]
 pub struct UnitName(String);
 
-const SUFFIXES: [&str; 5] = [".service", ".socket", ".target", ".mount", ".path"];
+const SUFFIXES: [&str; 6] = [".service", ".socket", ".target", ".mount", ".path", ".timer"];
 
 impl UnitName {
     pub fn parse(s: &str) -> Result<Self, InvalidValue> {

@@ -7,7 +7,7 @@ use super::templates;
 use super::{Download, Options, ProvisionError, Variant};
 use crate::config::{Backend, Config};
 use crate::domain::AbsPath;
-use crate::render::{INSTALL_UNIT, RECONCILE_UNIT, boot_units};
+use crate::render::{INSTALL_UNIT, RECONCILE_UNIT, RENEW_TIMER, RENEW_UNIT, boot_units, renew_units};
 
 /// The drop-in on bgctl's instances naming the config's own proxy and docker units.
 const ORDER_DROPIN: &str = "20-bgctl-order.conf";
@@ -104,6 +104,17 @@ pub fn host(config: &Config, config_text: &str, options: &Options) -> Result<Hos
             contents: FileContents::Inline(proxy.nginx_conf),
         },
     ];
+    // etcd's password in a file of its own, root's alone (never in the config).
+    if config.state.password.is_some() {
+        return Err(ProvisionError::InlinePassword);
+    }
+    if let (Some(path), Some(password)) = (&config.state.password_file, &options.password) {
+        files.push(HostFile {
+            path: path.clone(),
+            mode: CONFIG_MODE,
+            contents: FileContents::Inline(password.clone()),
+        });
+    }
     if let Some(download) = &options.binary {
         files.push(HostFile {
             path: bgctl.clone(),
@@ -123,6 +134,12 @@ pub fn host(config: &Config, config_text: &str, options: &Options) -> Result<Hos
     let order = templates::order(config)?;
     units.push(HostUnit::bgctl_instance(INSTALL_UNIT, name.as_str(), &order));
     units.push(HostUnit::bgctl_instance(RECONCILE_UNIT, name.as_str(), &order));
+    if config.proxy.tls.acme {
+        let [(_, renew), (_, timer)] = renew_units(&bgctl)?;
+        units.push(HostUnit::file(RENEW_UNIT, renew, false));
+        units.push(HostUnit::file(RENEW_TIMER, timer, false));
+        units.push(HostUnit::enable(RENEW_TIMER.replacen("@.", &format!("@{name}."), 1)));
+    }
     Ok(Host {
         files,
         units,

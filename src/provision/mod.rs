@@ -51,6 +51,8 @@ pub struct Options {
     pub binary: Option<Download>,
     pub nginx_image: ImageRef,
     pub etcd_image: ImageRef,
+    /// The contents of `[state] password_file`, read by the command.
+    pub password: Option<String>,
 }
 
 /// A file the host downloads at first boot, and the digest it must have.
@@ -88,6 +90,12 @@ pub enum ProvisionError {
          least, like /etc/nginx, of [A-Za-z0-9_./-] only), and nginx.conf must end in .conf"
     )]
     IncludePath { key: &'static str, path: String },
+    #[error(
+        "[state] password would be embedded in the config's text: move it to a root-only file and name it in [state] password_file; provision writes that file to the host on its own, mode 0600"
+    )]
+    InlinePassword,
+    #[error("[state] password_file {path}: {reason}: provision copies it to the host")]
+    PasswordFile { path: String, reason: String },
     #[error("Fedora CoreOS has no coreos-cloudinit: print ignition or butane for --variant fcos")]
     NoCloudConfigOnFcos,
     #[error(transparent)]

@@ -85,7 +85,23 @@ pub fn proxy(config: &Config, image: &ImageRef) -> Result<Proxy, ProvisionError>
         });
     }
     let sites = include_dir("[proxy] site", &config.site())?;
-    let dirs: BTreeSet<String> = [include_dir("[proxy] nginx_conf", conf)?, sites.clone()].into();
+    let mut dirs: BTreeSet<String> = [include_dir("[proxy] nginx_conf", conf)?, sites.clone()].into();
+    // What the site reads besides: the user's include, the TLS pair, and
+    // with ACME the challenges bgctl writes on the host.
+    let read = [
+        ("[proxy] include", config.proxy.include.clone()),
+        ("[proxy.tls] cert", config.tls_cert()),
+        ("[proxy.tls] key", config.tls_key()),
+        (
+            "[proxy.tls] acme_dir",
+            config.proxy.tls.acme.then(|| config.acme_challenges()),
+        ),
+    ];
+    for (key, path) in read {
+        if let Some(path) = path {
+            dirs.insert(include_dir(key, &path)?);
+        }
+    }
     // nginx writes the guard's log, which bgctl reads on the host.
     let guard_dir = match config.guard.enabled() {
         true => Some(include_dir("[guard] log", &config.guard_log())?).filter(|d| !dirs.contains(d)),

@@ -27,6 +27,7 @@ fn options(variant: Variant) -> Options {
         }),
         nginx_image: DEFAULT_NGINX_IMAGE.parse().unwrap(),
         etcd_image: DEFAULT_ETCD_IMAGE.parse().unwrap(),
+        password: None,
     }
 }
 
@@ -78,7 +79,8 @@ fn the_committed_examples_are_what_provision_prints_for_the_design_example() {
 fn the_shipped_units_are_what_bgctl_renders() {
     let bgctl = AbsPath::parse("/usr/bin/bgctl").unwrap();
     let proxy = crate::render::proxy_unit(&bgctl).unwrap();
-    for (name, text) in boot_units(&bgctl).unwrap().into_iter().chain([proxy]) {
+    let renew = crate::render::renew_units(&bgctl).unwrap();
+    for (name, text) in boot_units(&bgctl).unwrap().into_iter().chain([proxy]).chain(renew) {
         assert_committed(&format!("systemd/{name}"), &text);
     }
 }
@@ -480,4 +482,60 @@ proptest::proptest! {
             proptest::prop_assert_eq!(embedded_config(format, &out), text.clone());
         }
     }
+}
+
+#[test]
+fn with_acme_the_host_renews_daily_and_nginx_reads_the_certificate_and_challenges() {
+    let text = fixture_text()
+        .replace("server_name = \"_\"", "server_name = \"shop.example.com\"")
+        .replace("[proxy.tls]\nlisten = 0", "[proxy.tls]\nlisten = 443")
+        .replace("acme = false", "acme = true")
+        .replace(
+            "acme_directory = \"\"",
+            "acme_directory = \"https://acme.example.com/dir\"",
+        );
+    let doc: Json = serde_json::from_str(&print(Format::Ignition, Variant::Flatcar, &text)).unwrap();
+    let units = doc["systemd"]["units"].as_array().unwrap();
+    let named = |name: &str| units.iter().find(|u| u["name"] == name);
+    assert!(
+        named("bgctl-tls-renew@.service").is_some_and(|u| u["contents"].as_str().unwrap().contains(" -s %i tls renew"))
+    );
+    assert!(named("bgctl-tls-renew@.timer").is_some());
+    assert_eq!(named("bgctl-tls-renew@bdd_assistant.timer").unwrap()["enabled"], true);
+    let nginx = named("nginx.service").unwrap()["contents"].as_str().unwrap();
+    assert!(
+        nginx.contains("-v \"/var/lib/bgctl/acme/bdd_assistant:/var/lib/bgctl/acme/bdd_assistant:ro,z\""),
+        "{nginx}"
+    );
+}
+
+#[test]
+fn etcds_password_goes_to_the_host_in_a_root_only_file_of_its_own() {
+    let inline = fixture_text().replace("[state]\n", "[state]\nuser = \"deployer\"\npassword = \"s3cret\"\n");
+    let config = Config::parse(&inline).unwrap();
+    assert!(matches!(
+        provision(Format::Ignition, &config, &inline, &options(Variant::Flatcar)),
+        Err(ProvisionError::InlinePassword)
+    ));
+    let text = fixture_text().replace(
+        "[state]\n",
+        "[state]\nuser = \"deployer\"\npassword_file = \"/etc/bgctl/bdd_assistant.password\"\n",
+    );
+    let config = Config::parse(&text).unwrap();
+    let with_password = Options {
+        password: Some("s3cret\n".into()),
+        ..options(Variant::Flatcar)
+    };
+    let doc: Json =
+        serde_json::from_str(&provision(Format::Ignition, &config, &text, &with_password).unwrap()).unwrap();
+    let files = ignition_files(&doc);
+    assert!(
+        files.contains(&("/etc/bgctl/bdd_assistant.password".into(), 0o600, "s3cret\n".into())),
+        "{files:?}"
+    );
+    let (_, _, embedded) = files
+        .iter()
+        .find(|(p, _, _)| p == "/etc/bgctl/bdd_assistant.toml")
+        .unwrap();
+    assert!(!embedded.contains("s3cret"), "{embedded}");
 }

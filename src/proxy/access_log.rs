@@ -49,16 +49,29 @@ impl Follower {
         Ok(())
     }
 
-    /// What the lines added since the last read say about the color on `port`.
+    /// What the lines added since the last read say about the color on
+    /// `port`. A log that is gone, or another file now (renamed away, as
+    /// logrotate does, while nginx writes the old one), is an error: what
+    /// cannot be seen must not count as no traffic.
     pub fn read(&mut self, port: u16) -> io::Result<Tally> {
         let mut file = match File::open(&self.path) {
             Ok(file) => file,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Tally::default()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    "it is not there, so nginx is not writing it (or it was moved away)",
+                ));
+            }
             Err(e) => return Err(e),
         };
         let meta = file.metadata()?;
-        // Emptied or replaced under us: what is there now is all new.
-        if meta.len() < self.offset || self.inode.is_some_and(|i| i != meta.ino()) {
+        if self.inode.is_some_and(|i| i != meta.ino()) {
+            return Err(io::Error::other(
+                "it was replaced while the guard read it (renamed away?): nginx still writes the old file",
+            ));
+        }
+        // Emptied under us (a copytruncate): what is there now is all new.
+        if meta.len() < self.offset {
             self.offset = 0;
             self.partial.clear();
         }
@@ -129,7 +142,7 @@ mod tests {
         let path = std::env::temp_dir().join(format!("bgctl-guard-log-{}.json", std::process::id()));
         let _ = std::fs::remove_file(&path);
         let mut follower = Follower::new(path.clone());
-        assert_eq!(follower.read(9002).unwrap().requests, 0, "no log yet");
+        assert!(follower.read(9002).is_err(), "no log is no reading, not zero requests");
         let mut log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -166,7 +179,14 @@ mod tests {
             1,
             "status counts it all"
         );
+        // Renamed away (logrotate without copytruncate): nginx writes the
+        // old file, so the new one must not pass for a quiet log.
+        std::fs::rename(&path, path.with_extension("1")).unwrap();
+        std::fs::write(&path, "").unwrap();
+        assert!(follower.read(9002).is_err(), "a replaced log was followed");
+        std::fs::remove_file(path.with_extension("1")).unwrap();
         std::fs::remove_file(&path).unwrap();
+        assert!(follower.read(9002).is_err(), "a removed log was followed");
 
         // A link is never followed to empty what it points at.
         let target = path.with_extension("target");

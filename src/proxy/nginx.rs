@@ -1,11 +1,16 @@
-//! [`Proxy`] for nginx: `nginx -t`, atomic swap, `ReloadUnit` over D-Bus,
-//! and requests through it to see who answers.
+//! [`Proxy`] for nginx: a site judged by `nginx -t` ([`config_test`](super::config_test))
+//! under the [host lock](super::host_lock), swapped atomically, `ReloadUnit`
+//! over D-Bus, and requests through it to see who answers. New TLS files
+//! go in the same way ([`tls_install`](super::tls_install)).
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::access_log::{Follower, count_all};
+use super::candidate;
+use super::config_test::{NGINX_TIMEOUT, test_config};
+use super::host_lock::host_lock;
 use super::{Drained, Proxy, ProxyError, connections, workers};
 use crate::config::{Config, DrainWait};
 use crate::domain::{Color, ProxyUrl};
@@ -15,8 +20,8 @@ use crate::http_probe;
 use crate::render::RenderedFile;
 use crate::systemd::Systemd;
 
-/// nginx -t and a reload finish in well under this.
-const NGINX_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long nginx may take to start the workers of a reloaded config.
+const APPLY_TIMEOUT: Duration = Duration::from_secs(10);
 /// One verification request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 /// Answers in a row from the new color before verify trusts it.
@@ -30,12 +35,10 @@ const VERIFY_POLL: Duration = Duration::from_millis(5);
 const SETTLE: Duration = Duration::from_secs(1);
 /// How often the connections to a draining color are counted.
 const DRAIN_POLL: Duration = Duration::from_millis(5);
-/// Serialises site changes of every bgctl on the host.
-const HOST_LOCK: &str = "/run/lock/bgctl-nginx.lock";
 
 pub struct Nginx<'a, S> {
-    config: &'a Config,
-    systemd: &'a S,
+    pub(super) config: &'a Config,
+    pub(super) systemd: &'a S,
     /// The workers nginx ran before the last reload: the drain waits for them.
     retiring: Mutex<Vec<u32>>,
     guard_log: Mutex<Follower>,
@@ -53,7 +56,7 @@ impl<'a, S: Systemd> Nginx<'a, S> {
 
     /// What the guard's log holds from its start, counted for `color` (the
     /// figures `status` shows while a guarded switch runs).
-    pub fn guard_counts(&self, color: Color) -> Result<Tally, ProxyError> {
+    fn all_guard_counts(&self, color: Color) -> Result<Tally, ProxyError> {
         count_all(self.config.guard_log().as_path(), self.config.port(color).get()).map_err(|e| self.guard_log_error(e))
     }
 
@@ -91,12 +94,18 @@ impl<'a, S: Systemd> Nginx<'a, S> {
 
     /// The color that answers a request through nginx now (its
     /// `X-Bgctl-Color`); `None` for the 503 page, an error or no answer.
-    pub async fn served_by(&self) -> Option<Color> {
-        self.served_on(self.config.proxy.listen.get()).await
+    async fn users_served_by(&self) -> Option<Color> {
+        self.served_on(self.users_port()).await
     }
 
-    /// As [`Nginx::served_by`], on the preview; `None` without one.
-    pub async fn previewed_by(&self) -> Option<Color> {
+    /// Where users reach the site: the TLS port when there is one (the
+    /// plain port may only redirect), else the plain one.
+    fn users_port(&self) -> u16 {
+        self.config.proxy.tls.listen.unwrap_or(self.config.proxy.listen).get()
+    }
+
+    /// As `users_served_by`, on the preview; `None` without one.
+    async fn preview_served_by(&self) -> Option<Color> {
         self.served_on(self.config.proxy.preview_listen?.get()).await
     }
 
@@ -116,17 +125,25 @@ impl<'a, S: Systemd> Nginx<'a, S> {
         }
     }
 
-    /// The color a request through the proxy at `addr` was sent to, whatever
-    /// the status (nginx's own 502 for a color that is gone still names
-    /// it); `None` without an answer or a color.
-    async fn routed_to(&self, addr: SocketAddr) -> Option<Color> {
-        self.request(addr).await.ok()?.header("X-Bgctl-Color")?.parse().ok()
+    /// Where the proxy at `url` sends a request now, whatever the status
+    /// (nginx's own 502 for a color that is gone still names it): `None`
+    /// when it could not be asked (no address, no answer), `Some(None)` for
+    /// an answer from no color (the 503 page).
+    async fn seen_routing(&self, url: &ProxyUrl, limit: Duration) -> Option<Option<Color>> {
+        let addr = self.resolve(url, limit).await.ok()?;
+        let answer = self.request(addr).await.ok()?;
+        Some(answer.header("X-Bgctl-Color").and_then(|c| c.parse().ok()))
     }
 
     /// One GET of the health path through the proxy at `addr`.
+    /// Our own TLS port is spoken to over TLS.
     async fn request(&self, addr: SocketAddr) -> std::io::Result<http_probe::Response> {
         let host = self.host_header();
-        http_probe::get(addr, &host, self.config.health.path.as_str(), REQUEST_TIMEOUT).await
+        let path = self.config.health.path.as_str();
+        match self.config.proxy.tls.listen {
+            Some(tls) if addr == local(tls.get()) => http_probe::get_tls(addr, &host, path, REQUEST_TIMEOUT).await,
+            _ => http_probe::get(addr, &host, path, REQUEST_TIMEOUT).await,
+        }
     }
 
     /// The Host that verification requests carry: the site's first name.
@@ -173,13 +190,20 @@ impl<S: Systemd> Nginx<'_, S> {
     /// service's untested site must not be there.
     async fn swap_tested(&self, site: &RenderedFile) -> Result<Option<String>, ProxyError> {
         let old = read_if_exists(site.path.as_path())?;
-        write_atomic(site.path.as_path(), site.contents.as_bytes())?;
-        // nginx -t reads the site where nginx.conf includes it, so it is
-        // tested in place; running nginx only reads it on reload, which
+        match candidate::test_apart(self.config, site).await {
+            Ok(Some(())) => {
+                write_atomic(site.path.as_path(), site.contents.as_bytes())?;
+                return Ok(old);
+            }
+            Err(e) => return Err(candidate::blame(self.config, site, e).await),
+            Ok(None) => {}
+        }
+        // Tested in place: running nginx only reads it on reload, which
         // happens only after the test passed.
+        write_atomic(site.path.as_path(), site.contents.as_bytes())?;
         if let Err(e) = test_config(self.config).await {
             self.restore(site, old.as_deref())?;
-            return Err(e);
+            return Err(candidate::blame(self.config, site, e).await);
         }
         Ok(old)
     }
@@ -197,67 +221,35 @@ impl<S: Systemd> Nginx<'_, S> {
                 source,
             });
         }
+        if !workers::renewed(unit.as_str(), &before, APPLY_TIMEOUT).await {
+            self.restore(site, old)?;
+            // A reload nginx applies late would load the new site after
+            // all: one more makes it read the old one again.
+            let _ = self.systemd.reload_unit(unit, NGINX_TIMEOUT).await;
+            return Err(ProxyError::NotApplied {
+                unit: unit.to_string(),
+                waited: APPLY_TIMEOUT,
+            });
+        }
         *self.retiring.lock().expect("never poisoned") = before;
         Ok(())
     }
 }
 
-/// `[proxy] test` (by default `nginx -t -q -c <nginx_conf>`): Ok, or the
-/// test's own words.
-pub async fn test_config(config: &Config) -> Result<(), ProxyError> {
-    let argv = config.proxy_test();
-    let run = tokio::process::Command::new(argv.program().as_path())
-        .args(argv.args())
-        .kill_on_drop(true)
-        .output();
-    let cannot = |reason: String| ProxyError::NginxBinary {
-        bin: argv.program().to_string(),
-        reason,
-    };
-    let output = tokio::time::timeout(NGINX_TIMEOUT, run)
-        .await
-        .map_err(|_| cannot(format!("`{argv}` took longer than {NGINX_TIMEOUT:?}")))?
-        .map_err(|e| cannot(e.to_string()))?;
-    if output.status.success() {
-        return Ok(());
-    }
-    // nginx speaks on stderr; `docker exec` may add its own lines on stdout.
-    let said = [&output.stderr[..], &output.stdout[..]]
-        .map(|b| String::from_utf8_lossy(b).trim().to_owned())
-        .join("\n");
-    Err(ProxyError::Invalid {
-        message: said.trim().to_owned(),
-    })
-}
-
-/// Held while a site is swapped, tested and reloaded; freed when dropped
-/// (or when the process dies).
-async fn host_lock() -> Result<std::fs::File, ProxyError> {
-    let failed = |e: std::io::Error| ProxyError::HostLock {
-        path: HOST_LOCK.into(),
-        reason: e.to_string(),
-    };
-    if let Some(dir) = std::path::Path::new(HOST_LOCK).parent() {
-        std::fs::create_dir_all(dir).map_err(failed)?;
-    }
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(HOST_LOCK)
-        .map_err(failed)?;
-    // flock blocks: off the async thread, so the lease keep-alive goes on.
-    let waited = tokio::task::spawn_blocking(move || file.lock().map(|()| file));
-    match tokio::time::timeout(NGINX_TIMEOUT, waited).await {
-        Ok(Ok(locked)) => locked.map_err(failed),
-        Ok(Err(e)) => Err(failed(std::io::Error::other(e))),
-        Err(_) => Err(failed(std::io::Error::other(format!(
-            "held by another bgctl for over {NGINX_TIMEOUT:?}"
-        )))),
-    }
-}
-
 impl<S: Systemd> Proxy for Nginx<'_, S> {
+    async fn served_by(&self) -> Option<Color> {
+        self.users_served_by().await
+    }
+    async fn previewed_by(&self) -> Option<Color> {
+        self.preview_served_by().await
+    }
+    fn guard_counts(&self, color: Color) -> Result<Tally, ProxyError> {
+        self.all_guard_counts(color)
+    }
+    async fn install(&self, site: &RenderedFile) -> Result<Installed, ProxyError> {
+        self.install_site(site).await
+    }
+
     async fn ensure_running(&self) -> Result<(), ProxyError> {
         let unit = &self.config.proxy.unit;
         let state = self.systemd.state(unit).await.map_err(|source| ProxyError::Reload {
@@ -292,7 +284,7 @@ impl<S: Systemd> Proxy for Nginx<'_, S> {
     }
 
     async fn serves(&self, color: Color) -> bool {
-        self.ask(self.config.proxy.listen.get(), color).await.is_ok()
+        self.ask(self.users_port(), color).await.is_ok()
     }
 
     async fn drain(&self, color: Color, limit: Duration, wait: DrainWait) -> Drained {
@@ -328,7 +320,7 @@ impl<S: Systemd> Proxy for Nginx<'_, S> {
     }
 
     async fn verify(&self, color: Color, limit: Duration) -> Result<(), ProxyError> {
-        self.verify_on(self.config.proxy.listen.get(), color, limit).await
+        self.verify_on(self.users_port(), color, limit).await
     }
 
     async fn verify_others(&self, color: Color, limit: Duration) -> Result<(), ProxyError> {
@@ -343,26 +335,30 @@ impl<S: Systemd> Proxy for Nginx<'_, S> {
 
     async fn others_left(&self, color: Color, limit: Duration) -> Result<(), ProxyError> {
         let each = self.config.proxy.verify.iter().map(|url| async move {
-            // One that cannot even be looked up sends nobody anywhere.
-            let Ok(addr) = self.resolve(url, limit).await else {
-                return Ok(());
-            };
+            // Left only once seen answering from elsewhere: one that cannot
+            // be reached from here (a partition) may still serve users.
             let deadline = Instant::now() + limit;
-            let mut clear_since = Instant::now();
-            while clear_since.elapsed() < SETTLE {
-                if self.routed_to(addr).await == Some(color) {
-                    if Instant::now() >= deadline {
-                        return Err(ProxyError::OtherStillOn {
-                            url: url.to_string(),
-                            color,
-                            limit,
-                        });
+            let mut clear_since = None;
+            loop {
+                let routed = self.seen_routing(url, limit).await;
+                match routed {
+                    Some(seen) if seen != Some(color) => {
+                        let since = *clear_since.get_or_insert_with(Instant::now);
+                        if since.elapsed() >= SETTLE {
+                            return Ok(());
+                        }
                     }
-                    clear_since = Instant::now();
+                    _ => clear_since = None,
+                }
+                if Instant::now() >= deadline {
+                    let (url, limit) = (url.to_string(), limit);
+                    return Err(match routed {
+                        None => ProxyError::OtherUnseen { url, color, limit },
+                        Some(_) => ProxyError::OtherStillOn { url, color, limit },
+                    });
                 }
                 tokio::time::sleep(VERIFY_POLL).await;
             }
-            Ok(())
         });
         futures_util::future::try_join_all(each).await.map(drop)
     }

@@ -24,6 +24,27 @@ pub fn nginx_workers(unit: &str) -> Vec<u32> {
         .collect()
 }
 
+/// Whether a worker that was not among `before` runs within `limit`: a
+/// reload nginx applied starts new ones; one it could not apply (a `listen`
+/// port another process holds passes `nginx -t`, then fails the reload)
+/// leaves the old ones alone. With no workers seen here (a containerised
+/// nginx), there is nothing to tell by: true.
+pub async fn renewed(unit: &str, before: &[u32], limit: std::time::Duration) -> bool {
+    if before.is_empty() {
+        return true;
+    }
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if nginx_workers(unit).iter().any(|pid| !before.contains(pid)) {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// Whether `pid` is (still) an nginx worker.
 pub fn is_worker(pid: u32) -> bool {
     std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.starts_with(WORKER_TITLE))

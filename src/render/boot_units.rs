@@ -13,6 +13,8 @@ use crate::domain::AbsPath;
 pub const INSTALL_UNIT: &str = "bgctl-install@.service";
 pub const RECONCILE_UNIT: &str = "bgctl-reconcile@.service";
 pub const PROXY_UNIT: &str = "bgctl-proxy@.service";
+pub const RENEW_UNIT: &str = "bgctl-tls-renew@.service";
+pub const RENEW_TIMER: &str = "bgctl-tls-renew@.timer";
 
 #[derive(Template)]
 #[template(path = "bgctl-install@.service", escape = "systemd")]
@@ -30,6 +32,24 @@ struct Reconcile<'a> {
 #[template(path = "bgctl-proxy@.service", escape = "systemd")]
 struct ProxySync<'a> {
     bgctl: &'a AbsPath,
+}
+
+#[derive(Template)]
+#[template(path = "bgctl-tls-renew@.service", escape = "systemd")]
+struct Renew<'a> {
+    bgctl: &'a AbsPath,
+}
+
+#[derive(Template)]
+#[template(path = "bgctl-tls-renew@.timer", escape = "systemd")]
+struct RenewTimer;
+
+/// `bgctl-tls-renew@.service` (running the binary at `bgctl`) and its daily timer.
+pub fn renew_units(bgctl: &AbsPath) -> Result<[(&'static str, String); 2], RenderError> {
+    Ok([
+        (RENEW_UNIT, file_text(RENEW_UNIT, Renew { bgctl }.render())?),
+        (RENEW_TIMER, file_text(RENEW_TIMER, RenewTimer.render())?),
+    ])
 }
 
 /// `bgctl-proxy@.service`, running the binary at `bgctl`.

@@ -13,7 +13,9 @@ use askama::Template;
 use crate::config::Config;
 use crate::domain::{AbsPath, Color, DockerHost, ImageRef, PrintableText, ServiceName, UnitName, Upstream};
 use crate::naming;
-pub use boot_units::{INSTALL_UNIT, PROXY_UNIT, RECONCILE_UNIT, boot_units, proxy_unit};
+pub use boot_units::{
+    INSTALL_UNIT, PROXY_UNIT, RECONCILE_UNIT, RENEW_TIMER, RENEW_UNIT, boot_units, proxy_unit, renew_units,
+};
 use escape::filters;
 
 /// The first line of every file bgctl generates: how uninstall knows a file
@@ -82,6 +84,8 @@ struct ColorUnit<'a> {
     publish: String,
     container_port: u16,
     env: Vec<String>,
+    /// Secrets: read by the docker CLI at each start, never copied here.
+    env_file: Option<&'a AbsPath>,
     args: &'a [PrintableText],
     stop_timeout: u64,
 }
@@ -105,6 +109,28 @@ struct Site<'a> {
     green_port: u16,
     live: Option<Live>,
     preview: Option<Preview>,
+    websockets: bool,
+    keepalive: u16,
+    client_max_body_size: &'a str,
+    /// Whole seconds.
+    read_timeout: u64,
+    include: Option<&'a AbsPath>,
+    tls: Option<TlsServer>,
+}
+
+/// The HTTPS server, and what the plain port does beside it.
+struct TlsServer {
+    listen: u16,
+    cert: AbsPath,
+    key: AbsPath,
+    /// The plain port answers 301 to https.
+    redirect: bool,
+    /// `:<port>` in the redirect's URL, unless the port is 443.
+    port_suffix: String,
+    /// Strict-Transport-Security max-age in seconds; 0 = none.
+    hsts: u64,
+    /// ACME: the directory the plain port serves challenges from.
+    challenges: Option<AbsPath>,
 }
 
 struct Live {
@@ -138,6 +164,26 @@ pub fn install_files(config: &Config, live: Option<Color>) -> Result<Vec<Rendere
     Ok(files)
 }
 
+/// With `[proxy.tls] acme`, the renewal's template units in the unit dir,
+/// running the binary at `bgctl`; none otherwise.
+pub fn acme_units(config: &Config, bgctl: &AbsPath) -> Result<Vec<RenderedFile>, RenderError> {
+    if !config.proxy.tls.acme || config.proxy.tls.listen.is_none() {
+        return Ok(Vec::new());
+    }
+    Ok(renew_units(bgctl)?
+        .into_iter()
+        .map(|(name, contents)| RenderedFile {
+            path: config
+                .systemd
+                .unit_dir
+                .join(name)
+                .expect("a unit name is one file name"),
+            contents,
+            policy: WritePolicy::Converge,
+        })
+        .collect())
+}
+
 /// `<unit_dir>/<name>_<color>@.service`.
 pub fn color_unit(config: &Config, color: Color) -> Result<RenderedFile, RenderError> {
     let file = naming::template_unit(&config.name, color);
@@ -154,6 +200,7 @@ pub fn color_unit(config: &Config, color: Color) -> Result<RenderedFile, RenderE
         publish: publish_address(config.container.publish),
         container_port: config.container_port.get(),
         env: config.container.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        env_file: config.container.env_file.as_ref(),
         args: &config.container.args,
         stop_timeout: config.container.stop_timeout.ceil_secs(),
     };
@@ -230,9 +277,33 @@ fn render_site(
                 },
             }
         }),
+        websockets: config.proxy.websockets,
+        keepalive: config.proxy.keepalive,
+        client_max_body_size: config.proxy.client_max_body_size.as_str(),
+        read_timeout: config.proxy.read_timeout.ceil_secs(),
+        include: config.proxy.include.as_ref(),
+        tls: tls_server(config),
     };
     // The site follows the stored state: install renders it from there.
     finish(config.site(), "the nginx site", WritePolicy::Converge, site.render())
+}
+
+fn tls_server(config: &Config) -> Option<TlsServer> {
+    let tls = &config.proxy.tls;
+    let listen = tls.listen?.get();
+    Some(TlsServer {
+        listen,
+        cert: config.tls_cert()?,
+        key: config.tls_key()?,
+        redirect: tls.redirect_http,
+        port_suffix: if listen == 443 {
+            String::new()
+        } else {
+            format!(":{listen}")
+        },
+        hsts: tls.hsts.get().as_secs(),
+        challenges: tls.acme.then(|| config.acme_challenges()),
+    })
 }
 
 fn finish(
@@ -267,3 +338,22 @@ fn publish_address(ip: IpAddr) -> String {
 
 #[cfg(test)]
 pub(crate) mod tests;
+
+/// `text` (a rendered unit, as printed to a terminal or a CI log) with each
+/// inline `[container] env` value replaced by a fingerprint: the log shows
+/// which value changed, never the value. The files keep the values.
+pub fn redact_env(config: &Config, text: &str) -> String {
+    config
+        .container
+        .env
+        .iter()
+        .fold(text.to_owned(), |text, (name, value)| {
+            if value.as_str().is_empty() {
+                return text;
+            }
+            let digest = ring::digest::digest(&ring::digest::SHA256, value.as_str().as_bytes());
+            let short: String = digest.as_ref()[..4].iter().map(|b| format!("{b:02x}")).collect();
+            let shown = format!("{name}=<hidden, sha256 {short}…>");
+            text.replace(&escape::exec_arg(&format!("{name}={value}")), &escape::exec_arg(&shown))
+        })
+}

@@ -370,3 +370,67 @@ pub(crate) fn toml_string(s: &str) -> String {
 fn base_toml(extra: &str) -> String {
     format!("name = \"fuzz\"\nimage = \"app:v1\"\n{extra}")
 }
+
+#[test]
+fn the_live_site_passes_websockets_and_keeps_upstream_connections_per_service() {
+    let config = fixture("bdd_assistant.toml");
+    let live = site(&config, Some(Color::Blue)).unwrap().contents;
+    for line in [
+        "    keepalive 16;",
+        "map $http_upgrade $bgctl_bdd_assistant_connection {",
+        "    \"\" \"\";",
+        "        proxy_set_header Upgrade $http_upgrade;",
+        "        proxy_set_header Connection $bgctl_bdd_assistant_connection;",
+        "        proxy_read_timeout 60s;",
+        "    client_max_body_size 1m;",
+    ] {
+        assert!(live.lines().any(|l| l == line), "{line:?} missing in:\n{live}");
+    }
+    let mut off = config.clone();
+    (off.proxy.websockets, off.proxy.keepalive) = (false, 0);
+    let plain = site(&off, Some(Color::Blue)).unwrap().contents;
+    for gone in ["keepalive", "Upgrade", "Connection"] {
+        assert!(
+            !plain.contains(gone),
+            "{gone} with websockets and keepalive off:\n{plain}"
+        );
+    }
+    let mut closing = config;
+    closing.proxy.keepalive = 0;
+    let closing = site(&closing, Some(Color::Blue)).unwrap().contents;
+    assert!(
+        closing.contains("    \"\" close;") && !closing.contains("keepalive"),
+        "{closing}"
+    );
+}
+
+#[test]
+fn with_tls_the_plain_port_redirects_but_for_acme_challenges() {
+    let config = Config::parse(&base_toml(
+        "[proxy]\nserver_name = \"shop.example.com\"\n[proxy.tls]\nlisten = 443\nacme = true\nacme_directory = \"https://127.0.0.1:14000/dir\"\nhsts = \"1d\"\n",
+    ))
+    .unwrap();
+    let live = site(&config, Some(Color::Green)).unwrap().contents;
+    let plain = live.split("ssl http2").next().unwrap();
+    assert!(plain.contains("return 301 https://$host$request_uri;"), "{plain}");
+    assert!(
+        plain.contains("location ^~ /.well-known/acme-challenge/ {")
+            && plain.contains(&format!("alias {}/;", config.acme_challenges())),
+        "{plain}"
+    );
+    assert!(
+        !plain.contains("proxy_pass"),
+        "the redirecting port proxies nothing: {plain}"
+    );
+    let tls = live.split("ssl http2").nth(1).unwrap();
+    for line in [
+        format!("    ssl_certificate {}/cert.pem;", config.acme_home()),
+        format!("    ssl_certificate_key {}/key.pem;", config.acme_home()),
+        "    ssl_protocols TLSv1.2 TLSv1.3;".into(),
+        "    ssl_session_cache shared:bgctl_fuzz_tls:10m;".into(),
+        "        add_header Strict-Transport-Security \"max-age=86400\" always;".into(),
+        "        proxy_pass http://bgctl_fuzz;".into(),
+    ] {
+        assert!(tls.lines().any(|l| l == line), "{line:?} missing in:\n{tls}");
+    }
+}

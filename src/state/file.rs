@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::{HISTORY_KEPT, HistoryRecord, Holder, Keys, Snapshot, Staged, StateError, StateStore, Status, Wait};
 use crate::config::Config;
 use crate::domain::Color;
-use crate::files::{read_if_exists, write_atomic};
+use crate::files::{read_if_exists, write_private};
 
 pub struct FileStore {
     path: PathBuf,
@@ -80,7 +80,8 @@ impl FileStore {
 
     fn save(&self, data: &Data) -> Result<(), StateError> {
         let text = serde_json::to_string_pretty(data).expect("state serialises");
-        write_atomic(&self.path, text.as_bytes()).map_err(|e| StateError::File {
+        // The history names images, hosts and hooks: root's only.
+        write_private(&self.path, text.as_bytes()).map_err(|e| StateError::File {
             operation: "write the state file",
             reason: e.to_string(),
         })
@@ -160,6 +161,7 @@ impl StateStore for FileStore {
             active: self.keys.active(&data.keys)?,
             images: self.keys.images(&data.keys),
             staged: self.keys.staged_of(&data.keys)?,
+            probation: self.keys.probation_of(&data.keys)?,
             revision: data.revision,
         })
     }
@@ -174,7 +176,9 @@ impl StateStore for FileStore {
                 });
             }
             data.keys.extend(self.keys.flip(to));
-            data.keys.remove(&self.keys.staged());
+            for key in self.keys.cleared_by_flip(to) {
+                data.keys.remove(&key);
+            }
             data.revision += 1;
             revision = data.revision;
             Ok(())
@@ -256,6 +260,7 @@ mod tests {
             image: "app:v2".parse().unwrap(),
             previous: None,
             deployed_at: "2026-11-27T00:00:00Z".into(),
+            probation: None,
         }
     }
 

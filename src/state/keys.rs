@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::{Active, Deployment, Staged, StateError, Status};
+use super::{Active, Deployment, Probation, Staged, StateError, Status};
 use crate::domain::{Color, ImageRef, InvalidValue, KeyPrefix, ServiceName};
 use crate::naming;
 
@@ -103,7 +103,70 @@ impl Keys {
         }))
     }
 
-    /// Every key a flip writes, with its value.
+    /// A flip not yet proven: one JSON value, written and cleared whole.
+    pub fn probation(&self) -> String {
+        self.key("probation")
+    }
+
+    pub fn probation_value(probation: &Probation) -> String {
+        let back_to = probation.back_to.as_ref().map(|a| {
+            serde_json::json!({
+                "color": a.color.as_str(),
+                "port": a.port.get(),
+                "url": a.url,
+                "image": a.image.as_ref().map(|i| i.as_str()),
+                "previous": a.previous.map(Color::as_str),
+                "deployed_at": a.deployed_at,
+            })
+        });
+        serde_json::json!({ "deploy_id": probation.deploy_id, "back_to": back_to }).to_string()
+    }
+
+    /// The probation out of a range read of [`Keys::all`].
+    pub fn probation_of(&self, kv: &HashMap<String, String>) -> Result<Option<Probation>, StateError> {
+        #[derive(serde::Deserialize)]
+        struct Back {
+            color: String,
+            port: u16,
+            url: String,
+            image: Option<String>,
+            previous: Option<String>,
+            deployed_at: String,
+        }
+        #[derive(serde::Deserialize)]
+        struct Stored {
+            deploy_id: String,
+            back_to: Option<Back>,
+        }
+        let Some(value) = kv.get(&self.probation()) else {
+            return Ok(None);
+        };
+        let corrupt = |reason: String| StateError::Corrupt {
+            key: self.probation(),
+            value: value.clone(),
+            reason,
+        };
+        let invalid = |e: InvalidValue| corrupt(e.reason);
+        let stored: Stored = serde_json::from_str(value).map_err(|e| corrupt(e.to_string()))?;
+        let back_to = match stored.back_to {
+            None => None,
+            Some(b) => Some(Active {
+                color: b.color.parse().map_err(invalid)?,
+                port: b.port.to_string().parse().map_err(invalid)?,
+                url: b.url,
+                image: b.image.map(|i| i.parse()).transpose().map_err(invalid)?,
+                previous: b.previous.map(|c| c.parse()).transpose().map_err(invalid)?,
+                deployed_at: b.deployed_at,
+            }),
+        };
+        Ok(Some(Probation {
+            deploy_id: stored.deploy_id,
+            back_to,
+        }))
+    }
+
+    /// Every key a flip writes, with its value (the probation only when it
+    /// sets one: clearing it is the store's delete).
     pub fn flip(&self, d: &Deployment) -> Vec<(String, String)> {
         let instance = naming::instance(&self.name, d.color);
         let previous = d.previous.map(|c| naming::instance(&self.name, c)).unwrap_or_default();
@@ -120,14 +183,37 @@ impl Keys {
             (self.color_key(d.color, "status"), Status::Running.as_str().to_owned()),
             (self.color_key(d.color, "image"), d.image.to_string()),
         ]
+        .into_iter()
+        .chain(
+            d.probation
+                .as_ref()
+                .map(|p| (self.probation(), Keys::probation_value(p))),
+        )
+        .collect()
+    }
+
+    /// The keys a flip deletes: whatever was staged is live now or was
+    /// replaced, and a flip that sets no probation ends any.
+    pub fn cleared_by_flip(&self, d: &Deployment) -> Vec<String> {
+        let probation = d.probation.is_none().then(|| self.probation());
+        [self.staged()].into_iter().chain(probation).collect()
     }
 
     /// The top-level keys that name the live color (what `retract` deletes).
     pub fn live(&self) -> Vec<String> {
-        ["instance", "port", "url", "color", "image", "previous", "deployed_at"]
-            .iter()
-            .map(|k| self.key(k))
-            .collect()
+        [
+            "instance",
+            "port",
+            "url",
+            "color",
+            "image",
+            "previous",
+            "deployed_at",
+            "probation",
+        ]
+        .iter()
+        .map(|k| self.key(k))
+        .collect()
     }
 
     /// The live color out of a range read of [`Keys::all`]; `None` before
@@ -211,6 +297,7 @@ mod tests {
             image: "app:v2".parse().unwrap(),
             previous: Some(Color::Blue),
             deployed_at: "2026-11-27T14:00:00Z".into(),
+            probation: None,
         }
     }
 
@@ -226,6 +313,36 @@ mod tests {
         assert_eq!(get("/bdd-assistant/bdd_assistant_green/status"), Some("running"));
         assert_eq!(get("/bdd-assistant/bdd_assistant_green/image"), Some("app:v2"));
         assert_eq!(kv.len(), 11);
+    }
+
+    #[test]
+    fn a_flip_on_probation_keeps_the_way_back_and_a_proven_one_clears_it() {
+        let before = keys()
+            .active(&keys().flip(&deployment()).into_iter().collect())
+            .unwrap();
+        let probation = Probation {
+            deploy_id: "d7".into(),
+            back_to: before,
+        };
+        let on_probation = Deployment {
+            color: Color::Blue,
+            port: Port::new(9001).unwrap(),
+            probation: Some(probation.clone()),
+            ..deployment()
+        };
+        let kv: HashMap<String, String> = keys().flip(&on_probation).into_iter().collect();
+        assert_eq!(keys().probation_of(&kv).unwrap(), Some(probation));
+        assert!(!keys().cleared_by_flip(&on_probation).contains(&keys().probation()));
+        assert!(keys().cleared_by_flip(&deployment()).contains(&keys().probation()));
+        assert!(keys().live().contains(&keys().probation()), "a retract ends it too");
+        let first = Probation {
+            deploy_id: "d1".into(),
+            back_to: None,
+        };
+        let kv = HashMap::from([(keys().probation(), Keys::probation_value(&first))]);
+        assert_eq!(keys().probation_of(&kv).unwrap(), Some(first));
+        let kv = HashMap::from([(keys().probation(), "{\"deploy_id\": 1}".to_owned())]);
+        assert!(matches!(keys().probation_of(&kv), Err(StateError::Corrupt { .. })));
     }
 
     #[test]

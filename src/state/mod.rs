@@ -55,6 +55,21 @@ pub struct Snapshot {
     pub images: std::collections::HashMap<Color, ImageRef>,
     /// The color a `stage` left waiting for `promote`, if any.
     pub staged: Option<Staged>,
+    /// Set while the live color's flip is not yet proven.
+    pub probation: Option<Probation>,
+}
+
+/// A flip not yet proven (the `probation` key): written in the flip's own
+/// transaction, cleared once verify and the guard passed. While it is set,
+/// what was live before is what counts, so a deploy cut off between its
+/// flip and its proof (kill -9, etcd gone during the rollback) is undone by
+/// the next converge, never made live by it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probation {
+    /// The deploy that flipped.
+    pub deploy_id: String,
+    /// What was live before the flip (none on a first deploy).
+    pub back_to: Option<Active>,
 }
 
 /// A color started, healthy and checked, reachable only on the preview,
@@ -78,6 +93,8 @@ pub struct Deployment {
     pub image: ImageRef,
     pub previous: Option<Color>,
     pub deployed_at: String,
+    /// Written with the flip (`Some`), or cleared by it (`None`).
+    pub probation: Option<Probation>,
 }
 
 /// A color's `status` key.

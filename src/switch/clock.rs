@@ -1,13 +1,16 @@
-//! Times the phases of a run and reports each as it ends.
+//! Times the phases of a run and reports each as it ends, and keeps the
+//! target once chosen, for the history (the phases get it as a value).
 
 use std::time::{Duration, Instant};
 
-use super::{Phase, Report};
+use super::{Phase, Report, Target};
 
 pub(super) struct Clock<'r, R> {
     pub report: &'r mut R,
     since: Instant,
     pub laps: Vec<(Phase, Duration)>,
+    /// What this run went for; `None` until chosen (a refused lock never is).
+    pub chosen: Option<Target>,
 }
 
 impl<'r, R: Report> Clock<'r, R> {
@@ -16,7 +19,14 @@ impl<'r, R: Report> Clock<'r, R> {
             report,
             since: Instant::now(),
             laps: Vec::new(),
+            chosen: None,
         }
+    }
+
+    /// The target is chosen: reported, and kept for the history.
+    pub fn chose(&mut self, target: &Target) {
+        self.report.target(target.from, target.to, &target.image);
+        self.chosen = Some(target.clone());
     }
 
     /// Ends `phase` now.

@@ -4,38 +4,67 @@
 //! is left alone while it is healthy, and stopped (and no longer staged)
 //! when it is not.
 
-use super::run::Run;
-use super::{Phase, Report, SwitchError};
-use crate::docker::Docker;
+use super::rollback::as_deployment;
+use super::run::{Run, VERIFY_TIMEOUT};
+use super::{Host, Phase, Report, SwitchError};
 use crate::domain::Color;
-use crate::health::Probe;
 use crate::proxy::Proxy;
 use crate::render;
-use crate::state::{Snapshot, StateStore};
+use crate::state::{Probation, Snapshot, StateStore};
 use crate::systemd::Systemd;
 
-/// How long requests through the proxy may take to show a color.
-pub(super) const VERIFY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
-impl<S, D, T, P, H, R> Run<'_, '_, S, D, T, P, H, R>
-where
-    S: Systemd,
-    D: Docker,
-    T: StateStore,
-    P: Proxy,
-    H: Probe,
-    R: Report,
-{
+impl<H: Host, R: Report> Run<'_, '_, H, R> {
     /// The live color runs and is healthy, nginx sends to it (as requests
     /// through it prove), only it is enabled, and the other color is stopped
     /// once nothing routes to it. Returns what it changed.
-    pub async fn converge(&mut self, snapshot: &Snapshot) -> Result<Vec<String>, SwitchError> {
-        let done = match &snapshot.active {
-            None => self.converge_none().await,
-            Some(active) => self.converge_live(active.color, active.image.as_ref()).await,
-        };
+    /// A flip still on probation (its deploy was cut off before it was
+    /// proven) is undone first, and `snapshot` is read again.
+    pub async fn converge(&mut self, snapshot: &mut Snapshot) -> Result<Vec<String>, SwitchError> {
+        let done = async {
+            let mut done = Vec::new();
+            if let Some(probation) = snapshot.probation.clone() {
+                done.push(self.end_cut_off_deploy(snapshot, probation).await?);
+            }
+            done.extend(match &snapshot.active {
+                None => self.converge_none().await?,
+                Some(active) => self.converge_live(active.color, active.image.as_ref()).await?,
+            });
+            Ok(done)
+        }
+        .await;
         self.clock.lap(Phase::Converge);
         done
+    }
+
+    /// Flips the state back to what was live before the unproven flip (or
+    /// to no color, after a first deploy): the rest of converge then points
+    /// nginx there and stops the rejected color.
+    async fn end_cut_off_deploy(
+        &mut self,
+        snapshot: &mut Snapshot,
+        probation: Probation,
+    ) -> Result<String, SwitchError> {
+        let state = &self.world.state;
+        let rejected = snapshot.active.as_ref().map(|a| a.color);
+        match (&probation.back_to, rejected) {
+            (Some(back), _) => {
+                let deployment = as_deployment(back, self.world.config);
+                state.flip(snapshot.revision, &deployment).await?;
+            }
+            (None, Some(rejected)) => state.retract(snapshot.revision, rejected).await?,
+            // A probation with nothing live: retracted already.
+            (None, None) => {}
+        }
+        *snapshot = state.read().await?;
+        let back = match &probation.back_to {
+            Some(back) => format!("{} is live again", back.color),
+            None => "no color is live, as before it".into(),
+        };
+        let from = rejected.map_or("nothing".into(), |c| c.to_string());
+        Ok(format!(
+            "deploy {} was cut off before its flip to {from} was proven: undone, {back}",
+            probation.deploy_id
+        ))
     }
 
     /// No color is live: nothing that nginx does not send to may run, but

@@ -1,5 +1,6 @@
 //! What can go wrong in a switch, with what it left behind.
 
+use super::Signal;
 use crate::checks::CheckFailure;
 use crate::docker::DockerError;
 use crate::domain::{AbsPath, Color, UnitName};
@@ -70,10 +71,18 @@ pub enum SwitchError {
         "staged {color} is not healthy any more, so nothing moved: {source}. `bgctl discard` stops it; `bgctl stage` starts again"
     )]
     StagedUnhealthy { color: Color, source: Box<HealthError> },
+    #[error("refused, nothing was started: {0}")]
+    ImageNotAllowed(crate::config::Problem),
     #[error("no earlier deploy to roll back to: the state names no previous color, or not its image")]
     NothingToRollBack,
     #[error("{color} is live by the state, but it is not healthy, so nothing else was touched: {source}")]
     LiveUnhealthy { color: Color, source: Box<HealthError> },
+    #[error(
+        "{to} is live (verify and the guard passed), but the deploy lock was lost before the switch finished: {source}. The old color may still run and [hooks] post_switch did not run; `bgctl reconcile` finishes it"
+    )]
+    LockLostAfterFlip { to: Color, source: StateError },
+    #[error("interrupted by {signal} {undone}")]
+    Interrupted { signal: Signal, undone: String },
     #[error("{failure}\nrolled back: {restored}")]
     RolledBack {
         failure: Box<SwitchError>,
@@ -99,6 +108,16 @@ pub enum SwitchError {
 }
 
 impl SwitchError {
+    /// The signal that stopped the run, when one did and what it cut off
+    /// was undone.
+    pub fn signal(&self) -> Option<Signal> {
+        match self {
+            SwitchError::Interrupted { signal, .. } => Some(*signal),
+            SwitchError::RolledBack { failure, .. } => failure.signal(),
+            _ => None,
+        }
+    }
+
     /// The color's own failure, or the boundary that failed while looking at
     /// it (systemd or dockerd gone): that one is the switch's error as it is.
     pub(super) fn from_health(e: HealthError) -> Result<HealthError, SwitchError> {

@@ -6,43 +6,33 @@
 use std::time::{Duration, Instant};
 
 use super::run::{JOURNAL_LINES, Run};
-use super::{Report, SwitchError};
-use crate::docker::Docker;
-use crate::domain::Color;
+use super::{Host, Report, SwitchError, Target};
 use crate::guard::{Figures, Tally, Verdict, judge};
-use crate::health::Probe;
 use crate::proxy::Proxy;
-use crate::state::StateStore;
 use crate::systemd::Systemd;
 
 /// How often the log is read: a breach is seen within this.
 const GUARD_POLL: Duration = Duration::from_millis(100);
 
-impl<S, D, T, P, H, R> Run<'_, '_, S, D, T, P, H, R>
-where
-    S: Systemd,
-    D: Docker,
-    T: StateStore,
-    P: Proxy,
-    H: Probe,
-    R: Report,
-{
+impl<H: Host, R: Report> Run<'_, '_, H, R> {
     /// Whether this switch is watched: `[guard]` is on and there is an old
     /// color to go back to.
-    pub fn guarded(&self) -> bool {
-        self.world.config.guard.enabled() && self.from.is_some()
+    pub fn guarded(&self, target: &Target) -> bool {
+        self.world.config.guard.enabled() && target.from.is_some()
     }
 
-    /// Watches `to`'s traffic until the window is over or it breaches.
-    pub async fn guard(&mut self, to: Color) -> Result<(), SwitchError> {
+    /// Watches the target's traffic until the window is over or it breaches.
+    pub async fn guard(&mut self, target: &Target) -> Result<(), SwitchError> {
         let config = self.world.config;
-        if !self.guarded() {
+        let to = target.to;
+        if !self.guarded(target) {
             if config.guard.enabled() {
                 self.clock
                     .note("no color was live before, so the guard has nothing to roll back to: not watched");
             }
             return Ok(());
         }
+        self.say_what_the_guard_cannot_see();
         let began = Instant::now();
         let mut tally = Tally::default();
         let verdict = loop {
@@ -76,5 +66,20 @@ where
                 Ok(())
             }
         }
+    }
+
+    /// Other proxy hosts write no log this host reads: their users' answers
+    /// are not counted, and that is said, not implied.
+    fn say_what_the_guard_cannot_see(&mut self) {
+        let others = &self.world.config.proxy.verify;
+        if others.is_empty() {
+            return;
+        }
+        let urls: Vec<String> = others.iter().map(ToString::to_string).collect();
+        self.clock.note(&format!(
+            "the guard counts this host's traffic only (its log {}): requests through {} are not counted, so a release that fails only their users passes it",
+            self.world.config.guard_log(),
+            urls.join(", ")
+        ));
     }
 }

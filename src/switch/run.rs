@@ -1,42 +1,34 @@
 //! One run under the deploy lock: the boundaries, the request, the clock,
-//! and the helpers every path (switch, converge, undo) uses to change a
-//! color. Each helper that changes the world checks the lock first, so no
-//! path can start, stop or re-point anything once the lock is lost.
+//! and what the run has seen and done (staged color, commands, guard
+//! figures). The phases are methods on it, one file each; every one that
+//! changes the world checks the lock first, so no path can start, stop or
+//! re-point anything once the lock is lost.
 
 use std::time::Duration;
 
 use super::clock::Clock;
-use super::{Outcome, Report, Request, SwitchError, World};
-use crate::docker::Docker;
-use crate::domain::{Color, ImageRef};
+use super::interrupt::{Raced, race};
+use super::{Host, Outcome, Report, Request, SwitchError, Target, World};
+use crate::domain::Color;
 use crate::exec::Ran;
-use crate::files::{read_if_exists, write_atomic};
 use crate::guard::Figures;
-use crate::health::{HealthError, Probe, Target, check_once, wait_healthy};
+use crate::health;
 use crate::proxy::Proxy;
-use crate::render::{self, RenderedFile};
-use crate::state::{CommandRecord, Snapshot, Staged, StateStore, Status};
-use crate::systemd::{FileChange, Systemd, SystemdError, enable_only};
+use crate::state::{CommandRecord, Snapshot, Staged, StateStore};
 
-/// The start job itself (an `ExecStartPre` pull may take a while).
-const START_TIMEOUT: Duration = Duration::from_secs(300);
 /// Beyond the unit's own stop timeout (`docker stop -t` + systemd's backstop).
 const STOP_GRACE: Duration = Duration::from_secs(15);
 /// Journal lines shown with a failed color.
 pub(super) const JOURNAL_LINES: usize = 15;
-/// Looks at a color before it counts as not healthy any more: one slow
-/// probe is no reason to undo a verified deploy or drop a staged one.
-const CONFIRM_LOOKS: usize = 3;
+/// How long requests through the proxy may take to show a color.
+pub(super) const VERIFY_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub(super) struct Run<'w, 'r, S, D, T, P, H, R> {
-    pub world: World<'w, S, D, T, P, H>,
+pub(super) struct Run<'w, 'r, H: Host, R> {
+    pub world: World<'w, H>,
     pub request: &'r Request,
     pub clock: Clock<'r, R>,
     /// When the run began (the history's `start`).
     pub began: String,
-    pub from: Option<Color>,
-    pub to: Option<Color>,
-    pub image: Option<ImageRef>,
     /// What is staged, as read and then as converge left it.
     pub staged: Option<Staged>,
     /// Why converge dropped a staged color, if it did.
@@ -47,24 +39,13 @@ pub(super) struct Run<'w, 'r, S, D, T, P, H, R> {
     pub guard_figures: Option<Figures>,
 }
 
-impl<'w, 'r, S, D, T, P, H, R> Run<'w, 'r, S, D, T, P, H, R>
-where
-    S: Systemd,
-    D: Docker,
-    T: StateStore,
-    P: Proxy,
-    H: Probe,
-    R: Report,
-{
-    pub fn new(world: World<'w, S, D, T, P, H>, request: &'r Request, report: &'r mut R) -> Self {
+impl<'w, 'r, H: Host, R: Report> Run<'w, 'r, H, R> {
+    pub fn new(world: World<'w, H>, request: &'r Request, report: &'r mut R) -> Self {
         Run {
             world,
             request,
             clock: Clock::new(report),
             began: super::now_rfc3339(),
-            from: None,
-            to: None,
-            image: request.image.clone(),
             staged: None,
             staged_dropped: None,
             commands: Vec::new(),
@@ -72,12 +53,12 @@ where
         }
     }
 
-    /// What a finished switch or promote did.
-    pub fn outcome(self) -> Outcome {
+    /// What a finished switch or promote to `target` did.
+    pub fn outcome(self, target: Target) -> Outcome {
         Outcome {
-            from: self.from,
-            to: self.to.expect("a finished switch has a target"),
-            image: self.image.expect("a finished switch has an image"),
+            from: target.from,
+            to: target.to,
+            image: target.image,
             phases: self.clock.laps,
             commands: self.commands,
             guard: self.guard_figures,
@@ -97,6 +78,22 @@ where
         Ok(())
     }
 
+    /// Phase `lock`, given up for a signal that comes while it waits.
+    pub async fn lock_unless_signalled(&mut self) -> Result<(), SwitchError> {
+        let request = self.request;
+        match race(&request.interrupt, self.lock()).await {
+            Raced::Done(locked) => locked,
+            Raced::Signalled(signal) => {
+                // One granted as the signal came is given back.
+                self.unlock().await;
+                Err(SwitchError::Interrupted {
+                    signal,
+                    undone: "while it waited for the lock: nothing was done".into(),
+                })
+            }
+        }
+    }
+
     pub async fn unlock(&mut self) {
         if let Err(e) = self.world.state.unlock().await {
             let note = format!("could not give the lock back ({e}); its lease frees it within 15 s");
@@ -114,170 +111,13 @@ where
         Ok(snapshot)
     }
 
-    pub fn target(&self, color: Color) -> Target {
-        Target::new(self.world.config, color)
+    /// What the health checks look at for `color`.
+    pub fn health_target(&self, color: Color) -> health::Target {
+        health::Target::new(self.world.config, color)
     }
 
-    fn stop_timeout(&self) -> Duration {
+    /// How long a stop job may take.
+    pub fn stop_timeout(&self) -> Duration {
         self.world.config.container.stop_timeout.get() + STOP_GRACE
-    }
-
-    /// Puts `image` into `color`'s drop-in (and reloads systemd) if it is not there yet.
-    async fn write_dropin(&self, color: Color, image: &ImageRef) -> Result<(), SwitchError> {
-        let dropin = render::image_dropin(self.world.config, color, image)?;
-        if read_if_exists(dropin.path.as_path())?.as_deref() != Some(dropin.contents.as_str()) {
-            write_atomic(dropin.path.as_path(), dropin.contents.as_bytes())?;
-            self.world.systemd.reload().await?;
-        }
-        Ok(())
-    }
-
-    /// Starts `color`, with `image` in its drop-in when given. `fresh`: a
-    /// color already up is stopped first (it may run another image). A unit
-    /// that would not start says why, with its journal.
-    pub async fn start_color(
-        &mut self,
-        color: Color,
-        image: Option<&ImageRef>,
-        fresh: bool,
-    ) -> Result<(), SwitchError> {
-        self.world.state.check_lock().await?;
-        if let Some(image) = image {
-            self.write_dropin(color, image).await?;
-        }
-        let systemd = self.world.systemd;
-        let unit = self.world.config.unit(color);
-        if fresh && systemd.state(&unit).await?.is_up() {
-            systemd.stop(&unit, self.stop_timeout()).await?;
-        }
-        match systemd.start(&unit, Duration::ZERO, START_TIMEOUT).await {
-            Ok(_) => Ok(()),
-            Err(e @ (SystemdError::JobFailed { .. } | SystemdError::FailedAfterStart { .. })) => {
-                Err(SwitchError::StartFailed {
-                    journal: systemd.journal_tail(&unit, JOURNAL_LINES).await,
-                    unit,
-                    source: e,
-                })
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// Waits until `color` is healthy, up to `[health] timeout`.
-    pub async fn wait_healthy(&self, color: Color) -> Result<(), HealthError> {
-        let w = &self.world;
-        let target = self.target(color);
-        wait_healthy(w.systemd, w.docker, w.probe, &target, &w.config.health)
-            .await
-            .map(drop)
-    }
-
-    /// Whether `color` is still healthy: a few looks, `[health] interval`
-    /// apart, while it only seems lost (a failed unit ends them at once).
-    pub async fn still_healthy(&self, color: Color) -> Result<(), HealthError> {
-        let w = &self.world;
-        let target = self.target(color);
-        let look = || check_once(w.systemd, w.docker, w.probe, &target, &w.config.health);
-        let mut seen = look().await;
-        for _ in 1..CONFIRM_LOOKS {
-            if !matches!(seen, Err(HealthError::Lost { .. })) {
-                break;
-            }
-            tokio::time::sleep(w.config.health.interval.get()).await;
-            seen = look().await;
-        }
-        seen.map(drop)
-    }
-
-    /// The error for a new color that never became healthy, with its journal
-    /// and Docker's health log.
-    pub async fn unhealthy(&self, color: Color, source: HealthError) -> SwitchError {
-        let unit = self.world.config.unit(color);
-        SwitchError::Unhealthy {
-            journal: self.world.systemd.journal_tail(&unit, JOURNAL_LINES).await,
-            log: source.last().map(|o| o.health_log().to_vec()).unwrap_or_default(),
-            source: Box::new(source),
-            unit,
-        }
-    }
-
-    /// The error for a new color that was healthy and is not any more.
-    pub async fn lost(&self, color: Color, source: HealthError) -> SwitchError {
-        let unit = self.world.config.unit(color);
-        SwitchError::NewColorLost {
-            journal: self.world.systemd.journal_tail(&unit, JOURNAL_LINES).await,
-            source: Box::new(source),
-            unit,
-        }
-    }
-
-    /// Puts `site` in place and reloads nginx (see [`Proxy::apply`]).
-    pub async fn apply_site(&self, site: &RenderedFile) -> Result<(), SwitchError> {
-        self.world.state.check_lock().await?;
-        Ok(self.world.proxy.apply(site).await?)
-    }
-
-    /// Makes `color` the only enabled one, so after a reboot it alone starts.
-    pub async fn enable_only(&self, color: Color) -> Result<Vec<FileChange>, SwitchError> {
-        self.world.state.check_lock().await?;
-        let config = self.world.config;
-        Ok(enable_only(self.world.systemd, &config.unit(color), &config.unit(color.other())).await?)
-    }
-
-    /// Stops `color` once no request is on its way to it.
-    pub async fn retire_color(&mut self, color: Color) -> Result<(), SwitchError> {
-        self.drain(color).await;
-        self.stop_color(color).await
-    }
-
-    /// Stops `color` and records it stopped.
-    pub async fn stop_color(&mut self, color: Color) -> Result<(), SwitchError> {
-        self.world.state.check_lock().await?;
-        self.stop_unit(color).await?;
-        self.record_stopped(color).await;
-        Ok(())
-    }
-
-    /// `StopUnit` for `color`, its job waited for; the caller checked the lock.
-    pub async fn stop_unit(&self, color: Color) -> Result<(), SwitchError> {
-        let unit = self.world.config.unit(color);
-        self.world.systemd.stop(&unit, self.stop_timeout()).await?;
-        Ok(())
-    }
-
-    pub async fn record_stopped(&mut self, color: Color) {
-        if let Err(e) = self.world.state.set_status(color, Status::Stopped).await {
-            self.clock
-                .note(&format!("{color} stopped, but its status was not recorded: {e}"));
-        }
-    }
-
-    /// Waits until nothing is on its way to `color` (see [`Proxy::drain`]),
-    /// at most `[proxy] drain`, and says what it waited for.
-    pub async fn drain(&mut self, color: Color) {
-        let proxy = &self.world.config.proxy;
-        let drained = self.world.proxy.drain(color, proxy.drain.get(), proxy.drain_wait).await;
-        self.clock.report.detail(&format!(
-            "waited for {} connection(s) to {color} and {} old nginx worker(s)",
-            drained.connections, drained.workers
-        ));
-        if drained.left > 0 {
-            self.clock.note(&format!(
-                "{} connection(s) to {color} still open after the drain of {}",
-                drained.left,
-                humantime::format_duration(proxy.drain.get())
-            ));
-        }
-    }
-
-    /// Before the flip: stops the target and changes nothing else. Not
-    /// fenced: it undoes this run's own start, even when the lock is lost.
-    pub async fn abandon(&mut self, color: Color, failure: SwitchError) -> SwitchError {
-        let unit = self.world.config.unit(color);
-        if let Err(e) = self.world.systemd.stop(&unit, self.stop_timeout()).await {
-            self.clock
-                .note(&format!("could not stop {unit} after the failure: {e}"));
-        }
-        failure
     }
 }

@@ -4,34 +4,23 @@
 //! color; `discard` stops it. A staged color is never enabled, so a reboot
 //! does not start it, and converge keeps it only while it is healthy.
 
-use super::converge::VERIFY_TIMEOUT;
-use super::run::Run;
-use super::{Report, SwitchError, now_rfc3339};
-use crate::docker::Docker;
-use crate::health::Probe;
+use super::run::{Run, VERIFY_TIMEOUT};
+use super::{Host, Report, SwitchError, Target, now_rfc3339};
 use crate::proxy::Proxy;
 use crate::state::{Staged, StateStore};
-use crate::systemd::Systemd;
 
-impl<S, D, T, P, H, R> Run<'_, '_, S, D, T, P, H, R>
-where
-    S: Systemd,
-    D: Docker,
-    T: StateStore,
-    P: Proxy,
-    H: Probe,
-    R: Report,
-{
+impl<H: Host, R: Report> Run<'_, '_, H, R> {
     /// Lock … checks, then the preview must answer from the new color
     /// before it is recorded as staged; a failure stops it.
-    pub async fn stage(&mut self) -> Result<Staged, SwitchError> {
+    pub async fn stage(&mut self) -> Result<(Staged, Target), SwitchError> {
         let snapshot = self.prepare().await?;
         let old_site = self.world.proxy.current().await?;
-        let to = self.choose_target(&snapshot, old_site.as_deref()).await?;
-        self.bring_up(to).await?;
+        let target = self.choose_target(&snapshot, old_site.as_deref()).await?;
+        self.bring_up(&target).await?;
+        let to = target.to;
         let staged = Staged {
             color: to,
-            image: self.image.clone().expect("the target is chosen"),
+            image: target.image.clone(),
             deploy_id: self.request.deploy_id.clone(),
             since: now_rfc3339(),
         };
@@ -44,14 +33,13 @@ where
         if let Err(e) = recorded.await {
             return Err(self.abandon(to, e).await);
         }
-        Ok(staged)
+        Ok((staged, target))
     }
 
     /// Flip … stop for the staged color, which must still be healthy;
     /// nothing moves otherwise.
-    pub async fn promote(&mut self) -> Result<(), SwitchError> {
-        let snapshot = self.read().await?;
-        self.converge_first(&snapshot).await?;
+    pub async fn promote(&mut self) -> Result<Target, SwitchError> {
+        let snapshot = self.read_converged().await?;
         let Some(staged) = self.staged.clone() else {
             return Err(SwitchError::NothingStaged {
                 dropped: self.staged_dropped.take(),
@@ -65,21 +53,19 @@ where
             });
         }
         let old_site = self.world.proxy.current().await?;
-        self.from = snapshot.active.as_ref().map(|a| a.color);
-        self.set_target(staged.color, staged.image);
-        self.go_live(&snapshot, old_site).await
+        let target = self.chose(Target::new(&snapshot, staged.color, staged.image));
+        self.go_live(&target, &snapshot, old_site).await?;
+        Ok(target)
     }
 
     /// Stops the staged color, once it is no longer recorded as staged (so
     /// nothing can promote it half-stopped). `None`: nothing was staged.
     pub async fn discard(&mut self) -> Result<Option<Staged>, SwitchError> {
-        let snapshot = self.read().await?;
-        self.converge_first(&snapshot).await?;
+        let snapshot = self.read_converged().await?;
         let Some(staged) = self.staged.take() else {
             return Ok(None);
         };
-        self.from = snapshot.active.as_ref().map(|a| a.color);
-        self.set_target(staged.color, staged.image.clone());
+        self.chose(Target::new(&snapshot, staged.color, staged.image.clone()));
         self.world.state.set_staged(None).await?;
         self.retire_color(staged.color).await?;
         self.clock.lap(super::Phase::Stop);

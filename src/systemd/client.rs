@@ -8,17 +8,17 @@ use zbus::proxy::CacheProperties;
 use zbus::{Connection, OwnedObjectPath};
 
 use super::dbus::{ManagerProxy, ServiceProxy, UnitFileChange, UnitProxy};
-use super::{FileChange, JobResult, Systemd, SystemdError, UnitState};
+use super::{FileChange, JobResult, Systemd, SystemdError, TransientCommand, TransientEnd, UnitState};
 use crate::domain::UnitName;
 
 /// Connecting and the first call: a dead bus fails fast (DESIGN §4: exit 5 in under 10 s).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// A method call's reply; jobs have their own, longer, limits.
-const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a starting unit is looked at while it settles.
 const SETTLE_POLL: Duration = Duration::from_millis(50);
 /// Job mode: a queued conflicting job is replaced, as the classic recipe's units expect.
-const MODE: &str = "replace";
+pub(super) const MODE: &str = "replace";
 const NO_SUCH_UNIT: &str = "org.freedesktop.systemd1.NoSuchUnit";
 /// The journal reader (systemd's own, where Debian puts it).
 pub const JOURNALCTL: &str = "/usr/bin/journalctl";
@@ -26,8 +26,8 @@ const DEFAULT_BUS: &str = "unix:path=/run/dbus/system_bus_socket";
 
 /// systemd's manager on the system bus (`DBUS_SYSTEM_BUS_ADDRESS` when set).
 pub struct DbusSystemd {
-    conn: Connection,
-    manager: ManagerProxy<'static>,
+    pub(super) conn: Connection,
+    pub(super) manager: ManagerProxy<'static>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -88,20 +88,14 @@ impl DbusSystemd {
             .map_err(call_error("read the version of", "systemd"))
     }
 
-    /// Runs one job the race-free way: listen for `JobRemoved` first, then
-    /// call, then wait for the signal naming the returned job.
+    /// Runs one job the race-free way (see [`Self::await_job`]).
     async fn run_job(
         &self,
         job: Job,
         unit: &UnitName,
         timeout: Duration,
     ) -> Result<(JobResult, UnitState), SystemdError> {
-        let op = job.operation();
         let name = unit.as_str();
-        let listen = self.manager.receive_job_removed();
-        let mut removed = within(op, name, CALL_TIMEOUT, listen)
-            .await?
-            .map_err(call_error(op, name))?;
         let call = async {
             match job {
                 Job::Start => self.manager.start_unit(name, MODE).await,
@@ -110,6 +104,23 @@ impl DbusSystemd {
                 Job::Reload => self.manager.reload_unit(name, MODE).await,
             }
         };
+        let result = self.await_job(job.operation(), name, timeout, call).await?;
+        Ok((result, self.state(unit).await?))
+    }
+
+    /// Listens for `JobRemoved` first, then makes the `call` that queues a
+    /// job, then waits for the signal naming the job it returned.
+    pub(super) async fn await_job(
+        &self,
+        op: &'static str,
+        name: &str,
+        timeout: Duration,
+        call: impl Future<Output = zbus::Result<OwnedObjectPath>>,
+    ) -> Result<JobResult, SystemdError> {
+        let listen = self.manager.receive_job_removed();
+        let mut removed = within(op, name, CALL_TIMEOUT, listen)
+            .await?
+            .map_err(call_error(op, name))?;
         let path: OwnedObjectPath = within(op, name, CALL_TIMEOUT, call)
             .await?
             .map_err(call_error(op, name))?;
@@ -128,7 +139,7 @@ impl DbusSystemd {
         };
         let result = within(op, name, timeout, wait).await?.map_err(call_error(op, name))?;
         tracing::debug!("systemd: {op} job {} for {name} ended {result}", path.as_str());
-        Ok((result, self.state(unit).await?))
+        Ok(result)
     }
 
     /// A job that must end `done`.
@@ -144,7 +155,10 @@ impl DbusSystemd {
         }
     }
 
-    async fn unit_proxies(&self, unit: &UnitName) -> Result<(UnitProxy<'static>, ServiceProxy<'static>), SystemdError> {
+    pub(super) async fn unit_proxies(
+        &self,
+        unit: &UnitName,
+    ) -> Result<(UnitProxy<'static>, ServiceProxy<'static>), SystemdError> {
         let op = "read the state of";
         let name = unit.as_str();
         let path = within(op, name, CALL_TIMEOUT, self.manager.load_unit(name))
@@ -248,8 +262,12 @@ impl Systemd for DbusSystemd {
                 u.invocation_id(),
                 u.need_daemon_reload()
             )?;
-            let (result, exec_main_status, n_restarts) =
-                tokio::try_join!(s.result(), s.exec_main_status(), s.n_restarts())?;
+            // Only a service has a main process (a timer has none).
+            let (result, exec_main_status, n_restarts) = if unit.as_str().ends_with(".service") {
+                tokio::try_join!(s.result(), s.exec_main_status(), s.n_restarts())?
+            } else {
+                ("success".to_owned(), 0, 0)
+            };
             Ok(UnitState {
                 load_state,
                 active_state: active_state.parse().map_err(zbus::Error::Failure)?,
@@ -291,17 +309,23 @@ impl Systemd for DbusSystemd {
         Ok(changes)
     }
 
-    async fn journal_tail(&self, unit: &UnitName, lines: usize) -> Vec<String> {
-        Self::read_journal(unit, lines).await.unwrap_or_default()
+    async fn run_transient(&self, command: &TransientCommand) -> Result<TransientEnd, SystemdError> {
+        self.run_transient_unit(command).await
     }
 
-    async fn units_matching(&self, pattern: &str) -> Result<Vec<UnitName>, SystemdError> {
+    async fn journal_tail(&self, unit: &UnitName, lines: usize) -> Vec<String> {
+        Self::read_journal(&["-u", unit.as_str()], lines)
+            .await
+            .unwrap_or_default()
+    }
+
+    async fn units_matching(&self, patterns: &[&str]) -> Result<Vec<UnitName>, SystemdError> {
         let op = "list units";
-        let patterns = [pattern];
-        let call = self.manager.list_units_by_patterns(&[], &patterns);
-        let rows = within(op, pattern, CALL_TIMEOUT, call)
+        let joined = patterns.join(" ");
+        let call = self.manager.list_units_by_patterns(&[], patterns);
+        let rows = within(op, &joined, CALL_TIMEOUT, call)
             .await?
-            .map_err(call_error(op, pattern))?;
+            .map_err(call_error(op, &joined))?;
         Ok(rows
             .into_iter()
             .filter_map(|row| UnitName::parse(&row.0).ok())
@@ -311,9 +335,11 @@ impl Systemd for DbusSystemd {
 
 impl DbusSystemd {
     /// journald has no D-Bus API for reading: its own client does it.
-    async fn read_journal(unit: &UnitName, lines: usize) -> Option<Vec<String>> {
+    /// `select` is journalctl's (`-u NAME`, or a `FIELD=value` match).
+    pub(super) async fn read_journal(select: &[&str], lines: usize) -> Option<Vec<String>> {
         let run = tokio::process::Command::new(JOURNALCTL)
-            .args(["--no-pager", "-o", "cat", "-n", &lines.to_string(), "-u", unit.as_str()])
+            .args(["--no-pager", "-o", "cat", "-n", &lines.to_string()])
+            .args(select)
             .kill_on_drop(true)
             .output();
         let output = tokio::time::timeout(CALL_TIMEOUT, run).await.ok()?.ok()?;
@@ -331,7 +357,7 @@ fn is_error(e: &zbus::Error, name: &str) -> bool {
     matches!(e, zbus::Error::MethodError(n, _, _) if n.as_str() == name)
 }
 
-fn call_error(operation: &'static str, unit: &str) -> impl FnOnce(zbus::Error) -> SystemdError {
+pub(super) fn call_error(operation: &'static str, unit: &str) -> impl FnOnce(zbus::Error) -> SystemdError {
     let unit = unit.to_owned();
     move |source| SystemdError::Call {
         operation,
@@ -341,7 +367,7 @@ fn call_error(operation: &'static str, unit: &str) -> impl FnOnce(zbus::Error) -
 }
 
 /// `fut`, or `Timeout` after `limit`: no wait on systemd is unbounded.
-async fn within<T>(
+pub(super) async fn within<T>(
     operation: &'static str,
     unit: &str,
     limit: Duration,

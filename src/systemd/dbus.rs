@@ -7,6 +7,7 @@
 //! read is always systemd's current answer.
 
 use zbus::OwnedObjectPath;
+use zbus::Variant;
 use zbus::proxy;
 
 /// One row of `ListUnitsByPatterns`: name, description, load, active, sub,
@@ -50,6 +51,14 @@ pub trait Manager {
     fn disable_unit_files(&self, files: &[&str], runtime: bool) -> zbus::Result<Vec<UnitFileChange>>;
     fn get_unit_file_state(&self, file: &str) -> zbus::Result<String>;
     fn list_units_by_patterns(&self, states: &[&str], patterns: &[&str]) -> zbus::Result<Vec<UnitRow>>;
+    /// `(name, value)` properties; no auxiliary units.
+    fn start_transient_unit(
+        &self,
+        name: &str,
+        mode: &str,
+        properties: &[(&str, Variant<'_>)],
+        aux: &[(&str, &[(&str, Variant<'_>)])],
+    ) -> zbus::Result<OwnedObjectPath>;
 
     #[zbus(signal)]
     fn job_removed(&self, id: u32, job: OwnedObjectPath, unit: String, result: String) -> zbus::Result<()>;
@@ -73,6 +82,8 @@ pub trait Unit {
     fn invocation_id(&self) -> zbus::Result<Vec<u8>>;
     #[zbus(property)]
     fn need_daemon_reload(&self) -> zbus::Result<bool>;
+    /// Drops the reference `AddRef=` took: the unit may be collected.
+    fn unref(&self) -> zbus::Result<()>;
 }
 
 #[proxy(
@@ -84,6 +95,8 @@ pub trait Service {
     fn result(&self) -> zbus::Result<String>;
     #[zbus(property)]
     fn exec_main_status(&self) -> zbus::Result<i32>;
+    #[zbus(property)]
+    fn exec_main_code(&self) -> zbus::Result<i32>;
     #[zbus(property, name = "NRestarts")]
     fn n_restarts(&self) -> zbus::Result<u32>;
 }

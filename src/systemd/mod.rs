@@ -8,12 +8,15 @@ mod client;
 pub mod dbus;
 mod notify;
 mod state;
+mod transient;
+mod transient_dbus;
 
 use std::time::Duration;
 
 pub use client::{DbusSystemd, JOURNALCTL};
 pub use notify::Notifier;
 pub use state::{ActiveState, JobResult, UnitState};
+pub use transient::{CLD_EXITED, TransientCommand, TransientEnd};
 
 use crate::domain::UnitName;
 
@@ -87,8 +90,12 @@ pub trait Systemd {
     /// Removes the units' enablement symlinks (no daemon-reload either).
     async fn disable(&self, units: &[UnitName]) -> Result<Vec<FileChange>, SystemdError>;
 
-    /// Loaded units whose names match the glob `pattern`.
-    async fn units_matching(&self, pattern: &str) -> Result<Vec<UnitName>, SystemdError>;
+    /// Loaded units whose names match one of the glob `patterns`.
+    async fn units_matching(&self, patterns: &[&str]) -> Result<Vec<UnitName>, SystemdError>;
+
+    /// Runs `command` as a transient service and waits for it to end:
+    /// systemd stops it at its limit. Its output is in the journal.
+    async fn run_transient(&self, command: &TransientCommand) -> Result<TransientEnd, SystemdError>;
 
     /// The unit's last `lines` journal lines (what `journalctl -u` shows);
     /// empty when the journal cannot be read. Only for error reports.

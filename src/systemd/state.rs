@@ -71,6 +71,11 @@ impl UnitState {
         matches!(self.active_state, ActiveState::Active | ActiveState::Reloading)
     }
 
+    /// Inactive or failed: its processes are gone.
+    pub fn has_ended(&self) -> bool {
+        matches!(self.active_state, ActiveState::Inactive | ActiveState::Failed)
+    }
+
     /// Running or on its way there (not stopping, not stopped).
     pub fn is_up(&self) -> bool {
         matches!(

@@ -49,7 +49,7 @@ pub fn report_failure(e: &Error, json: bool) -> i32 {
     let code = e.exit_code();
     // doctor's report carries its error object itself.
     if json && !matches!(e, Error::Doctor { .. }) {
-        crate::commands::print_json(&ErrorJson::new(code, message));
+        super::print_json(&ErrorJson::new(code, message));
     }
     code.code()
 }

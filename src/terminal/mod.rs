@@ -4,6 +4,7 @@
 //! JSON object.
 
 mod failure;
+mod progress;
 mod spinner;
 mod verbose_layer;
 
@@ -11,6 +12,7 @@ use std::io::IsTerminal;
 use std::sync::OnceLock;
 
 pub use failure::{ErrorBody, ErrorJson, report_failure};
+pub use progress::{Progress, millis};
 pub use spinner::Spinner;
 pub use verbose_layer::VerboseLayer;
 
@@ -136,4 +138,10 @@ fn styled(colour: bool, paint: Paint, text: &str) -> String {
         Paint::Dim => Style::new().dimmed(),
     };
     format!("{style}{text}{style:#}")
+}
+
+/// One JSON object on stdout, for machines (`--json`).
+pub fn print_json(value: &impl serde::Serialize) {
+    let line = serde_json::to_string(value).expect("command output serialises");
+    out(&format!("{line}\n"))
 }

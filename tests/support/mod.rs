@@ -3,7 +3,16 @@
 #![allow(dead_code)] // each test file uses its own part of this
 
 pub mod etcd;
+pub mod pebble;
+pub mod ports;
 pub mod proxy_hosts;
+pub mod run;
+pub mod websocket;
+
+#[allow(unused_imports)] // not every test file asks for ports
+pub use ports::ports;
+#[allow(unused_imports)]
+pub use run::Bgctl;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -56,6 +65,7 @@ impl Drop for TempDir {
 }
 
 /// The environment `scripts/test-env up` started, read from its `env` file.
+#[derive(Clone)]
 pub struct TestEnv {
     vars: HashMap<String, String>,
 }
@@ -336,6 +346,11 @@ impl<'a> Service<'a> {
             listen: ports.2,
             etcd_endpoints: env.var("BGCTL_TEST_ETCD").to_owned(),
         }
+    }
+
+    /// `bgctl --config <this service's> <args>`, to be built on and run.
+    pub fn run(&self, args: &[&str]) -> Bgctl {
+        Bgctl::new(args).config(&self.config)
     }
 
     pub fn bgctl(&self, args: &[&str]) -> std::process::Output {
@@ -643,6 +658,11 @@ impl Load {
 
     /// As [`Load::start`], through the proxy at `addr` (`<ip>:<port>`).
     pub fn start_at(addr: &str, clients: u32, qps: u32, limit: Duration) -> Load {
+        Load::start_url(&format!("http://{addr}/"), clients, qps, limit)
+    }
+
+    /// As [`Load::start`], on `url` (https too: hey does not verify the certificate).
+    pub fn start_url(url: &str, clients: u32, qps: u32, limit: Duration) -> Load {
         let child = Command::new("hey")
             .args([
                 "-z",
@@ -654,7 +674,7 @@ impl Load {
                 "-t",
                 "10",
             ])
-            .arg(format!("http://{addr}/"))
+            .arg(url)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()

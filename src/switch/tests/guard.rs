@@ -85,3 +85,78 @@ async fn a_first_deploy_has_nothing_to_fall_back_to_and_is_not_watched() {
     assert_eq!((outcome.to, outcome.guard), (Color::Blue, None));
     assert!(!fx.log.has("guard log reset"));
 }
+
+#[tokio::test]
+async fn a_sigint_in_the_guard_window_rolls_back_as_a_breach_does_and_exits_130() {
+    let fx = Fixture::with("guard-sigint", GUARD);
+    let faults = Faults {
+        traffic: looks(10, 0),
+        signal: Some((Duration::from_millis(150), Signal::Int)),
+        ..NONE
+    };
+    let out = run(&fx, Some(Color::Blue), faults, None, None).await;
+    let err = out.result.unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("interrupted by SIGINT after the flip\nrolled back: blue is live again"),
+        "{err}"
+    );
+    assert!(fx.log.position("flip blue") < fx.log.position("stop t_green@9002.service"));
+    assert!(!fx.log.has("stop t_blue@9001.service"), "the old color was stopped");
+    assert!(!fx.log.has("prove green"), "an interrupted flip was proven");
+    assert_eq!(out.state.active.borrow().as_ref().map(|a| a.color), Some(Color::Blue));
+    assert!(fx.log.has("unlock"), "the lock is given back");
+    assert_eq!(exit_code(err), ExitCode::Interrupted);
+}
+
+#[tokio::test]
+async fn a_lock_lost_after_the_guard_exits_non_zero_runs_no_post_switch_and_turns_the_guard_log_off() {
+    let marker = std::env::temp_dir().join(format!("bgctl-post-switch-{}", std::process::id()));
+    let _ = std::fs::remove_file(&marker);
+    let hook = format!(
+        "[hooks]\npost_switch = [\"/bin/sh\", \"-c\", \"touch {}\"]\n",
+        marker.display()
+    );
+    let fx = Fixture::with("guard-lock-lost", &format!("{GUARD}{hook}"));
+    let faults = Faults {
+        traffic: looks(10, 0),
+        lose_lock: true,
+        ..NONE
+    };
+    let out = run(&fx, Some(Color::Blue), faults, None, None).await;
+    let err = out.result.unwrap_err();
+    assert!(matches!(err, SwitchError::LockLostAfterFlip { .. }), "{err}");
+    assert!(!marker.exists(), "post_switch ran without the lock");
+    // The settled site went in all the same: no fallback, no guard log.
+    let settled = render::site(&fx.config, Some(Color::Green)).unwrap().contents;
+    assert_eq!(out.proxy.site.borrow().as_deref(), Some(settled.as_str()));
+    assert!(!settled.contains("guard"), "{settled}");
+    assert!(!fx.log.has("stop t_blue@9001.service"), "stopped without the lock");
+    assert_eq!(exit_code(err), ExitCode::Failed);
+}
+
+#[tokio::test]
+async fn a_guard_says_it_sees_only_this_hosts_traffic_when_other_proxies_serve_users() {
+    let fx = Fixture::with("guard-others", &format!("verify = [\"http://10.0.0.2:8080\"]\n{GUARD}"));
+    let faults = Faults {
+        traffic: looks(10, 0),
+        ..NONE
+    };
+    let out = run(&fx, Some(Color::Blue), faults, None, None).await;
+    out.result.unwrap();
+    assert!(
+        out.notes
+            .iter()
+            .any(|n| n.starts_with("the guard counts this host's traffic only")
+                && n.contains("requests through http://10.0.0.2:8080 are not counted")),
+        "{:?}",
+        out.notes
+    );
+    let alone = Fixture::with("guard-alone", GUARD);
+    let out = run(&alone, Some(Color::Blue), faults, None, None).await;
+    assert!(
+        !out.notes.iter().any(|n| n.contains("the guard counts")),
+        "{:?}",
+        out.notes
+    );
+}

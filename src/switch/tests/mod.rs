@@ -7,355 +7,15 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::*;
-use crate::config::DrainWait;
-use crate::docker::{Container, DockerError, Health, HealthWatch};
-use crate::domain::{HealthPath, Port, UnitName};
+use crate::config::Config;
+use crate::domain::UnitName;
 use crate::error::{Error, ExitCode};
+use crate::fakes::*;
 use crate::guard::Tally;
 use crate::naming;
-use crate::proxy::{Drained, ProxyError};
 use crate::render;
-use crate::state::{Active, Deployment, HistoryRecord, Holder, Snapshot, Staged, StateError, Status};
-use crate::systemd::{ActiveState, FileChange, SystemdError, UnitState};
-
-/// Every boundary call, in order, as "verb subject".
-#[derive(Default)]
-struct Log(RefCell<Vec<String>>);
-
-impl Log {
-    fn push(&self, entry: String) {
-        self.0.borrow_mut().push(entry);
-    }
-
-    fn has(&self, entry: &str) -> bool {
-        self.0.borrow().iter().any(|e| e == entry)
-    }
-
-    fn position(&self, entry: &str) -> usize {
-        self.0
-            .borrow()
-            .iter()
-            .position(|e| e == entry)
-            .unwrap_or_else(|| panic!("{entry:?} never happened: {:?}", self.0.borrow()))
-    }
-}
-
-fn unit_state(active: ActiveState, sub: &str) -> UnitState {
-    UnitState {
-        load_state: "loaded".into(),
-        active_state: active,
-        sub_state: sub.into(),
-        result: "success".into(),
-        exec_main_status: 0,
-        n_restarts: 0,
-        invocation_id: String::new(),
-        need_daemon_reload: false,
-    }
-}
-
-struct FakeSystemd<'a> {
-    log: &'a Log,
-    running: RefCell<HashMap<String, bool>>,
-    enabled: RefCell<std::collections::BTreeSet<String>>,
-}
-
-impl FakeSystemd<'_> {
-    /// Enables or disables `units`, logging and returning only real changes.
-    fn set_enabled(&self, units: &[UnitName], on: bool) -> Vec<FileChange> {
-        let mut changes = Vec::new();
-        for u in units {
-            let changed = if on {
-                self.enabled.borrow_mut().insert(u.to_string())
-            } else {
-                self.enabled.borrow_mut().remove(u.as_str())
-            };
-            if changed {
-                self.log.push(format!("{} {u}", if on { "enable" } else { "disable" }));
-                changes.push(FileChange {
-                    kind: if on { "symlink" } else { "unlink" }.into(),
-                    path: u.to_string(),
-                    target: String::new(),
-                });
-            }
-        }
-        changes
-    }
-}
-
-impl Systemd for FakeSystemd<'_> {
-    async fn reload(&self) -> Result<(), SystemdError> {
-        self.log.push("daemon-reload".into());
-        Ok(())
-    }
-    async fn start(&self, unit: &UnitName, _: Duration, _: Duration) -> Result<UnitState, SystemdError> {
-        self.log.push(format!("start {unit}"));
-        self.running.borrow_mut().insert(unit.to_string(), true);
-        self.state(unit).await
-    }
-    async fn stop(&self, unit: &UnitName, _: Duration) -> Result<UnitState, SystemdError> {
-        self.log.push(format!("stop {unit}"));
-        self.running.borrow_mut().insert(unit.to_string(), false);
-        self.state(unit).await
-    }
-    async fn restart(&self, unit: &UnitName, _: Duration) -> Result<UnitState, SystemdError> {
-        self.start(unit, Duration::ZERO, Duration::ZERO).await
-    }
-    async fn reload_unit(&self, unit: &UnitName, _: Duration) -> Result<UnitState, SystemdError> {
-        self.state(unit).await
-    }
-    async fn state(&self, unit: &UnitName) -> Result<UnitState, SystemdError> {
-        Ok(match self.running.borrow().get(unit.as_str()) {
-            Some(true) => unit_state(ActiveState::Active, "running"),
-            _ => unit_state(ActiveState::Inactive, "dead"),
-        })
-    }
-    async fn enable(&self, units: &[UnitName]) -> Result<Vec<FileChange>, SystemdError> {
-        Ok(self.set_enabled(units, true))
-    }
-    async fn disable(&self, units: &[UnitName]) -> Result<Vec<FileChange>, SystemdError> {
-        Ok(self.set_enabled(units, false))
-    }
-    async fn units_matching(&self, _: &str) -> Result<Vec<UnitName>, SystemdError> {
-        Ok(Vec::new())
-    }
-    async fn journal_tail(&self, unit: &UnitName, _: usize) -> Vec<String> {
-        vec![format!("{unit}: the app said goodbye")]
-    }
-}
-
-/// Docker: every container runs and is healthy, but the one named `sick`.
-struct FakeDocker {
-    sick: Option<String>,
-}
-
-struct NoEvents;
-
-impl HealthWatch for NoEvents {
-    async fn changed(&mut self, limit: Duration) -> Option<String> {
-        tokio::time::sleep(limit).await;
-        None
-    }
-}
-
-impl Docker for FakeDocker {
-    type Watch = NoEvents;
-    async fn inspect(&self, name: &str) -> Result<Option<Container>, DockerError> {
-        let status = if self.sick.as_deref() == Some(name) {
-            "unhealthy"
-        } else {
-            "healthy"
-        };
-        Ok(Some(Container {
-            running: true,
-            status: "running".into(),
-            exit_code: 0,
-            image_id: String::new(),
-            health: Some(Health {
-                status: status.into(),
-                log: vec!["exit 1: connection refused".into()],
-            }),
-        }))
-    }
-    async fn watch_health(&self, _: &str) -> Result<NoEvents, DockerError> {
-        Ok(NoEvents)
-    }
-}
-
-struct FakeProbe;
-
-impl Probe for FakeProbe {
-    async fn get(&self, _: Port, _: &HealthPath) -> Result<u16, String> {
-        Ok(200)
-    }
-    async fn fetch(&self, _: Port, _: &HealthPath, _: Duration) -> Result<(u16, Vec<u8>), String> {
-        Ok((200, b"app v2\n".to_vec()))
-    }
-}
-
-struct FakeState<'a> {
-    log: &'a Log,
-    active: RefCell<Option<Active>>,
-    revision: Cell<i64>,
-    holder: Option<String>,
-    history: RefCell<Vec<HistoryRecord>>,
-    /// Another writer moved the revision: every flip conflicts.
-    conflict: Cell<bool>,
-    /// What another deploy made live while this one waited for the lock.
-    on_lock: Option<(Active, HistoryRecord)>,
-    staged: RefCell<Option<Staged>>,
-}
-
-impl StateStore for FakeState<'_> {
-    async fn lock(&mut self, _: &Holder, _: Wait) -> Result<(), StateError> {
-        match &self.holder {
-            Some(holder) => Err(StateError::Locked {
-                key: "/t/lock".into(),
-                holder: holder.clone(),
-            }),
-            None => {
-                self.log.push("lock".into());
-                if let Some((active, record)) = self.on_lock.take() {
-                    *self.active.borrow_mut() = Some(active);
-                    self.revision.set(self.revision.get() + 1);
-                    self.history.borrow_mut().push(record);
-                }
-                Ok(())
-            }
-        }
-    }
-    async fn unlock(&mut self) -> Result<(), StateError> {
-        self.log.push("unlock".into());
-        Ok(())
-    }
-    async fn check_lock(&self) -> Result<(), StateError> {
-        Ok(())
-    }
-    async fn read(&self) -> Result<Snapshot, StateError> {
-        Ok(Snapshot {
-            active: self.active.borrow().clone(),
-            revision: self.revision.get(),
-            images: HashMap::new(),
-            staged: self.staged.borrow().clone(),
-        })
-    }
-    async fn flip(&self, expected: i64, to: &Deployment) -> Result<i64, StateError> {
-        if self.conflict.get() || expected != self.revision.get() {
-            return Err(StateError::Conflict {
-                key: "/t/color".into(),
-                expected,
-            });
-        }
-        self.log.push(format!("flip {}", to.color));
-        *self.staged.borrow_mut() = None;
-        *self.active.borrow_mut() = Some(Active {
-            color: to.color,
-            port: to.port,
-            image: Some(to.image.clone()),
-            url: to.url.clone(),
-            deployed_at: to.deployed_at.clone(),
-            previous: to.previous,
-        });
-        self.revision.set(expected + 1);
-        Ok(expected + 1)
-    }
-    async fn retract(&self, _: i64, color: Color) -> Result<(), StateError> {
-        self.log.push(format!("retract {color}"));
-        *self.active.borrow_mut() = None;
-        Ok(())
-    }
-    async fn set_status(&self, color: Color, status: Status) -> Result<(), StateError> {
-        self.log.push(format!("status {color} {}", status.as_str()));
-        Ok(())
-    }
-    async fn set_staged(&self, staged: Option<&Staged>) -> Result<(), StateError> {
-        self.log
-            .push(staged.map_or("unstage".into(), |s| format!("stage {}", s.color)));
-        *self.staged.borrow_mut() = staged.cloned();
-        Ok(())
-    }
-    async fn record(&self, record: &HistoryRecord) -> Result<(), StateError> {
-        self.history.borrow_mut().push(record.clone());
-        Ok(())
-    }
-    async fn history(&self) -> Result<Vec<HistoryRecord>, StateError> {
-        Ok(self.history.borrow().clone())
-    }
-}
-
-/// nginx: keeps the site in memory; verify succeeds unless told otherwise.
-struct FakeProxy<'a> {
-    log: &'a Log,
-    site: RefCell<Option<String>>,
-    /// The color nginx has loaded (changes only on apply, as a reload does).
-    loaded: Cell<Option<Color>>,
-    /// The color whose verify fails (the new one, when a test says so).
-    verify_fails: Option<Color>,
-    /// Applies that succeed before the rest fail (nginx -t says no).
-    applies_left: Cell<usize>,
-    /// What each look at the guard's log finds (nothing: a blind guard).
-    traffic: Option<Tally>,
-    /// Another proxy keeps answering with the new color after a rollback.
-    others_stay: bool,
-}
-
-impl Proxy for FakeProxy<'_> {
-    async fn ensure_running(&self) -> Result<(), ProxyError> {
-        Ok(())
-    }
-    async fn current(&self) -> Result<Option<String>, ProxyError> {
-        Ok(self.site.borrow().clone())
-    }
-    async fn apply(&self, site: &render::RenderedFile) -> Result<(), ProxyError> {
-        let to = render::site_color(&site.contents).map_or("none".into(), |c| c.to_string());
-        if self.applies_left.get() == 0 {
-            self.log.push(format!("site {to} refused"));
-            return Err(ProxyError::Invalid {
-                message: "nginx: [emerg] test".into(),
-            });
-        }
-        self.applies_left.set(self.applies_left.get() - 1);
-        self.log.push(format!("site {to}"));
-        *self.site.borrow_mut() = Some(site.contents.clone());
-        self.loaded.set(render::site_color(&site.contents));
-        Ok(())
-    }
-    async fn serves(&self, color: Color) -> bool {
-        self.loaded.get() == Some(color)
-    }
-    async fn drain(&self, color: Color, _: Duration, _: DrainWait) -> Drained {
-        self.log.push(format!("drain {color}"));
-        Drained::default()
-    }
-    async fn reset_traffic(&self) -> Result<(), ProxyError> {
-        self.log.push("guard log reset".into());
-        Ok(())
-    }
-    async fn traffic(&self, _: Color) -> Result<Tally, ProxyError> {
-        Ok(self.traffic.unwrap_or_default())
-    }
-    async fn verify_others(&self, color: Color, _: Duration) -> Result<(), ProxyError> {
-        self.log.push(format!("verify others {color}"));
-        Ok(())
-    }
-    async fn others_left(&self, color: Color, limit: Duration) -> Result<(), ProxyError> {
-        self.log.push(format!("others left {color}"));
-        match self.others_stay {
-            false => Ok(()),
-            true => Err(ProxyError::OtherStillOn {
-                url: "http://proxy-2".into(),
-                color,
-                limit,
-            }),
-        }
-    }
-    async fn verify_preview(&self, color: Color, _: Duration) -> Result<(), ProxyError> {
-        self.log.push(format!("preview {color}"));
-        Ok(())
-    }
-    async fn verify(&self, color: Color, limit: Duration) -> Result<(), ProxyError> {
-        self.log.push(format!("verify {color}"));
-        if self.verify_fails != Some(color) {
-            Ok(())
-        } else {
-            Err(ProxyError::Verify {
-                port: 80,
-                expected: color,
-                limit,
-                last: "HTTP 502 from nobody".into(),
-            })
-        }
-    }
-}
-
-#[derive(Default)]
-struct Quiet(Vec<Phase>);
-
-impl Report for Quiet {
-    fn phase(&mut self, phase: Phase, _: Duration) {
-        self.0.push(phase);
-    }
-    fn note(&mut self, _: &str) {}
-}
+use crate::state::{Active, HistoryRecord, Holder, Staged, StateError};
+use crate::systemd::{ActiveState, Systemd, SystemdError};
 
 /// One test's world: a config whose unit_dir is a temp dir, and fakes.
 struct Fixture {
@@ -414,6 +74,7 @@ struct Outcomes<'a> {
     proxy: FakeProxy<'a>,
     systemd: FakeSystemd<'a>,
     phases: Vec<Phase>,
+    notes: Vec<String>,
 }
 
 /// What goes wrong in a run.
@@ -428,6 +89,10 @@ struct Faults {
     traffic: Option<Tally>,
     /// Another proxy does not follow a rollback.
     others_stay: bool,
+    /// A signal this long into the run.
+    signal: Option<(Duration, Signal)>,
+    /// The lock's lease expires right after the guard passed.
+    lose_lock: bool,
 }
 
 const NONE: Faults = Faults {
@@ -437,6 +102,8 @@ const NONE: Faults = Faults {
     applies: usize::MAX,
     traffic: None,
     others_stay: false,
+    signal: None,
+    lose_lock: false,
 };
 
 /// Runs a switch with `live` live, the fakes misbehaving as `faults` says.
@@ -465,6 +132,9 @@ async fn run<'a>(
         conflict: Cell::new(faults.conflict),
         on_lock: None,
         staged: RefCell::new(None),
+        probation: RefCell::new(None),
+        lose_lock_once_proven: faults.lose_lock,
+        lock_lost: Cell::new(false),
     };
     let old_site = live.map(|c| render::site(&fx.config, Some(c)).unwrap().contents);
     let proxy = FakeProxy {
@@ -482,9 +152,10 @@ async fn run<'a>(
         wait: Wait::No,
         deploy_id: "d1".into(),
         holder: Holder::this_process("switch", "d1", "t0"),
+        interrupt: interrupt_after(faults.signal),
     };
     let mut report = Quiet::default();
-    let world = World {
+    let world: World<Fakes> = World {
         config: &fx.config,
         systemd: &systemd,
         docker: &FakeDocker {
@@ -504,7 +175,23 @@ async fn run<'a>(
         proxy,
         systemd,
         phases: report.0,
+        notes: report.1,
     }
+}
+
+/// An interrupt that fires `signal` after its delay (never without one).
+fn interrupt_after(signal: Option<(Duration, Signal)>) -> Interrupt {
+    let Some((after, signal)) = signal else {
+        return Interrupt::never();
+    };
+    let (interrupter, interrupt) = Interrupt::channel();
+    tokio::spawn(async move {
+        tokio::time::sleep(after).await;
+        interrupter.interrupt(signal);
+        // Held until the test's runtime ends, so the flag stays readable.
+        std::future::pending::<()>().await;
+    });
+    interrupt
 }
 
 fn exit_code(e: SwitchError) -> ExitCode {
@@ -571,6 +258,33 @@ async fn a_color_that_never_gets_healthy_is_stopped_and_nothing_else_changes() {
 }
 
 #[tokio::test]
+async fn a_sigterm_before_the_flip_stops_the_new_color_and_exits_143() {
+    let fx = Fixture::new("sigterm-healthy");
+    // Never healthy: the run waits in phase healthy when the signal comes.
+    let faults = Faults {
+        healthy: false,
+        signal: Some((Duration::from_millis(100), Signal::Term)),
+        ..NONE
+    };
+    let out = run(&fx, Some(Color::Blue), faults, None, None).await;
+    let err = out.result.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "interrupted by SIGTERM before the flip: t_green@9002.service was stopped and nothing else changed"
+    );
+    assert!(fx.log.has("stop t_green@9002.service"));
+    assert!(
+        !fx.log
+            .0
+            .borrow()
+            .iter()
+            .any(|e| e.starts_with("flip") || e.starts_with("site"))
+    );
+    assert!(fx.log.has("unlock"));
+    assert_eq!(exit_code(err), ExitCode::Terminated);
+}
+
+#[tokio::test]
 async fn a_held_lock_exits_4_and_touches_nothing() {
     let fx = Fixture::new("locked");
     let out = run(&fx, Some(Color::Blue), NONE, Some("deploy d0 (pid 1)"), None).await;
@@ -602,6 +316,14 @@ async fn a_failed_verify_rolls_back_and_the_old_color_never_stops() {
         fx.log.position("flip green") < fx.log.position("flip blue"),
         "flipped back"
     );
+    // The state first: a crash between the two must not leave it on green.
+    assert!(
+        fx.log.position("flip blue") < fx.log.position("site blue"),
+        "{:?}",
+        fx.log.0.borrow()
+    );
+    assert!(!fx.log.has("prove green"), "an unproven flip was proven");
+    assert_eq!(*out.state.probation.borrow(), None, "the flip back ends the probation");
     assert_eq!(out.state.active.borrow().as_ref().map(|a| a.color), Some(Color::Blue));
     let site = out.proxy.site.borrow().clone().unwrap();
     assert_eq!(
@@ -726,7 +448,7 @@ fn healthy_world<'a>(
     systemd: &'a FakeSystemd<'a>,
     state: &'a mut FakeState<'a>,
     proxy: &'a FakeProxy<'a>,
-) -> World<'a, FakeSystemd<'a>, FakeDocker, FakeState<'a>, FakeProxy<'a>, FakeProbe> {
+) -> World<'a, Fakes<'a>> {
     World {
         config,
         systemd,
@@ -749,16 +471,7 @@ fn interrupted<'a>(fx: &'a Fixture, running: &[Color]) -> (FakeSystemd<'a>, Fake
         let unit = naming::instance_unit(&fx.config.name, *c, fx.config.port(*c));
         systemd.running.borrow_mut().insert(unit.to_string(), true);
     }
-    let state = FakeState {
-        log: &fx.log,
-        active: RefCell::new(fx.live(Color::Blue)),
-        revision: Cell::new(7),
-        holder: None,
-        history: RefCell::new(Vec::new()),
-        conflict: Cell::new(false),
-        on_lock: None,
-        staged: RefCell::new(None),
-    };
+    let state = FakeState::with(&fx.log, fx.live(Color::Blue));
     let proxy = FakeProxy {
         log: &fx.log,
         site: RefCell::new(Some(render::site(&fx.config, Some(Color::Green)).unwrap().contents)),
@@ -778,6 +491,7 @@ fn request(to: Option<Color>) -> Request {
         wait: Wait::No,
         deploy_id: "d".into(),
         holder: Holder::this_process("switch", "d", "t0"),
+        interrupt: Interrupt::never(),
     }
 }
 
@@ -792,6 +506,49 @@ async fn a_switch_first_heals_a_proxy_left_on_the_idle_color_then_deploys() {
     assert!(fx.log.position("site blue") < fx.log.position("stop t_green@9002.service"));
     assert!(fx.log.position("stop t_green@9002.service") < fx.log.position("start t_green@9002.service"));
     assert!(fx.log.position("flip green") < fx.log.position("stop t_blue@9001.service"));
+}
+
+#[tokio::test]
+async fn a_flip_is_on_probation_until_verified_and_ends_it_before_the_old_color_stops() {
+    let fx = Fixture::new("probation");
+    let out = run(&fx, Some(Color::Blue), NONE, None, None).await;
+    out.result.unwrap();
+    let log = |e| fx.log.position(e);
+    assert!(log("flip green") < log("site green") && log("site green") < log("prove green"));
+    assert!(log("prove green") < log("stop t_blue@9001.service"));
+    assert_eq!(*out.state.probation.borrow(), None);
+}
+
+#[tokio::test]
+async fn reconcile_undoes_a_flip_still_on_probation_and_stops_the_rejected_color() {
+    let fx = Fixture::new("cut-off");
+    // A deploy to green was killed after its flip: both run, nginx and the
+    // state name green, and the probation says blue was live before.
+    let (systemd, mut state, proxy) = interrupted(&fx, &[Color::Blue, Color::Green]);
+    let blue = fx.live(Color::Blue);
+    *state.active.borrow_mut() = fx.live(Color::Green);
+    *state.probation.borrow_mut() = Some(crate::state::Probation {
+        deploy_id: "d0".into(),
+        back_to: blue.clone(),
+    });
+    let world: World<Fakes> = World {
+        config: &fx.config,
+        systemd: &systemd,
+        docker: &HEALTHY,
+        state: &mut state,
+        proxy: &proxy,
+        probe: &FakeProbe,
+    };
+    let actions = reconcile(world, &request(None), &mut Quiet::default()).await.unwrap();
+    assert_eq!(
+        actions[0],
+        "deploy d0 was cut off before its flip to green was proven: undone, blue is live again"
+    );
+    assert_eq!(state.active.borrow().as_ref().map(|a| a.color), Some(Color::Blue));
+    assert_eq!(*state.probation.borrow(), None);
+    assert!(fx.log.position("flip blue") < fx.log.position("site blue"));
+    assert!(fx.log.position("site blue") < fx.log.position("stop t_green@9002.service"));
+    assert!(!fx.log.has("stop t_blue@9001.service"), "the good color was stopped");
 }
 
 #[tokio::test]

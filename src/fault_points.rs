@@ -9,27 +9,32 @@ use std::time::Duration;
 /// as kill -9); `<phase>:hang` prints `fault: hanging after <phase>` and
 /// waits to be killed; `<phase>:pause=<ms>` prints `fault: pausing after
 /// <phase>` and goes on after that long (a window for a test to act in).
-#[cfg(feature = "fault-injection")]
 pub fn fault_point(phase: Phase) {
+    fault_at(phase.as_str());
+}
+
+/// As [`fault_point`], at a named step inside a phase (`rollback-state`).
+#[cfg(feature = "fault-injection")]
+pub fn fault_at(point: &str) {
     let Ok(fault) = std::env::var("BGCTL_FAULT") else {
         return;
     };
     let Some((at, action)) = fault.split_once(':') else {
         return;
     };
-    if at != phase.as_str() {
+    if at != point {
         return;
     }
     match action.split_once('=') {
         None if action == "crash" => std::process::abort(),
         None if action == "hang" => {
-            eprintln!("fault: hanging after {phase}");
+            eprintln!("fault: hanging after {point}");
             loop {
                 std::thread::park();
             }
         }
         Some(("pause", ms)) => {
-            eprintln!("fault: pausing after {phase}");
+            eprintln!("fault: pausing after {point}");
             std::thread::sleep(Duration::from_millis(ms.parse().unwrap_or(1000)));
         }
         _ => {}
@@ -37,4 +42,4 @@ pub fn fault_point(phase: Phase) {
 }
 
 #[cfg(not(feature = "fault-injection"))]
-pub fn fault_point(_: Phase) {}
+pub fn fault_at(_: &str) {}

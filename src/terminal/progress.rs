@@ -6,10 +6,9 @@ use std::time::{Duration, Instant};
 
 use tracing::Span;
 
-use super::deploy::millis;
-use super::fault::fault_point;
 use crate::domain::{Color, ImageRef, ServiceName};
 use crate::exec::Ran;
+use crate::fault_points::{fault_at, fault_point};
 use crate::guard::Tally;
 use crate::journal;
 use crate::switch::{Phase, Report};
@@ -59,6 +58,10 @@ impl Report for Progress {
         fault_point(phase);
     }
 
+    fn checkpoint(&mut self, point: &str) {
+        fault_at(point);
+    }
+
     fn note(&mut self, text: &str) {
         terminal::say(&format!("  {} {text}", paint(Paint::Warn, "note:")));
         tracing::warn!("{}: {text}", self.service);
@@ -90,4 +93,9 @@ impl Report for Progress {
         let from = from.map_or("nothing".into(), |c| c.to_string());
         tracing::info!("{}: deploying {image} to {to} (live now: {from})", self.service);
     }
+}
+
+/// A duration as progress shows it.
+pub fn millis(d: Duration) -> String {
+    format!("{} ms", d.as_millis())
 }

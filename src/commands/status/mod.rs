@@ -9,25 +9,26 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::deploy::Boundaries;
 use super::drift::{Facts, drift};
-use super::stage::StagedInfo;
+use super::summary::StagedInfo;
 use crate::config::Config;
-use crate::docker::{Container, Docker, EngineDocker};
+use crate::docker::{Container, Docker};
 use crate::domain::Color;
 use crate::error::Error;
 use crate::files::read_if_exists;
 use crate::guard::Tally;
-use crate::proxy::{Nginx, site_target};
+use crate::proxy::{Nginx, Proxy, site_target};
 use crate::render;
 use crate::state::{HistoryRecord, StateStore};
-use crate::systemd::{DbusSystemd, Systemd, UnitState};
+use crate::systemd::{Systemd, UnitState};
 use crate::terminal::{self, Paint, paint_out};
+use crate::tls;
+use crate::wiring::Boundaries;
 
 pub async fn run(config: &Config, json: bool) -> Result<(), Error> {
     let status = gather(config).await?;
     if json {
-        super::print_json(&status);
+        crate::terminal::print_json(&status);
     } else {
         terminal::out(&status.to_string());
     }
@@ -103,6 +104,35 @@ pub struct ProxyStatus {
     /// What `[guard]` has counted so far; `None` unless a guarded switch
     /// is watching now.
     pub guard: Option<GuardNow>,
+    /// `[proxy.tls]`; `None` without TLS.
+    pub tls: Option<TlsStatus>,
+}
+
+/// The HTTPS port and its certificate's expiry.
+#[derive(Debug, Serialize)]
+pub struct TlsStatus {
+    pub listen: u16,
+    /// RFC 3339; `None` when the certificate cannot be read (see `error`)
+    /// or an ACME site has none yet.
+    pub not_after: Option<String>,
+    pub days_left: Option<i64>,
+    pub error: Option<String>,
+}
+
+impl TlsStatus {
+    pub fn of(config: &Config) -> Option<TlsStatus> {
+        let listen = config.proxy.tls.listen?.get();
+        let (facts, error) = match tls::configured_pair(config) {
+            Ok(facts) => (facts, None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        Some(TlsStatus {
+            listen,
+            not_after: facts.map(|f| f.not_after_rfc3339()),
+            days_left: facts.map(|f| f.days_left(tls::unix_now())),
+            error,
+        })
+    }
 }
 
 /// A guarded switch's counts so far, from its log.
@@ -127,13 +157,26 @@ async fn gather(config: &Config) -> Result<Status, Error> {
     let Boundaries {
         state, systemd, docker, ..
     } = Boundaries::connect(config).await?;
-    let nginx = Nginx::new(config, &systemd);
+    let at = (state.backend(), state.location());
+    report(config, &state, at, &systemd, &docker, &Nginx::new(config, &systemd)).await
+}
+
+/// The report from the boundaries (the real ones, or the fakes); `at` is
+/// the state store's kind and location.
+async fn report(
+    config: &Config,
+    state: &impl StateStore,
+    at: (&'static str, String),
+    systemd: &impl Systemd,
+    docker: &impl Docker,
+    nginx: &impl Proxy,
+) -> Result<Status, Error> {
     let ((snapshot, history), (blue, green), site_text, (served_by, previewed_by)) = tokio::try_join!(
         async { Ok::<_, Error>(tokio::try_join!(state.read(), state.history())?) },
         async {
             tokio::try_join!(
-                color(config, &systemd, &docker, Color::Blue),
-                color(config, &systemd, &docker, Color::Green)
+                color(config, systemd, docker, Color::Blue),
+                color(config, systemd, docker, Color::Green)
             )
         },
         async { Ok(read_if_exists(config.site().as_path())?) },
@@ -145,7 +188,7 @@ async fn gather(config: &Config) -> Result<Status, Error> {
         Some(c) if !c.image_id.is_empty() => docker.repo_digests(&c.image_id).await?.into_iter().next(),
         _ => None,
     };
-    let guard = guard_now(config, &nginx, site_text.as_deref());
+    let guard = guard_now(config, nginx, site_text.as_deref());
     let expected = render::site(config, live)?.contents;
     let target = site_target(site_text.as_deref().unwrap_or(""));
     let units = [(Color::Blue, &blue.0), (Color::Green, &green.0)];
@@ -190,17 +233,18 @@ async fn gather(config: &Config) -> Result<Status, Error> {
             preview_port: config.proxy.preview_listen.map(|p| p.get()),
             preview_served_by: previewed_by.map(|c| c.to_string()),
             guard,
+            tls: TlsStatus::of(config),
         },
         state: StateInfo {
-            backend: state.backend(),
-            endpoint: state.location(),
+            backend: at.0,
+            endpoint: at.1,
             revision: snapshot.revision,
         },
     })
 }
 
 /// The guard's counts, while the site on disk is a guarded switch's.
-fn guard_now(config: &Config, nginx: &Nginx<'_, DbusSystemd>, site: Option<&str>) -> Option<GuardNow> {
+fn guard_now(config: &Config, nginx: &impl Proxy, site: Option<&str>) -> Option<GuardNow> {
     let site = site.filter(|s| render::site_is_guarded(s))?;
     let color = render::site_color(site)?;
     let tally = nginx.guard_counts(color).ok()?;
@@ -214,8 +258,8 @@ fn guard_now(config: &Config, nginx: &Nginx<'_, DbusSystemd>, site: Option<&str>
 /// One color's unit (over D-Bus) and container (Engine API), read together.
 async fn color(
     config: &Config,
-    systemd: &DbusSystemd,
-    docker: &EngineDocker,
+    systemd: &impl Systemd,
+    docker: &impl Docker,
     color: Color,
 ) -> Result<(UnitState, Option<Container>), Error> {
     let unit = config.unit(color);
@@ -298,6 +342,14 @@ impl fmt::Display for Status {
             let by = p.preview_served_by.as_deref().unwrap_or("no color");
             writeln!(f, "  preview :{port}, answered by {by}")?;
         }
+        if let Some(t) = &p.tls {
+            let cert = match (&t.not_after, t.days_left, &t.error) {
+                (_, _, Some(e)) => paint_out(Paint::Bad, e),
+                (Some(at), Some(days), None) => format!("certificate valid until {at} ({days} days left)"),
+                _ => "no certificate yet: bgctl tls renew obtains one".to_owned(),
+            };
+            writeln!(f, "  tls     :{} {cert}", t.listen)?;
+        }
         if let Some(g) = &p.guard {
             writeln!(f, "  guard   watching {}: {} ({})", g.color, g.tally, g.log)?;
         }
@@ -335,3 +387,6 @@ impl fmt::Display for ColorLine<'_> {
 fn short_id(id: &str) -> String {
     id.chars().take(19).collect()
 }
+
+#[cfg(test)]
+mod tests;

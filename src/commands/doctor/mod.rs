@@ -7,18 +7,23 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::install::plan_on_disk;
+mod guard_log;
+mod leftovers;
+
+use super::installed::plan_on_disk;
 use crate::config::Config;
 use crate::docker::EngineDocker;
 use crate::domain::Color;
+use crate::domain::UnitName;
 use crate::error::Error;
 use crate::journal;
 use crate::plan::FileAction;
 use crate::proxy::{ProxyError, test_config};
 use crate::render::install_files;
-use crate::state::{StateError, StateStore, Store};
+use crate::state::{EtcdStore, StateError, StateStore, Store};
 use crate::systemd::{DbusSystemd, Systemd};
 use crate::terminal::{self, ErrorBody, ErrorJson, Paint, paint_out};
+use crate::tls;
 
 /// A port is looked at for no longer than this.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -39,7 +44,7 @@ pub async fn run(config: &Config, json: bool) -> Result<(), Error> {
             .as_ref()
             .err()
             .map(|e| ErrorJson::new(e.exit_code(), e.to_string()).error);
-        super::print_json(&Report {
+        crate::terminal::print_json(&Report {
             ok: failed == 0,
             checks: &checks,
             error,
@@ -114,7 +119,7 @@ async fn examine(config: &Config) -> Vec<Check> {
         EngineDocker::connect(&config.docker.host),
         Store::open(config)
     );
-    let (state_check, live) = state_check(state).await;
+    let (state_check, live, mut store) = state_check(state).await;
     let mut checks = vec![
         systemd_check(&systemd).await,
         docker_check(config, docker).await,
@@ -133,12 +138,18 @@ async fn examine(config: &Config) -> Vec<Check> {
             "fix what nginx -t says, then run bgctl doctor again",
         ),
     });
+    if let (Some(Store::Etcd(etcd)), Ok(systemd)) = (&store, &systemd) {
+        checks.extend(role_check(config, etcd, systemd).await);
+    }
     if let Ok(systemd) = &systemd {
         checks.push(nginx_running(config, systemd).await);
         checks.push(units_check(config, systemd, live).await);
         checks.extend(ports_check(config, systemd).await);
+        checks.push(leftovers::leftovers_check(config, systemd, store.as_mut()).await);
     }
     checks.extend(commands_check(config));
+    checks.extend(tls_check(config));
+    checks.extend(guard_log::guard_log_check(config));
     checks.push(match journal::reachable() {
         Ok(()) => Check::pass("journal", format!("journald takes records at {}", journal::SOCKET)),
         Err(e) => Check::fail(
@@ -148,6 +159,33 @@ async fn examine(config: &Config) -> Vec<Check> {
         ),
     });
     checks
+}
+
+/// The certificate of `[proxy.tls]`: readable, the key's, and good for
+/// [`tls::DOCTOR_DAYS`] more days. No TLS: no line.
+fn tls_check(config: &Config) -> Option<Check> {
+    let listen = config.proxy.tls.listen?;
+    let renew = if config.proxy.tls.acme {
+        "run bgctl tls renew (and check bgctl-tls-renew@ timer's journal)"
+    } else {
+        "renew the certificate and put it at proxy.tls.cert"
+    };
+    Some(match tls::configured_pair(config) {
+        Err(e) => Check::fail("tls", e.to_string(), "fix proxy.tls.cert and proxy.tls.key"),
+        Ok(None) => Check::fail("tls", format!(":{listen} has no certificate yet"), renew),
+        Ok(Some(facts)) => {
+            let days = facts.days_left(tls::unix_now());
+            let detail = format!(
+                ":{listen} certificate valid until {} ({days} days left)",
+                facts.not_after_rfc3339()
+            );
+            if days < tls::DOCTOR_DAYS {
+                Check::fail("tls", detail, renew)
+            } else {
+                Check::pass("tls", detail)
+            }
+        }
+    })
 }
 
 /// The configured commands (`[checks] command`, the hooks): each program
@@ -218,7 +256,7 @@ async fn docker_check(config: &Config, docker: Result<EngineDocker, crate::docke
 
 /// The store answers a read (etcd: a linearizable one, so a quorum is
 /// there; auth and TLS pass); gives the live color too, for the site.
-async fn state_check(state: Result<Store, StateError>) -> (Check, Option<Option<Color>>) {
+async fn state_check(state: Result<Store, StateError>) -> (Check, Option<Option<Color>>, Option<Store>) {
     let read = match state {
         Ok(store) => store.read().await.map(|s| (store, s)),
         Err(e) => Err(e),
@@ -232,7 +270,7 @@ async fn state_check(state: Result<Store, StateError>) -> (Check, Option<Option<
                 store.location(),
                 snapshot.revision
             );
-            (Check::pass("state", detail), Some(live))
+            (Check::pass("state", detail), Some(live), Some(store))
         }
         Err(e) => {
             let fix = match &e {
@@ -240,12 +278,43 @@ async fn state_check(state: Result<Store, StateError>) -> (Check, Option<Option<
                 StateError::Tls { .. } => "fix [state] ca, cert and key (PEM files etcd's certificates match)",
                 _ => "fix [state] in the config (user and password for an etcd with auth)",
             };
-            (Check::fail("state", e.to_string(), fix), None)
+            (Check::fail("state", e.to_string(), fix), None, None)
         }
     }
 }
 
-async fn nginx_running(config: &Config, systemd: &DbusSystemd) -> Check {
+/// With etcd auth (`[state] user`): may this host write the state? The app
+/// host must; a proxy host (one running `bgctl-proxy@NAME`) should not, or a
+/// compromised proxy rewrites what users are sent to.
+async fn role_check(config: &Config, etcd: &EtcdStore, systemd: &DbusSystemd) -> Option<Check> {
+    let user = config.state.user.as_ref()?;
+    let writes = match etcd.can_write().await {
+        Ok(writes) => writes,
+        Err(e) => return Some(Check::fail("role", e.to_string(), "see the state check")),
+    };
+    let watcher: UnitName = format!("bgctl-proxy@{}.service", config.name)
+        .parse()
+        .expect("a service name makes a unit name");
+    let proxy_host = systemd.state(&watcher).await.is_ok_and(|s| s.is_up());
+    let prefix = config.prefix();
+    Some(match (writes, proxy_host) {
+        (true, true) => Check::fail(
+            "role",
+            format!("{watcher} runs here, and etcd user {user} can write {prefix}: a proxy host needs only read"),
+            "give this host's user a read-only role on the prefix (README: Trust boundaries)",
+        ),
+        (true, false) => Check::pass(
+            "role",
+            format!("etcd user {user} can write {prefix} (an app host's role)"),
+        ),
+        (false, _) => Check::pass(
+            "role",
+            format!("etcd user {user} only reads {prefix} (a proxy host's role)"),
+        ),
+    })
+}
+
+async fn nginx_running(config: &Config, systemd: &impl Systemd) -> Check {
     let unit = &config.proxy.unit;
     match systemd.state(unit).await {
         Ok(s) if s.is_active() => Check::pass("proxy", format!("{unit} is {}", s.active_state)),
@@ -260,7 +329,7 @@ async fn nginx_running(config: &Config, systemd: &DbusSystemd) -> Check {
 
 /// Would `install` change anything? (The site only when the state said
 /// what is live: it is rendered from it.)
-async fn units_check(config: &Config, systemd: &DbusSystemd, live: Option<Option<Color>>) -> Check {
+async fn units_check(config: &Config, systemd: &impl Systemd, live: Option<Option<Color>>) -> Check {
     let files = match install_files(config, live.flatten()) {
         Ok(files) => files,
         Err(e) => return Check::fail("units", e.to_string(), "fix the config"),
@@ -311,7 +380,7 @@ async fn units_check(config: &Config, systemd: &DbusSystemd, live: Option<Option
 
 /// A running color's port answers and a stopped one's is free (else the
 /// next deploy to it fails); nginx's listen port answers.
-async fn ports_check(config: &Config, systemd: &DbusSystemd) -> Vec<Check> {
+async fn ports_check(config: &Config, systemd: &impl Systemd) -> Vec<Check> {
     let mut checks = Vec::new();
     for color in Color::ALL {
         let port = config.port(color).get();
@@ -357,3 +426,6 @@ async fn answers(addr: SocketAddr) -> bool {
         Ok(Ok(_))
     )
 }
+
+#[cfg(test)]
+mod tests;

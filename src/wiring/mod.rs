@@ -1,11 +1,13 @@
-//! What the commands that change what is live share: the real boundaries,
-//! the request with its lock holder.
+//! The one place the real boundaries are connected and handed to the
+//! core: [`RealHost`], the journaled run of a switch-core command, the
+//! request with its lock holder and its signal listener ([`signals`]), and
+//! the lock for the commands that take it themselves.
 
-use std::time::{Duration, Instant};
+mod signals;
+
+use std::time::Instant;
 
 use tracing::{Instrument, Span};
-
-use super::progress::Progress;
 
 use crate::config::Config;
 use crate::docker::EngineDocker;
@@ -15,9 +17,9 @@ use crate::health::HttpProbe;
 use crate::journal;
 use crate::proxy::Nginx;
 use crate::state::{Holder, StateStore, Store, Wait};
-use crate::switch::{Goal, Request, SwitchError, World, now_rfc3339};
+use crate::switch::{Goal, Host, Request, SwitchError, World, now_rfc3339};
 use crate::systemd::DbusSystemd;
-use crate::terminal;
+use crate::terminal::{self, Progress};
 
 /// The real boundaries, connected (the proxy is built on `systemd`).
 pub struct Boundaries {
@@ -47,8 +49,20 @@ impl Boundaries {
     }
 }
 
+/// This machine: D-Bus, the Engine API, the state store, nginx (driven
+/// through that systemd connection) and HTTP probes.
+pub struct RealHost<'a>(std::marker::PhantomData<&'a ()>);
+
+impl<'a> Host for RealHost<'a> {
+    type Systemd = DbusSystemd;
+    type Docker = EngineDocker;
+    type State = Store;
+    type Proxy = Nginx<'a, DbusSystemd>;
+    type Probe = HttpProbe;
+}
+
 /// The world a switch or reconcile runs in, on the real boundaries.
-pub type RealWorld<'a> = World<'a, DbusSystemd, EngineDocker, Store, Nginx<'a, DbusSystemd>, HttpProbe>;
+pub type RealWorld<'a> = World<'a, RealHost<'a>>;
 
 /// Runs `job` (a switch-core command: switch, stage, promote, discard,
 /// reconcile) on the real world, journaled as [`journaled`] says.
@@ -61,7 +75,7 @@ pub async fn on_real_world<T>(
     journaled(verb, config, &request.deploy_id, async |b, progress| {
         // nginx is driven through this systemd connection.
         let proxy = Nginx::new(config, &b.systemd);
-        let world = World {
+        let world: RealWorld<'_> = World {
             config,
             systemd: &b.systemd,
             docker: &b.docker,
@@ -83,6 +97,7 @@ pub fn request(verb: &str, goal: Goal, image: Option<ImageRef>, wait: Wait) -> R
         wait,
         deploy_id: holder.deploy_id.clone(),
         holder,
+        interrupt: signals::listen(),
     }
 }
 
@@ -99,6 +114,11 @@ pub async fn under_lock<T>(
         crate::say!("{verb}: could not give the lock back ({e}); its lease frees it within 15 s");
     }
     result
+}
+
+/// `--wait`: queue behind another deploy's lock; else fail at once (exit 4).
+pub fn lock_wait(wait: bool) -> Wait {
+    if wait { Wait::Forever } else { Wait::No }
 }
 
 /// This process as the lock holder for `verb`, with a fresh deploy id.
@@ -163,8 +183,4 @@ async fn journaled<T>(
         result
     };
     run.instrument(span).await
-}
-
-pub fn millis(d: Duration) -> String {
-    format!("{} ms", d.as_millis())
 }

@@ -1,0 +1,44 @@
+//! Docker: every container runs and is healthy, but the one named `sick`.
+
+use super::*;
+
+/// Docker: every container runs and is healthy, but the one named `sick`.
+pub(crate) struct FakeDocker {
+    pub(crate) sick: Option<String>,
+}
+
+pub(crate) struct NoEvents;
+
+impl HealthWatch for NoEvents {
+    async fn changed(&mut self, limit: Duration) -> Option<String> {
+        tokio::time::sleep(limit).await;
+        None
+    }
+}
+
+impl Docker for FakeDocker {
+    type Watch = NoEvents;
+    async fn inspect(&self, name: &str) -> Result<Option<Container>, DockerError> {
+        let status = if self.sick.as_deref() == Some(name) {
+            "unhealthy"
+        } else {
+            "healthy"
+        };
+        Ok(Some(Container {
+            running: true,
+            status: "running".into(),
+            exit_code: 0,
+            image_id: String::new(),
+            health: Some(Health {
+                status: status.into(),
+                log: vec!["exit 1: connection refused".into()],
+            }),
+        }))
+    }
+    async fn watch_health(&self, _: &str) -> Result<NoEvents, DockerError> {
+        Ok(NoEvents)
+    }
+    async fn repo_digests(&self, _: &str) -> Result<Vec<String>, DockerError> {
+        Ok(Vec::new())
+    }
+}

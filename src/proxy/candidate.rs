@@ -1,7 +1,8 @@
 //! A candidate site judged by `nginx -t` before it is where nginx reads it.
 //! Next to nginx.conf goes a copy of it whose include of the sites
-//! directory reads a directory of bgctl's instead: the neighbours (as
-//! symlinks) and the candidate. Only a site that passed is then renamed
+//! directory reads a directory of bgctl's instead: a snapshot of the
+//! neighbours and the candidate. Copies, not symlinks: a neighbour removed
+//! while the test runs (another service's uninstall) must not fail it. Only a site that passed is then renamed
 //! into place, so anything else that reloads nginx meanwhile (a certbot
 //! hook, a person, a crash leaving the file) never loads an untested one.
 //!
@@ -9,6 +10,7 @@
 //! nginx.conf that does not name the sites directory by its path, is tested
 //! in place as before, under the host lock.
 
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use super::ProxyError;
@@ -93,19 +95,20 @@ impl Candidate {
             real_conf: conf_path.display().to_string(),
         };
         let _ = std::fs::remove_dir_all(&candidate.dir);
-        std::fs::create_dir(&candidate.dir).map_err(|source| FilesError::CreateDir {
-            path: candidate.dir.clone(),
-            source,
-        })?;
+        // Root's only: a neighbour's copy is no more readable than the site.
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&candidate.dir)
+            .map_err(|source| FilesError::CreateDir {
+                path: candidate.dir.clone(),
+                source,
+            })?;
         let sites_dir = Path::new(&candidate.sites);
         for neighbour in std::fs::read_dir(sites_dir).map_err(|e| read_error(sites_dir, e))? {
             let neighbour = neighbour.map_err(|e| read_error(sites_dir, e))?;
-            if neighbour.file_name() == file_name {
-                continue;
+            if neighbour.file_name() != file_name {
+                copy_neighbour(&neighbour.path(), &candidate.dir.join(neighbour.file_name()))?;
             }
-            let link = candidate.dir.join(neighbour.file_name());
-            std::os::unix::fs::symlink(neighbour.path(), &link)
-                .map_err(|source| FilesError::Write { path: link, source })?;
         }
         write_atomic(&candidate.dir.join(file_name), site.contents.as_bytes())?;
         let dir = format!("{}/", candidate.dir.display());
@@ -135,6 +138,20 @@ impl Candidate {
             },
             other => other,
         }
+    }
+}
+
+/// A neighbour as it is now, or left out when it is gone since the
+/// listing. One that cannot be read (a dangling link, a directory) stays a
+/// link, so nginx judges it as it judges the live one.
+fn copy_neighbour(from: &Path, to: &Path) -> Result<(), FilesError> {
+    match std::fs::read(from) {
+        Ok(contents) => write_atomic(to, &contents),
+        Err(_) if std::fs::symlink_metadata(from).is_err() => Ok(()),
+        Err(_) => std::os::unix::fs::symlink(from, to).map_err(|source| FilesError::Write {
+            path: to.to_owned(),
+            source,
+        }),
     }
 }
 
@@ -194,7 +211,7 @@ pub async fn blame(config: &Config, site: &RenderedFile, e: ProxyError) -> Proxy
 
 #[cfg(test)]
 mod tests {
-    use super::{complained_about, replace_paths};
+    use super::{complained_about, copy_neighbour, replace_paths};
 
     #[test]
     fn only_paths_that_begin_with_the_sites_directory_are_moved() {
@@ -215,5 +232,23 @@ mod tests {
         assert_eq!(complained_about(open), Some("/etc/nginx/sites-enabled/web.conf"));
         assert_eq!(complained_about("nginx: [emerg] cannot load certificate \"/x\""), None);
         assert_eq!(complained_about("nginx: [warn] x in /a:1"), None);
+    }
+
+    #[test]
+    fn a_neighbour_is_copied_a_gone_one_left_out_and_a_dangling_link_kept() {
+        let dir = std::env::temp_dir().join(format!("bgctl-candidate-{}", std::process::id()));
+        let (sites, copy) = (dir.join("sites"), dir.join("copy"));
+        std::fs::create_dir_all(&sites).unwrap();
+        std::fs::create_dir_all(&copy).unwrap();
+        std::fs::write(sites.join("a.conf"), "server {}\n").unwrap();
+        std::os::unix::fs::symlink(dir.join("nowhere"), sites.join("b.conf")).unwrap();
+        for name in ["a.conf", "b.conf", "gone.conf"] {
+            copy_neighbour(&sites.join(name), &copy.join(name)).unwrap();
+        }
+        std::fs::remove_file(sites.join("a.conf")).unwrap();
+        assert_eq!(std::fs::read_to_string(copy.join("a.conf")).unwrap(), "server {}\n");
+        assert_eq!(std::fs::read_link(copy.join("b.conf")).unwrap(), sites.join("b.conf"));
+        assert!(std::fs::symlink_metadata(copy.join("gone.conf")).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

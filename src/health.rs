@@ -1,13 +1,15 @@
 //! The health gate: a new color is healthy when its HTTP probe answers 2xx/3xx
-//! and, if its image has a HEALTHCHECK, Docker says `healthy`. Waits on
-//! Docker's health events, polls the probe every `[health] interval`, and
-//! gives up at `[health] timeout` or as soon as the unit has failed.
+//! and, if its image has a HEALTHCHECK, Docker says `healthy` (or, while
+//! Docker still says `starting`, the test passed when bgctl ran it: `[health]
+//! docker = "exec"`). Waits on Docker's health events, polls every `[health]
+//! interval`, and gives up at `[health] timeout` or as soon as the unit has
+//! failed.
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use crate::config::{Config, Health as Settings};
+use crate::config::{Config, DockerHealth, Health as Settings};
 use crate::docker::{Container, Docker, DockerError, HealthWatch};
 use crate::domain::{Color, HealthPath, Port, UnitName};
 use crate::http_probe;
@@ -56,6 +58,10 @@ pub struct Observation {
     pub probe: Result<u16, String>,
     /// `None`: no container (yet, or any more).
     pub container: Option<Container>,
+    /// What the gate makes of the HEALTHCHECK.
+    pub docker: DockerHealth,
+    /// Whether the HEALTHCHECK test passed when bgctl ran it (`None`: not run).
+    pub exec: Option<bool>,
 }
 
 impl Observation {
@@ -64,8 +70,28 @@ impl Observation {
         let docker_ok = self
             .container
             .as_ref()
-            .is_some_and(|c| c.running && c.health.as_ref().is_none_or(|h| h.is_healthy()));
+            .is_some_and(|c| c.running && self.docker_says_healthy(c));
         probe_ok && docker_ok
+    }
+
+    /// Docker's verdict as `[health] docker` reads it: one passing run of
+    /// the test counts while Docker is still `starting`, as it does for Docker.
+    fn docker_says_healthy(&self, container: &Container) -> bool {
+        match (&container.health, self.docker) {
+            (None, _) | (_, DockerHealth::Ignore) => true,
+            (Some(h), _) if h.is_healthy() => true,
+            (Some(h), DockerHealth::Exec) => h.status == "starting" && self.exec == Some(true),
+            (Some(_), DockerHealth::Wait) => false,
+        }
+    }
+
+    /// Whether bgctl should run the test itself: Docker has not judged yet.
+    fn wants_exec(&self) -> bool {
+        self.docker == DockerHealth::Exec
+            && matches!(self.probe, Ok(status) if (200..400).contains(&status))
+            && self.container.as_ref().is_some_and(|c| {
+                c.running && c.health_test.is_some() && c.health.as_ref().is_some_and(|h| h.status == "starting")
+            })
     }
 
     /// Docker's health log, for the error report.
@@ -84,11 +110,16 @@ impl fmt::Display for Observation {
             Err(e) => write!(f, "probe failed ({e})")?,
         }
         match &self.container {
-            None => write!(f, ", no container"),
+            None => write!(f, ", no container")?,
             Some(c) => match &c.health {
-                Some(h) => write!(f, ", container {} and {}", c.status, h.status),
-                None => write!(f, ", container {} (no HEALTHCHECK)", c.status),
+                Some(h) => write!(f, ", container {} and {}", c.status, h.status)?,
+                None => write!(f, ", container {} (no HEALTHCHECK)", c.status)?,
             },
+        }
+        match self.exec {
+            Some(true) => write!(f, "; its HEALTHCHECK test passed when bgctl ran it"),
+            Some(false) => write!(f, "; its HEALTHCHECK test failed when bgctl ran it"),
+            None => Ok(()),
         }
     }
 }
@@ -176,10 +207,24 @@ pub async fn check_once(
     target: &Target,
     settings: &Settings,
 ) -> Result<Observation, HealthError> {
-    let seen = Observation {
-        probe: probe.get(target.port, &settings.path).await,
-        container: docker.inspect(&target.container).await?,
+    let (probe, container) = tokio::join!(
+        probe.get(target.port, &settings.path),
+        docker.inspect(&target.container)
+    );
+    let mut seen = Observation {
+        probe,
+        container: container?,
+        docker: settings.docker,
+        exec: None,
     };
+    if seen.wants_exec() {
+        let test = seen
+            .container
+            .as_ref()
+            .and_then(|c| c.health_test.as_ref())
+            .expect("wants_exec saw it");
+        seen.exec = Some(docker.run_test(&target.container, test).await?);
+    }
     if seen.is_healthy() {
         return Ok(seen);
     }
@@ -191,4 +236,58 @@ pub async fn check_once(
         });
     }
     Err(HealthError::Lost { last: Box::new(seen) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::docker::{Health, HealthTest};
+
+    fn seen(docker: DockerHealth, status: &str, exec: Option<bool>) -> Observation {
+        Observation {
+            probe: Ok(200),
+            container: Some(Container {
+                running: true,
+                status: "running".into(),
+                exit_code: 0,
+                image_id: String::new(),
+                health: Some(Health {
+                    status: status.into(),
+                    log: Vec::new(),
+                }),
+                health_test: HealthTest::from_docker(&["CMD".into(), "/check".into()], None),
+            }),
+            docker,
+            exec,
+        }
+    }
+
+    #[test]
+    fn one_passing_run_counts_while_docker_says_starting_only_under_exec() {
+        assert!(seen(DockerHealth::Exec, "starting", Some(true)).is_healthy());
+        assert!(!seen(DockerHealth::Exec, "starting", Some(false)).is_healthy());
+        assert!(!seen(DockerHealth::Exec, "starting", None).is_healthy());
+        assert!(!seen(DockerHealth::Wait, "starting", Some(true)).is_healthy());
+        assert!(seen(DockerHealth::Wait, "healthy", None).is_healthy());
+    }
+
+    #[test]
+    fn docker_s_own_unhealthy_fails_and_ignore_leaves_it_to_the_probe() {
+        assert!(!seen(DockerHealth::Exec, "unhealthy", Some(true)).is_healthy());
+        assert!(seen(DockerHealth::Ignore, "unhealthy", None).is_healthy());
+        let mut failing_probe = seen(DockerHealth::Ignore, "healthy", None);
+        failing_probe.probe = Ok(503);
+        assert!(!failing_probe.is_healthy());
+    }
+
+    #[test]
+    fn the_test_is_run_only_while_docker_has_not_judged_and_the_probe_passes() {
+        assert!(seen(DockerHealth::Exec, "starting", None).wants_exec());
+        assert!(!seen(DockerHealth::Exec, "healthy", None).wants_exec());
+        assert!(!seen(DockerHealth::Exec, "unhealthy", None).wants_exec());
+        assert!(!seen(DockerHealth::Wait, "starting", None).wants_exec());
+        let mut not_ready = seen(DockerHealth::Exec, "starting", None);
+        not_ready.probe = Err("connection refused".into());
+        assert!(!not_ready.wants_exec());
+    }
 }

@@ -3,8 +3,13 @@
 
 use crate::domain::{Color, Port, ServiceName, UnitName};
 
-/// The drop-in that carries a color's image (DESIGN §3).
-pub const IMAGE_DROPIN: &str = "50-bgctl-image.conf";
+/// The environment file, in the color's drop-in directory, that carries its
+/// image (DESIGN §3). Not a `.conf`: systemd never reads it as a drop-in.
+pub const IMAGE_ENV: &str = "image.env";
+
+/// The drop-in that carried a color's image before [`IMAGE_ENV`]; install
+/// moves it.
+pub const LEGACY_IMAGE_DROPIN: &str = "50-bgctl-image.conf";
 
 /// `<name>_<color>`: the container's name, the syslog identifier and the
 /// classic recipe's `instance` value.

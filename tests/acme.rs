@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use support::pebble::Pebble;
-use support::{Load, Service, TestEnv, ports, stderr, stdout};
+use support::{Load, Service, TestEnv, port, ports, stderr, stdout};
 
 const DOMAIN: &str = "shop.bgctl.test";
 
@@ -33,7 +33,7 @@ fn mode(path: &std::path::Path) -> u32 {
 #[test]
 fn acme_issues_through_nginx_renews_under_load_and_keeps_the_old_certificate_when_a_challenge_fails() {
     let env = TestEnv::get();
-    let (ports, tls) = (ports(), 24243);
+    let (ports, tls) = (ports(), port());
     let acme_dir = env.dir().join("acme-shop");
     let _ = std::fs::remove_dir_all(&acme_dir);
     let pebble = Pebble::start(&env, 24210, ports.2);
@@ -108,7 +108,7 @@ fn acme_issues_through_nginx_renews_under_load_and_keeps_the_old_certificate_whe
     // A challenge nginx cannot answer (this server validates on a port
     // nothing listens on): exit 1, and the serving certificate stays.
     drop(pebble);
-    let failing = Pebble::start(&env, 24220, 24299);
+    let failing = Pebble::start(&env, 24220, port());
     let text = env.config_text(
         "acme_shop",
         ports,

@@ -78,8 +78,9 @@ fn an_app_that_is_healthy_then_dies() {
 
 #[test]
 fn a_host_port_taken_by_another_process() {
-    let squatter = std::net::TcpListener::bind(("127.0.0.1", 19810)).unwrap();
-    let (code, err) = deploy_bad("bad_port", (19809, 19810, 19884), "bgctl-demo:v2");
+    let ports = ports();
+    let squatter = std::net::TcpListener::bind(("127.0.0.1", ports.1)).unwrap();
+    let (code, err) = deploy_bad("bad_port", ports, "bgctl-demo:v2");
     drop(squatter);
     // docker could not run the container (exit 125): the app never ran, so 1, not 3.
     assert_eq!(code, Some(1), "{err}");

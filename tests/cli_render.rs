@@ -38,9 +38,9 @@ fn render_out_writes_exactly_the_install_files_under_the_destdir() {
         [
             "etc/nginx/sites-enabled/web.conf",
             "etc/systemd/system/web_blue@.service",
-            "etc/systemd/system/web_blue@.service.d/50-bgctl-image.conf",
+            "etc/systemd/system/web_blue@.service.d/image.env",
             "etc/systemd/system/web_green@.service",
-            "etc/systemd/system/web_green@.service.d/50-bgctl-image.conf",
+            "etc/systemd/system/web_green@.service.d/image.env",
         ]
     );
     // The files are what `render` prints.

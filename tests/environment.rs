@@ -130,15 +130,17 @@ impl Drop for Installed<'_> {
 #[tokio::test]
 async fn a_rendered_unit_runs_the_fixture_container_journals_it_and_stops_it() {
     let env = TestEnv::get();
-    let config = env.config("envtest", (19101, 19102, 19180), HOSTILE_ENV);
+    let ports = ports();
+    let blue = ports.0;
+    let config = env.config("envtest", ports, HOSTILE_ENV);
     let out = render_for(&env, &config, "envtest");
     let unit_dir = env.unit_dir();
     let mut installed = Installed {
         env: &env,
-        unit: "envtest_blue@19101.service".into(),
+        unit: format!("envtest_blue@{blue}.service"),
         files: Vec::new(),
     };
-    for name in ["envtest_blue@.service", "envtest_blue@.service.d/50-bgctl-image.conf"] {
+    for name in ["envtest_blue@.service", "envtest_blue@.service.d/image.env"] {
         let target = unit_dir.join(name);
         std::fs::create_dir_all(target.parent().unwrap()).unwrap();
         std::fs::copy(out.join(unit_dir.strip_prefix("/").unwrap()).join(name), &target).unwrap();
@@ -153,9 +155,9 @@ async fn a_rendered_unit_runs_the_fixture_container_journals_it_and_stops_it() {
 
     // The container answers on the host's loopback.
     let answer = wait_for(Duration::from_secs(30), || {
-        http_get(19101, "/").filter(|(s, _)| s.contains("200"))
+        http_get(blue, "/").filter(|(s, _)| s.contains("200"))
     });
-    let (_, body) = answer.expect("the container never answered on 127.0.0.1:19101");
+    let (_, body) = answer.unwrap_or_else(|| panic!("the container never answered on 127.0.0.1:{blue}"));
     assert!(
         body.contains("X-Demo-Version: v1") && body.contains("demo-app v1"),
         "{body}"

@@ -99,11 +99,12 @@ fn after_a_flip_no_new_nginx_worker_holds_a_connection_to_the_old_color() {
         "[guard]\nwindow = \"3s\"\nlog = \"{}/front_ka.guard.json\"\n",
         env.dir().display()
     );
-    let svc = Service::new(&env, "front_ka", (24503, 24504, 24581), &guard);
+    let svc = Service::new(&env, "front_ka", ports(), &guard);
+    let (blue, green) = svc.ports;
     svc.install();
     svc.run(&["switch", "--image", "bgctl-demo:v1"]).run();
     let load = Load::start(svc.listen, 8, 50, Duration::from_secs(600));
-    for (round, (from_port, to_port, image)) in [(24503, 24504, "bgctl-demo:v2"), (24504, 24503, "bgctl-demo:v1")]
+    for (round, (from_port, to_port, image)) in [(blue, green, "bgctl-demo:v2"), (green, blue, "bgctl-demo:v1")]
         .into_iter()
         .enumerate()
     {

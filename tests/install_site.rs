@@ -43,12 +43,16 @@ fn a_site_nginx_t_refuses_exits_1_and_leaves_the_host_as_it_was() {
     let env = TestEnv::get();
     let sites = PathBuf::from(env.var("BGCTL_TEST_NGINX_SITES"));
     let default = Foreign(sites.join("site_default_debian.conf"));
+    let ports = ports();
     std::fs::write(
         &default.0,
-        "server { listen 19016 default_server; server_name _; return 204; }\n",
+        format!(
+            "server {{ listen {} default_server; server_name _; return 204; }}\n",
+            ports.2
+        ),
     )
     .unwrap();
-    let svc = Service::new(&env, "site_clash", (19014, 19015, 19016), "");
+    let svc = Service::new(&env, "site_clash", ports, "");
     let text = std::fs::read_to_string(&svc.config).unwrap();
     std::fs::write(
         &svc.config,
@@ -74,7 +78,7 @@ fn a_site_nginx_t_refuses_exits_1_and_leaves_the_host_as_it_was() {
 #[test]
 fn install_after_uninstall_renders_the_site_of_the_live_color() {
     let env = TestEnv::get();
-    let svc = Service::new(&env, "site_again", (19017, 19018, 19019), "");
+    let svc = Service::new(&env, "site_again", ports(), "");
     svc.install();
     svc.run(&["switch"]).run();
     svc.run(&["uninstall"]).run();
@@ -92,7 +96,7 @@ fn install_after_uninstall_renders_the_site_of_the_live_color() {
         .iter()
         .map(|d| d.as_str().unwrap())
         .collect();
-    assert_eq!(status["proxy"]["upstream_port"], 19017, "{status}");
+    assert_eq!(status["proxy"]["upstream_port"], svc.ports.0, "{status}");
     assert!(
         !drift
             .iter()

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{Load, Service, TestEnv, ports, stderr, stdout, wait_for};
+use support::{Load, Service, TestEnv, port, ports, stderr, stdout, wait_for};
 
 const UNIT: &str = "bgctl-nginxc.service";
 const CONTAINER: &str = "bgctl-nginxc";
@@ -113,7 +113,7 @@ fn switches_through_a_containerised_nginx_fail_no_request() {
     // A site the container's nginx refuses: exit 1, and it keeps serving.
     std::fs::write(
         sites.join("broken.conf"),
-        "server { listen 19681; bogus_directive on; }\n",
+        format!("server {{ listen {}; bogus_directive on; }}\n", port()),
     )
     .unwrap();
     let o = svc.bgctl(&["switch", "--image", "bgctl-demo:v2"]);

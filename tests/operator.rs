@@ -104,7 +104,7 @@ fn a_deploys_phase_records_are_found_by_its_id() {
 #[test]
 fn a_failed_deploy_is_a_warning_with_a_next_step_and_a_json_error() {
     let env = TestEnv::get();
-    let svc = Service::new(&env, "op_failed", (18511, 18512, 18581), "[health]\ntimeout = \"6s\"\n");
+    let svc = Service::new(&env, "op_failed", ports(), "[health]\ntimeout = \"6s\"\n");
     svc.install();
     ok(&svc.bgctl(&["switch"]));
     let o = svc.bgctl_inside(&["--json", "switch", "--image", "bgctl-demo:crash"]);
@@ -113,7 +113,10 @@ fn a_failed_deploy_is_a_warning_with_a_next_step_and_a_json_error() {
     let first_error = err.lines().find(|l| l.starts_with("error: ")).expect("an error line");
     assert!(first_error.contains("never became healthy"), "{err}");
     assert!(
-        err.contains("  next: journalctl -u op_failed_green@18512.service"),
+        err.contains(&format!(
+            "  next: journalctl -u op_failed_green@{}.service",
+            svc.ports.1
+        )),
         "the next step names the unit's journal: {err}"
     );
     let json: Value = serde_json::from_str(stdout(&o).trim()).expect("one JSON object on stdout");
@@ -201,7 +204,8 @@ fn instance_revision(svc: &Service) -> i64 {
 #[test]
 fn status_says_what_systemd_docker_and_etcd_say_and_names_drift() {
     let env = TestEnv::get();
-    let svc = Service::new(&env, "op_status", (18521, 18522, 18582), "");
+    let svc = Service::new(&env, "op_status", ports(), "");
+    let (blue, green) = svc.ports;
     svc.install();
     let first = svc.bgctl(&["switch"]);
     ok(&first);
@@ -242,7 +246,7 @@ fn status_says_what_systemd_docker_and_etcd_say_and_names_drift() {
         assert_eq!(c["health"].as_str(), health.filter(|h| !h.is_empty()).as_deref());
     }
     assert_eq!(s["colors"]["green"]["active_state"], "active");
-    assert_eq!(s["proxy"]["upstream_port"], 18522);
+    assert_eq!(s["proxy"]["upstream_port"], green);
     assert_eq!(s["proxy"]["upstream_color"], "green");
     assert_eq!(s["proxy"]["in_sync"], true);
     assert_eq!(s["proxy"]["served_by"], "green");
@@ -251,7 +255,10 @@ fn status_says_what_systemd_docker_and_etcd_say_and_names_drift() {
     // Someone points the site at blue's port by hand.
     let site = std::path::Path::new(env.var("BGCTL_TEST_NGINX_SITES")).join("op_status.conf");
     let text = std::fs::read_to_string(&site).unwrap();
-    let edited = text.replace("127.0.0.1:18522 max_fails", "127.0.0.1:18521 max_fails");
+    let edited = text.replace(
+        &format!("127.0.0.1:{green} max_fails"),
+        &format!("127.0.0.1:{blue} max_fails"),
+    );
     assert_ne!(text, edited);
     std::fs::write(&site, edited).unwrap();
     let s: Value = serde_json::from_slice(&svc.bgctl(&["status", "--json"]).stdout).unwrap();
@@ -260,7 +267,7 @@ fn status_says_what_systemd_docker_and_etcd_say_and_names_drift() {
         s["proxy"]["served_by"], "green",
         "nginx was not reloaded: it still serves green"
     );
-    assert_eq!(s["proxy"]["upstream_port"], 18521);
+    assert_eq!(s["proxy"]["upstream_port"], blue);
     let drift: Vec<&str> = s["proxy"]["drift"]
         .as_array()
         .unwrap()
@@ -272,14 +279,14 @@ fn status_says_what_systemd_docker_and_etcd_say_and_names_drift() {
         "{drift:?}"
     );
     assert!(
-        drift
-            .iter()
-            .any(|d| d.contains("sends users to port 18521") && d.contains("green on port 18522")),
+        drift.iter().any(
+            |d| d.contains(&format!("sends users to port {blue}")) && d.contains(&format!("green on port {green}"))
+        ),
         "{drift:?}"
     );
     let people = stdout(&svc.bgctl(&["status"]));
     assert!(
-        people.contains("DRIFT") && people.contains("drift: nginx's site sends users to port 18521"),
+        people.contains("DRIFT") && people.contains(&format!("drift: nginx's site sends users to port {blue}")),
         "{people}"
     );
     std::fs::write(&site, text).unwrap();
@@ -330,7 +337,8 @@ fn check<'a>(all: &'a [Value], name: &str) -> &'a Value {
 #[test]
 fn doctor_passes_when_all_is_up_quietly_and_verbosely() {
     let env = TestEnv::get();
-    let svc = Service::new(&env, "op_doctor_ok", (18531, 18532, 18583), "");
+    let svc = Service::new(&env, "op_doctor_ok", ports(), "");
+    let (blue, green) = svc.ports;
     svc.install();
     // -q: nothing on stderr; -v: the boundaries' steps too.
     let quiet = svc.bgctl(&["-q", "switch"]);
@@ -381,7 +389,7 @@ fn doctor_passes_when_all_is_up_quietly_and_verbosely() {
     }
     assert!(!out.contains('✗'), "{out}");
     assert!(
-        out.contains("18531 (blue) answers") && out.contains("18532 (green) is free"),
+        out.contains(&format!("{blue} (blue) answers")) && out.contains(&format!("{green} (green) is free")),
         "{out}"
     );
     let json = svc.bgctl_inside(&["doctor", "--json"]);

@@ -21,13 +21,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use support::etcd::Cluster;
 use support::proxy_hosts::{Lan, ProxyHost, app_host};
-use support::{Load, LoadResult, Service, TestEnv, answer_at, etcd_revision, stderr, wait_for};
+use support::{Load, LoadResult, Service, TestEnv, answer_at, etcd_revision, port, ports, stderr, wait_for};
 
 const NAME: &str = "fleet";
-/// blue, green, and the deploy host's own nginx.
-const PORTS: (u16, u16, u16) = (20501, 20502, 20580);
-/// Where every proxy host listens, each on its own address.
-const PROXY_PORT: u16 = 20590;
 const SWITCHES: usize = 10;
 
 #[test]
@@ -35,6 +31,9 @@ fn three_proxy_hosts_follow_ten_switches_under_load_through_an_etcd_member_death
     let env = TestEnv::get();
     let mut lan = Lan::up(&env);
     let lan_host = app_host();
+    // blue, green, and the deploy host's own nginx; and where every proxy
+    // host listens, each on its own address.
+    let (ports, proxy_port) = (ports(), port());
     let mut cluster = Cluster::start_on(&env, "fleet", 3, 23831, &lan_host);
     let publish = format!("[container]\npull = false\npublish = \"{lan_host}\"\n");
     let on_cluster = |text: String| {
@@ -44,15 +43,15 @@ fn three_proxy_hosts_follow_ten_switches_under_load_through_an_etcd_member_death
         )
     };
     for i in 1..=3 {
-        lan.add_host(i, PROXY_PORT, NAME, |proxy| {
-            on_cluster(env.config_text(NAME, (PORTS.0, PORTS.1, PROXY_PORT), proxy, &publish))
+        lan.add_host(i, proxy_port, NAME, |proxy| {
+            on_cluster(env.config_text(NAME, (ports.0, ports.1, proxy_port), proxy, &publish))
         });
     }
     let all: Vec<&ProxyHost> = lan.hosts.iter().collect();
     let mut svc = Service::with_proxy(
         &env,
         NAME,
-        PORTS,
+        ports,
         &deploy_proxy(&env, &all),
         &format!("publish = \"{lan_host}\"\n"),
     );
@@ -69,7 +68,11 @@ fn three_proxy_hosts_follow_ten_switches_under_load_through_an_etcd_member_death
         );
     }
     let url = svc.etcd("url").unwrap();
-    assert_eq!(url, "198.51.100.1:20501", "the stored url is the LAN address");
+    assert_eq!(
+        url,
+        format!("198.51.100.1:{}", ports.0),
+        "the stored url is the LAN address"
+    );
 
     // Ten switches under load through all three, an etcd member killed mid-run.
     let watching = Pollers::start(&lan.hosts);
@@ -195,9 +198,13 @@ fn stopped_watcher_catches_up(env: &TestEnv, lan: &Lan, svc: &Service, all: &[&P
     lan.systemctl(&["start", &third.watcher]);
     eprintln!("proxy 3's watcher caught up and was ready in {:?}", started.elapsed());
     let site = std::fs::read_to_string(third.site(NAME)).unwrap();
-    assert!(site.contains("server 198.51.100.1:20502 max_fails=0;"), "{site}");
+    let green = svc.ports.1;
+    assert!(
+        site.contains(&format!("server 198.51.100.1:{green} max_fails=0;")),
+        "{site}"
+    );
     let status = lan.show(&third.watcher, "StatusText");
-    assert!(status.contains("green at 198.51.100.1:20502"), "{status}");
+    assert!(status.contains(&format!("green at 198.51.100.1:{green}")), "{status}");
     // nginx's reload is a signal: its new workers take over a moment later.
     let serving = wait_for(Duration::from_secs(5), || {
         let answer = answer_at(&third.addr())?.0;

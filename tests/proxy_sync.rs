@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{Load, Service, TestEnv, stderr, stdout};
+use support::{Load, Service, TestEnv, port, ports, stderr, stdout};
 
 fn sync(svc: &Service) -> Value {
     let o = svc.run(&["--json", "proxy", "sync"]).run();
@@ -17,7 +17,8 @@ fn sync(svc: &Service) -> Value {
 #[test]
 fn proxy_sync_follows_the_stored_url_and_repairs_the_site() {
     let env = TestEnv::get();
-    let svc = Service::new(&env, "psync", (20401, 20402, 20480), "");
+    let svc = Service::new(&env, "psync", ports(), "");
+    let blue = svc.ports.0;
     svc.install();
     svc.run(&["switch", "--image", "bgctl-demo:v1"]).run();
     let site_path = std::path::Path::new(env.var("BGCTL_TEST_NGINX_SITES")).join("psync.conf");
@@ -29,10 +30,15 @@ fn proxy_sync_follows_the_stored_url_and_repairs_the_site() {
         (first["changed"].as_bool(), first["color"].as_str()),
         (Some(false), Some("blue"))
     );
-    assert_eq!(first["upstream"], "127.0.0.1:20401");
+    assert_eq!(first["upstream"], format!("127.0.0.1:{blue}"));
 
     // A hand edit that sends users nowhere is undone.
-    std::fs::write(&site_path, settled.replace("127.0.0.1:20401", "127.0.0.1:20499")).unwrap();
+    let nowhere = port();
+    std::fs::write(
+        &site_path,
+        settled.replace(&format!("127.0.0.1:{blue}"), &format!("127.0.0.1:{nowhere}")),
+    )
+    .unwrap();
     let repaired = sync(&svc);
     assert_eq!(
         (repaired["changed"].as_bool(), repaired["reloaded"].as_bool()),
@@ -43,13 +49,16 @@ fn proxy_sync_follows_the_stored_url_and_repairs_the_site() {
 
     // Another host's url (a name here), followed under load without a failed request.
     let load = Load::start(svc.listen, 4, 40, Duration::from_secs(600));
-    svc.etcd_put("url", "localhost:20401");
+    svc.etcd_put("url", &format!("localhost:{blue}"));
     let moved = sync(&svc);
     std::thread::sleep(Duration::from_millis(500));
     let result = load.stop();
-    assert_eq!(moved["upstream"], "localhost:20401", "{moved}");
+    assert_eq!(moved["upstream"], format!("localhost:{blue}"), "{moved}");
     let site = std::fs::read_to_string(&site_path).unwrap();
-    assert!(site.contains("server localhost:20401 max_fails=0;"), "{site}");
+    assert!(
+        site.contains(&format!("server localhost:{blue} max_fails=0;")),
+        "{site}"
+    );
     svc.assert_live("blue", "v1");
     result.assert_no_failures();
 
@@ -67,7 +76,7 @@ fn proxy_sync_follows_the_stored_url_and_repairs_the_site() {
 #[test]
 fn proxy_sync_exits_only_once_nginx_serves_the_new_backend() {
     let env = TestEnv::get();
-    let svc = Service::new(&env, "psync_backend", (20403, 20404, 20484), "");
+    let svc = Service::new(&env, "psync_backend", ports(), "");
     svc.install();
     for image in ["bgctl-demo:v1", "bgctl-demo:v2"] {
         svc.run(&["switch", "--image", image]).run();
@@ -78,9 +87,9 @@ fn proxy_sync_exits_only_once_nginx_serves_the_new_backend() {
     env.systemctl(&["start", svc.unit("blue").as_str()]);
     for round in 0..5 {
         let (color, port) = if round % 2 == 0 {
-            ("blue", 20403)
+            ("blue", svc.ports.0)
         } else {
-            ("green", 20404)
+            ("green", svc.ports.1)
         };
         svc.etcd_put("color", color);
         svc.etcd_put("url", &format!("127.0.0.1:{port}"));

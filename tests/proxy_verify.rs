@@ -6,19 +6,21 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Load, Service, TestEnv, ports, stderr};
+use support::{Load, Service, TestEnv, port, ports, stderr};
 
 #[test]
 fn a_proxy_that_does_not_follow_rolls_the_switch_back() {
     let env = TestEnv::get();
     // A proxy that will never follow B: A's own site, which answers blue.
-    let other = Service::new(&env, "pver_a", (20421, 20422, 20482), "");
+    let other = Service::new(&env, "pver_a", ports(), "");
+    let a = other.listen;
     other.install();
     other.run(&["switch", "--image", "bgctl-demo:v1"]).run();
 
     // B verifies through a proxy that follows it: the same nginx, by URL.
-    let follows = format!("{}verify = [\"http://127.0.0.1:20483\"]\n", env.sandbox_proxy("pver_b"));
-    let svc = Service::with_proxy(&env, "pver_b", (20423, 20424, 20483), &follows, "");
+    let (blue, green, b) = ports();
+    let follows = format!("{}verify = [\"http://127.0.0.1:{b}\"]\n", env.sandbox_proxy("pver_b"));
+    let svc = Service::with_proxy(&env, "pver_b", (blue, green, b), &follows, "");
     svc.install();
     // The first deploy (nothing live yet: users get the 503 page), then two under load.
     svc.run(&["switch", "--image", "bgctl-demo:v1"]).run();
@@ -33,11 +35,17 @@ fn a_proxy_that_does_not_follow_rolls_the_switch_back() {
 
     // Then through one that does not: B goes back to blue, no user notices.
     let text = std::fs::read_to_string(&svc.config).unwrap();
-    let both = "verify = [\"http://127.0.0.1:20483\", \"http://127.0.0.1:20482\"]";
-    std::fs::write(&svc.config, text.replace("verify = [\"http://127.0.0.1:20483\"]", both)).unwrap();
+    let both = format!("verify = [\"http://127.0.0.1:{b}\", \"http://127.0.0.1:{a}\"]");
+    std::fs::write(
+        &svc.config,
+        text.replace(&format!("verify = [\"http://127.0.0.1:{b}\"]"), &both),
+    )
+    .unwrap();
     let (err, result) = failed_switch_under_load(&svc);
     assert!(
-        err.contains("requests through the proxy http://127.0.0.1:20482 did not answer as green"),
+        err.contains(&format!(
+            "requests through the proxy http://127.0.0.1:{a} did not answer as green"
+        )),
         "{err}"
     );
     assert!(err.contains("blue is live again"), "{err}");
@@ -58,11 +66,18 @@ fn a_rollback_keeps_the_target_running_for_a_proxy_it_cannot_reach() {
     svc.run(&["switch", "--image", "bgctl-demo:v1"]).run();
     // Nothing listens there: the proxy host is cut off.
     let text = std::fs::read_to_string(&svc.config).unwrap();
-    let gone = text.replace("[proxy]\n", "[proxy]\nverify = [\"http://127.0.0.1:20499\"]\n");
+    let nowhere = port();
+    let gone = text.replace(
+        "[proxy]\n",
+        &format!("[proxy]\nverify = [\"http://127.0.0.1:{nowhere}\"]\n"),
+    );
     std::fs::write(&svc.config, gone).unwrap();
     let (err, result) = failed_switch_under_load(&svc);
     assert!(err.contains("the rollback failed too"), "{err}");
-    assert!(err.contains("the proxy http://127.0.0.1:20499 did not answer"), "{err}");
+    assert!(
+        err.contains(&format!("the proxy http://127.0.0.1:{nowhere} did not answer")),
+        "{err}"
+    );
     assert!(
         svc.is_active("green"),
         "green was stopped while a proxy may still send users to it"

@@ -9,7 +9,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use support::{Service, TestEnv, etcd_revision, etcdctl, stdout, wait_for};
+use support::{Service, TestEnv, etcd_revision, etcdctl, port, ports, stdout, wait_for};
 
 const NAME: &str = "pwatch";
 const UNIT: &str = "bgctl-proxy@pwatch.service";
@@ -49,7 +49,10 @@ impl Drop for Cleanup<'_> {
 #[test]
 fn the_watcher_follows_etcd_repairs_the_site_catches_up_and_survives_kill_9() {
     let env = TestEnv::get();
-    let svc = Service::new(&env, NAME, (20411, 20412, 20481), "");
+    let svc = Service::new(&env, NAME, ports(), "");
+    let blue = svc.ports.0;
+    let (by_name, by_ip) = (format!("localhost:{blue}"), format!("127.0.0.1:{blue}"));
+    let server = |url: &str| format!("server {url} max_fails=0;");
     svc.install();
     svc.run(&["switch", "--image", "bgctl-demo:v1"]).run();
     let site: PathBuf = Path::new(env.var("BGCTL_TEST_NGINX_SITES")).join(format!("{NAME}.conf"));
@@ -59,11 +62,11 @@ fn the_watcher_follows_etcd_repairs_the_site_catches_up_and_survives_kill_9() {
     // Type=notify: start returns once the first sync said READY=1.
     env.systemctl(&["start", UNIT]);
     let status = env.show(UNIT, "StatusText");
-    assert!(status.contains("sends users to blue at 127.0.0.1:20411"), "{status}");
+    assert!(status.contains(&format!("sends users to blue at {by_ip}")), "{status}");
 
     // Another host's deploy, as etcd shows it: followed within a second.
-    svc.etcd_put("url", "localhost:20411");
-    let followed = site_holds(&site, "server localhost:20411 max_fails=0;", Duration::from_secs(5));
+    svc.etcd_put("url", &by_name);
+    let followed = site_holds(&site, &server(&by_name), Duration::from_secs(5));
     // How fast is scripts/bench-proxy-watch's to say; here, that it did.
     eprintln!("the watcher followed etcd in {followed:?}");
     assert!(followed.is_some(), "the watcher did not follow etcd");
@@ -71,32 +74,28 @@ fn the_watcher_follows_etcd_repairs_the_site_catches_up_and_survives_kill_9() {
 
     // A hand edit is put back by the re-check (2 s).
     let good = std::fs::read_to_string(&site).unwrap();
-    std::fs::write(&site, good.replace("localhost:20411", "127.0.0.1:20499")).unwrap();
-    let repaired = site_holds(&site, "server localhost:20411 max_fails=0;", Duration::from_secs(6));
+    std::fs::write(&site, good.replace(&by_name, &format!("127.0.0.1:{}", port()))).unwrap();
+    let repaired = site_holds(&site, &server(&by_name), Duration::from_secs(6));
     eprintln!("a hand-edited site was repaired in {repaired:?}");
     assert!(repaired.is_some(), "{}", std::fs::read_to_string(&site).unwrap());
 
     // Stopped while etcd changes and compacts its history: it catches up
     // on its first loop, and its watch goes on past the compaction.
     env.systemctl(&["stop", UNIT]);
-    svc.etcd_put("url", "127.0.0.1:20411");
+    svc.etcd_put("url", &by_ip);
     compact(&env);
     env.systemctl(&["start", UNIT]);
-    assert!(
-        std::fs::read_to_string(&site)
-            .unwrap()
-            .contains("server 127.0.0.1:20411 max_fails=0;")
-    );
-    svc.etcd_put("url", "localhost:20411");
-    assert!(site_holds(&site, "server localhost:20411 max_fails=0;", Duration::from_secs(5)).is_some());
-    svc.etcd_put("url", "127.0.0.1:20411");
-    assert!(site_holds(&site, "server 127.0.0.1:20411 max_fails=0;", Duration::from_secs(5)).is_some());
+    assert!(std::fs::read_to_string(&site).unwrap().contains(&server(&by_ip)));
+    svc.etcd_put("url", &by_name);
+    assert!(site_holds(&site, &server(&by_name), Duration::from_secs(5)).is_some());
+    svc.etcd_put("url", &by_ip);
+    assert!(site_holds(&site, &server(&by_ip), Duration::from_secs(5)).is_some());
     // By the watch, not by the re-check: no watch failed on the way.
     let journal = env.in_sandbox(&["journalctl", "-u", UNIT, "-o", "cat", "--no-pager"]);
     assert!(!stdout(&journal).contains("watching again"), "{}", stdout(&journal));
     assert!(
-        stdout(&journal).contains("sends users to localhost:20411")
-            || stdout(&journal).contains("blue at localhost:20411"),
+        stdout(&journal).contains(&format!("sends users to {by_name}"))
+            || stdout(&journal).contains(&format!("blue at {by_name}")),
         "{}",
         stdout(&journal)
     );
@@ -106,12 +105,12 @@ fn the_watcher_follows_etcd_repairs_the_site_catches_up_and_survives_kill_9() {
     let rss = env.in_sandbox(&["grep", "VmRSS", &format!("/proc/{pid}/status")]);
     eprintln!("the watcher's {}", stdout(&rss).trim());
     env.systemctl(&["kill", "-s", "KILL", UNIT]);
-    svc.etcd_put("url", "localhost:20411");
+    svc.etcd_put("url", &by_name);
     let back = wait_for(Duration::from_secs(15), || {
         (env.show(UNIT, "ActiveState") == "active" && env.show(UNIT, "NRestarts") != "0").then_some(())
     });
     assert!(back.is_some(), "not restarted: {}", env.show(UNIT, "ActiveState"));
-    assert!(site_holds(&site, "server localhost:20411 max_fails=0;", Duration::from_secs(5)).is_some());
+    assert!(site_holds(&site, &server(&by_name), Duration::from_secs(5)).is_some());
 
     // A url that is no address: the last good site stays, the unit says so.
     let before = std::fs::read_to_string(&site).unwrap();
@@ -123,7 +122,7 @@ fn the_watcher_follows_etcd_repairs_the_site_catches_up_and_survives_kill_9() {
     assert!(said.is_some(), "{}", env.show(UNIT, "StatusText"));
     assert_eq!(std::fs::read_to_string(&site).unwrap(), before);
     assert_eq!(env.show(UNIT, "ActiveState"), "active");
-    svc.etcd_put("url", "127.0.0.1:20411");
-    assert!(site_holds(&site, "server 127.0.0.1:20411 max_fails=0;", Duration::from_secs(5)).is_some());
+    svc.etcd_put("url", &by_ip);
+    assert!(site_holds(&site, &server(&by_ip), Duration::from_secs(5)).is_some());
     svc.assert_live("blue", "v1");
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use bgctl::config::Config;
 use bgctl::domain::Color;
-use support::{Service, TestEnv, stderr, stdout, wait_for};
+use support::{Service, TestEnv, port, stderr, stdout, wait_for};
 
 const NAME: &str = "reboot_heal";
 const RECONCILE: &str = "bgctl-reconcile@reboot_heal.service";
@@ -92,7 +92,7 @@ fn a_reboot_brings_back_the_live_color_and_heals_a_killed_switch() {
     let env = TestEnv::get();
     // nginx listens below 1024, as on port 80: nginx -t under the unit's
     // capability set must still bind it.
-    let svc = Service::new(&env, NAME, (19701, 19702, 881), "");
+    let svc = Service::new(&env, NAME, (port(), port(), 881), "");
     svc.install();
     for image in ["bgctl-demo:v1", "bgctl-demo:v2"] {
         let o = svc.bgctl(&["switch", "--image", image]);

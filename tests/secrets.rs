@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use support::{Service, TestEnv, etcdctl, http_get, ports, stderr, stdout};
+use support::{Service, TestEnv, etcdctl, http_get, port, ports, stderr, stdout};
 
 fn env_file(env: &TestEnv, name: &str, text: &str, mode: u32) -> PathBuf {
     let dir = env.dir().join("secrets");
@@ -99,7 +99,8 @@ fn an_env_file_secret_reaches_the_app_and_nothing_else() {
         &format!("# the database\nDB_PASSWORD={marker}\n"),
         0o600,
     );
-    let proxy = format!("{}preview_listen = 24381\n", env.sandbox_proxy("secret_app"));
+    let preview = port();
+    let proxy = format!("{}preview_listen = {preview}\n", env.sandbox_proxy("secret_app"));
     let svc = Service::with_proxy(
         &env,
         "secret_app",
@@ -129,7 +130,7 @@ fn an_env_file_secret_reaches_the_app_and_nothing_else() {
     assert!(hits.is_empty(), "the secret was on a command line: {hits:?}");
 
     // The app on the live color and the staged one sees it.
-    for port in [svc.listen, 24381] {
+    for port in [svc.listen, preview] {
         let (status, body) = http_get(port, "/env?name=DB_PASSWORD").unwrap();
         assert!(status.contains("200"), "{status} {body}");
         assert!(body.ends_with(&format!("{marker}\n")), "{body}");

@@ -129,8 +129,9 @@ fn a_reload_nginx_could_not_apply_is_no_success() {
     let name = "sn_bind";
     // nginx -t does not bind: it passes. The reload cannot bind, and nginx
     // keeps its old config.
-    let held = std::net::TcpListener::bind("0.0.0.0:25891").unwrap();
-    let svc = Service::new(&env, name, (25803, 25804, 25891), "");
+    let ports = ports();
+    let held = std::net::TcpListener::bind(("0.0.0.0", ports.2)).unwrap();
+    let svc = Service::new(&env, name, ports, "");
     let o = svc.bgctl(&["install"]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
@@ -157,7 +158,7 @@ fn ten_services_switch_at_once_on_one_nginx_and_only_the_broken_include_fails() 
         .map(|i| {
             let name = format!("sn_c{i}");
             let proxy = format!("{}include = \"\"\n", env.sandbox_proxy(&name));
-            Service::with_proxy(&env, &name, (25810 + 2 * i, 25811 + 2 * i, 25892 + i), &proxy, "")
+            Service::with_proxy(&env, &name, ports(), &proxy, "")
         })
         .collect();
     std::thread::scope(|s| {

@@ -10,7 +10,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{Load, Service, TempDir, TestEnv, answer_on, deploy_id, journal, ports, stderr, stdout, wait_for};
+use support::{Load, Service, TempDir, TestEnv, answer_on, deploy_id, journal, port, ports, stderr, stdout, wait_for};
 
 const LOAD_LIMIT: Duration = Duration::from_secs(600);
 
@@ -73,17 +73,14 @@ fn a_check_whose_body_does_not_match_keeps_users_on_the_old_color() {
 #[test]
 fn a_check_command_that_exits_1_keeps_users_on_the_old_color() {
     let suite = toml_words(&["/bin/sh", "-c", "echo \"suite against $BGCTL_URL: 3 failures\"; exit 1"]);
-    let (code, err) = deploy_gated(
-        "chk_cmd",
-        (20103, 20104, 20181),
-        &format!("[checks]\ncommand = {suite}\n"),
-    );
+    let ports = ports();
+    let (code, err) = deploy_gated("chk_cmd", ports, &format!("[checks]\ncommand = {suite}\n"));
     assert_eq!(code, Some(3), "{err}");
     // The program is named, never its arguments (DESIGN §10: they may carry a secret).
     assert!(err.contains("check `/bin/sh`: exit 1"), "{err}");
     assert!(!err.contains("`/bin/sh -c"), "arguments shown: {err}");
     assert!(
-        err.contains("suite against http://127.0.0.1:20104: 3 failures"),
+        err.contains(&format!("suite against http://127.0.0.1:{}: 3 failures", ports.1)),
         "its output: {err}"
     );
 }
@@ -146,9 +143,9 @@ fn status(svc: &Service) -> Value {
 #[test]
 fn stage_shows_the_release_on_the_preview_only_then_promote_and_discard() {
     let env = TestEnv::get();
-    let (preview, main) = (20185, 20184);
+    let (preview, (blue, green, main)) = (port(), ports());
     let proxy = format!("{}preview_listen = {preview}\n", env.sandbox_proxy("stg_flow"));
-    let svc = Service::with_proxy(&env, "stg_flow", (20111, 20112, main), &proxy, "");
+    let svc = Service::with_proxy(&env, "stg_flow", (blue, green, main), &proxy, "");
     svc.install();
     ok(&svc.bgctl(&["switch"]), "the first switch");
     assert_nothing_staged(preview, "stg_flow");
@@ -272,7 +269,7 @@ fn promote_after_the_staged_container_was_killed_moves_nothing() {
 #[test]
 fn hook_words_arrive_exactly_and_their_output_is_in_the_journal() {
     let env = TestEnv::get();
-    let svc = Service::new(&env, "stg_hooks", (20115, 20116, 20187), "");
+    let svc = Service::new(&env, "stg_hooks", ports(), "");
     // Under the environment's dir, which the sandbox sees at the same path.
     let out = TempDir(env.dir().join(format!("stg-hooks-{}", std::process::id())));
     std::fs::create_dir_all(out.path()).unwrap();
@@ -297,8 +294,9 @@ fn hook_words_arrive_exactly_and_their_output_is_in_the_journal() {
     let pre_flip = toml_words(&["/bin/sh", "-c", "echo expanding schema 42; echo done >&2"]);
     let after = out.path().join("post_switch");
     let post = format!(
-        "/usr/bin/curl -s -o /dev/null http://127.0.0.1:20115/ && echo blue up > {0} || echo blue down > {0}; exit 7",
-        after.display()
+        "/usr/bin/curl -s -o /dev/null http://127.0.0.1:{1}/ && echo blue up > {0} || echo blue down > {0}; exit 7",
+        after.display(),
+        svc.ports.0
     );
     let post_switch = toml_words(&["/bin/sh", "-c", &post]);
     append(

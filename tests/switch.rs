@@ -122,7 +122,7 @@ fn five_switches_at_once_one_deploys_four_exit_4_naming_the_holder() {
 #[test]
 fn status_json_tells_the_live_color_each_unit_and_the_proxy() {
     let env = TestEnv::get();
-    let svc = Service::new(&env, "stat", (19531, 19532, 19583), "");
+    let svc = Service::new(&env, "stat", ports(), "");
     svc.install();
     let before: serde_json::Value = serde_json::from_slice(&svc.bgctl(&["status", "--json"]).stdout).unwrap();
     assert_eq!(before["active"], serde_json::Value::Null);
@@ -132,16 +132,16 @@ fn status_json_tells_the_live_color_each_unit_and_the_proxy() {
     let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(s["service"], "stat");
     assert_eq!(s["active"]["color"], "blue");
-    assert_eq!(s["active"]["port"], 19531);
+    assert_eq!(s["active"]["port"], svc.ports.0);
     assert_eq!(s["active"]["image"], "bgctl-demo:v2");
-    assert_eq!(s["active"]["unit"], "stat_blue@19531.service");
+    assert_eq!(s["active"]["unit"], format!("stat_blue@{}.service", svc.ports.0));
     assert_eq!(s["colors"]["blue"]["active_state"], "active");
     assert_eq!(s["colors"]["blue"]["container"], "running");
     assert_eq!(s["colors"]["blue"]["health"], "healthy");
     assert_eq!(s["colors"]["green"]["active_state"], "inactive");
     assert_eq!(s["colors"]["green"]["container"], serde_json::Value::Null);
     assert_eq!(s["proxy"]["in_sync"], true);
-    assert_eq!(s["proxy"]["port"], 19583);
+    assert_eq!(s["proxy"]["port"], svc.listen);
     assert_eq!(s["state"]["backend"], "etcd");
     assert!(s["state"]["revision"].as_i64().unwrap() > 0);
 }

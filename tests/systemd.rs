@@ -63,7 +63,8 @@ fn install_writes_once_then_nothing_and_systemd_loads_the_units() {
 #[test]
 fn install_dry_run_shows_a_diff_and_touches_nothing() {
     let env = TestEnv::get();
-    let svc = Service::new(&env, "inst_dry", (19311, 19312, 19390), "");
+    let ports = ports();
+    let svc = Service::new(&env, "inst_dry", ports, "");
     let o = svc.run(&["install", "--dry-run"]).run();
     assert!(
         stdout(&o).contains("+ExecStart=\"/usr/bin/docker\" run --rm --name inst_dry_blue"),
@@ -75,11 +76,7 @@ fn install_dry_run_shows_a_diff_and_touches_nothing() {
 
     // After an install, a config change shows as a diff of the unit only.
     svc.install();
-    let changed = env.config(
-        "inst_dry",
-        (19311, 19312, 19390),
-        "[container]\npull = false\nstop_timeout = \"30s\"\n",
-    );
+    let changed = env.config("inst_dry", ports, "[container]\npull = false\nstop_timeout = \"30s\"\n");
     let o = bgctl(&["--config", changed.to_str().unwrap(), "install", "--dry-run"]);
     assert!(
         stdout(&o).contains("-ExecStop=\"/usr/bin/docker\" stop -t 10 inst_dry_blue"),
@@ -97,11 +94,12 @@ fn install_dry_run_shows_a_diff_and_touches_nothing() {
 #[tokio::test]
 async fn install_after_a_config_change_writes_only_the_units_and_reloads() {
     let env = TestEnv::get();
-    let svc = Service::new(&env, "inst_change", (19391, 19392, 19377), "");
+    let ports = ports();
+    let svc = Service::new(&env, "inst_change", ports, "");
     svc.install();
     let changed = env.config(
         "inst_change",
-        (19391, 19392, 19377),
+        ports,
         "[container]\npull = false\nstop_timeout = \"30s\"\n",
     );
     assert_eq!(changed, svc.config);
@@ -165,7 +163,7 @@ fn install_refuses_a_unit_dir_that_is_not_a_directory() {
 #[tokio::test]
 async fn start_and_stop_run_the_container_and_report_their_jobs() {
     let env = TestEnv::get();
-    let svc = Service::new(&env, "jobs", (19331, 19332, 19396), "");
+    let svc = Service::new(&env, "jobs", ports(), "");
     svc.install();
     let systemd = DbusSystemd::connect().await.unwrap();
     let unit = svc.unit("blue");
@@ -174,7 +172,7 @@ async fn start_and_stop_run_the_container_and_report_their_jobs() {
     assert!(state.is_running(), "{state}");
     assert_eq!(state.invocation_id.len(), 32, "{state:?}");
     let answer = wait_for(Duration::from_secs(30), || {
-        http_get(19331, "/").filter(|(s, _)| s.contains("200"))
+        http_get(svc.ports.0, "/").filter(|(s, _)| s.contains("200"))
     });
     assert!(answer.is_some(), "the container never answered");
     // Reading the state again gives the same run.
@@ -254,7 +252,7 @@ async fn enable_only_leaves_exactly_the_active_instance_enabled() {
 #[tokio::test]
 async fn uninstall_stops_disables_and_removes_everything_install_wrote() {
     let env = TestEnv::get();
-    let svc = Service::new(&env, "uninst", (19371, 19372, 19379), "");
+    let svc = Service::new(&env, "uninst", ports(), "");
     svc.install();
     let systemd = DbusSystemd::connect().await.unwrap();
     systemd.start(&svc.unit("green"), SETTLE, START_TIMEOUT).await.unwrap();
@@ -265,7 +263,7 @@ async fn uninstall_stops_disables_and_removes_everything_install_wrote() {
 
     let o = svc.run(&["uninstall"]).run();
     assert!(
-        stderr(&o).contains("uninstall: stopped uninst_green@19372.service"),
+        stderr(&o).contains(&format!("uninstall: stopped uninst_green@{}.service", svc.ports.1)),
         "{}",
         stderr(&o)
     );

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use support::{Load, Service, TestEnv, ports, stderr, stdout};
+use support::{Load, Service, TestEnv, port, ports, stderr, stdout};
 
 const LOAD_LIMIT: Duration = Duration::from_secs(600);
 
@@ -76,7 +76,7 @@ fn header<'a>(response: &'a str, name: &str) -> Option<&'a str> {
 fn ten_switches_over_https_under_load_fail_no_request() {
     let env = TestEnv::get();
     let (cert, key) = openssl_pair(&env, "tls_switch", 90);
-    let tls = 24143;
+    let tls = port();
     let svc = Service::new(
         &env,
         "tls_switch",
@@ -130,7 +130,7 @@ fn ten_switches_over_https_under_load_fail_no_request() {
 fn the_app_behind_https_learns_the_real_scheme() {
     let env = TestEnv::get();
     let (cert, key) = openssl_pair(&env, "tls_headers", 90);
-    let tls = 24144;
+    let tls = port();
     let svc = Service::new(
         &env,
         "tls_headers",
@@ -153,7 +153,7 @@ fn a_readable_key_a_foreign_key_or_an_expiring_certificate_is_refused_or_reporte
     let (cert, key) = openssl_pair(&env, "tls_bad", 90);
     let (_, other_key) = openssl_pair(&env, "tls_bad_other", 90);
     let ports = ports();
-    let tls = 24145;
+    let tls = port();
     let svc = Service::new(&env, "tls_bad", ports, &tls_section(tls, &cert, &key, ""));
     let site = PathBuf::from(env.var("BGCTL_TEST_NGINX_SITES")).join("tls_bad.conf");
     let _ = std::fs::remove_file(&site);

@@ -16,8 +16,8 @@ fn reconcile_refuses_a_stored_image_from_another_repository_and_starts_nothing()
     let unit = svc.unit("blue");
     let o = env.in_sandbox(&["systemctl", "stop", unit.as_str()]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let dropin = env.unit_dir().join("trust_img_blue@.service.d/50-bgctl-image.conf");
-    let before = std::fs::read_to_string(&dropin).unwrap();
+    let image_file = env.unit_dir().join("trust_img_blue@.service.d/image.env");
+    let before = std::fs::read_to_string(&image_file).unwrap();
 
     // A compromised proxy host (it holds etcd credentials) names its image.
     for key in ["image", "trust_img_blue/image"] {
@@ -31,9 +31,9 @@ fn reconcile_refuses_a_stored_image_from_another_repository_and_starts_nothing()
     );
     assert!(!svc.is_active("blue"), "reconcile started the color");
     assert_eq!(
-        std::fs::read_to_string(&dropin).unwrap(),
+        std::fs::read_to_string(&image_file).unwrap(),
         before,
-        "the drop-in names another image"
+        "the image file names another image"
     );
 
     // The stored image put back, reconcile heals; --image is held to the same list.

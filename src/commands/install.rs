@@ -84,8 +84,10 @@ async fn install(
             crate::say!("install: kept {} (a deploy owns it now)", file.path);
         }
     }
+    // Only once the env files are written: their image came from it.
+    let moved = super::legacy_dropin::remove(config)?;
     // A reload an earlier run could not finish (systemd still has old files) is owed too.
-    if written > 0 || stale_units(config, systemd).await? {
+    if written > 0 || moved || stale_units(config, systemd).await? {
         systemd.reload().await?;
         check_loaded(config, systemd).await?;
         crate::tell!(

@@ -8,10 +8,20 @@ use crate::files::read_if_exists;
 use crate::plan::{FileAction, plan_files};
 use crate::render::{RenderedFile, acme_units, install_files};
 
-/// Everything install writes: the units, drop-ins and site, and with ACME
+/// Everything install writes: the units, image files and site (an older
+/// install's image carried over), and with ACME
 /// the renewal's units, which run this binary.
 pub fn installed_files(config: &Config, live: Option<Color>) -> Result<Vec<RenderedFile>, Error> {
     let mut files = install_files(config, live)?;
+    for color in Color::ALL {
+        if let Some(carried) = super::legacy_dropin::carried_over(config, color)? {
+            let file = files
+                .iter_mut()
+                .find(|f| f.path == carried.path)
+                .expect("install writes it");
+            *file = carried;
+        }
+    }
     files.extend(acme_units(config, &this_binary())?);
     Ok(files)
 }

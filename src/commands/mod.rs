@@ -6,6 +6,7 @@ mod drift;
 mod history;
 mod install;
 mod installed;
+mod legacy_dropin;
 mod logs;
 mod preflight;
 mod provision;

@@ -64,6 +64,9 @@ async fn uninstall(config: &Config, systemd: &impl Systemd) -> Result<(), Error>
         remove_ours(file.path.as_path())?;
     }
     for color in Color::ALL {
+        remove_ours(crate::render::legacy_dropin_path(config, color).as_path())?;
+    }
+    for color in Color::ALL {
         // Install made the drop-in directory; gone once empty.
         let dir = config
             .systemd

@@ -107,6 +107,10 @@ pub enum Problem {
         "proxy.tls.acme = true needs domain names: set proxy.tls.acme_domains, or proxy.server_name to the site's names (not \"_\")"
     )]
     AcmeWithoutDomains,
+    #[error(
+        "systemd.unit_dir {0:?} holds a backslash: the units name files in it (EnvironmentFile=), where systemd reads one as an escape"
+    )]
+    UnitDirBackslash(String),
     #[error("container.allowed_images lists {0:?}: name a repository, without a tag or digest")]
     AllowedImageWithTag(String),
     #[error("image {image} is outside container.allowed_images ({allowed}): list its repository there")]
@@ -156,6 +160,10 @@ impl Config {
             && [blue, green, self.proxy.listen].contains(&preview)
         {
             return Err(Problem::PreviewClash(preview));
+        }
+        let unit_dir = self.systemd.unit_dir.as_str();
+        if unit_dir.contains('\\') {
+            return Err(Problem::UnitDirBackslash(unit_dir.to_owned()));
         }
         let durations = [
             ("health.timeout", self.health.timeout),

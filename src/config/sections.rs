@@ -124,6 +124,7 @@ pub struct Health {
     pub timeout: HumanDuration,
     pub path: HealthPath,
     pub interval: HumanDuration,
+    pub docker: DockerHealth,
 }
 
 impl Default for Health {
@@ -132,8 +133,24 @@ impl Default for Health {
             timeout: DEFAULT_HEALTH_TIMEOUT,
             path: parsed(DEFAULT_HEALTH_PATH),
             interval: DEFAULT_HEALTH_INTERVAL,
+            docker: DockerHealth::default(),
         }
     }
+}
+
+/// `[health] docker`: what the gate makes of an image's HEALTHCHECK.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DockerHealth {
+    /// While Docker says `starting`, bgctl runs the test itself every
+    /// `interval`; one pass counts.
+    #[default]
+    Exec,
+    /// Only Docker's own verdict counts (its first run is one HEALTHCHECK
+    /// interval after the start).
+    Wait,
+    /// The HEALTHCHECK is not looked at; the HTTP probe decides.
+    Ignore,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

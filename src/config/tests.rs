@@ -143,6 +143,10 @@ fn fields_that_do_not_fit_together_are_refused() {
         ("[state]\ncert = \"/c.pem\"\n", Problem::TlsPairIncomplete),
         ("[state]\npassword = \"p\"\n", Problem::PasswordWithoutUser),
         ("[state]\nendpoints = []\n", Problem::NoEndpoints),
+        (
+            "[systemd]\nunit_dir = \"/etc/a\\\\b\"\n",
+            Problem::UnitDirBackslash("/etc/a\\b".into()),
+        ),
         ("[proxy]\npreview_listen = 80\n", Problem::PreviewClash(port(80))),
         ("[proxy]\npreview_listen = 9002\n", Problem::PreviewClash(port(9002))),
         (
@@ -292,4 +296,16 @@ fn only_images_of_an_allowed_repository_may_run() {
     let listed =
         with("[container]\nallowed_images = [\"vfarcic/technologyconversationsbdd\", \"team/canary\"]\n").unwrap();
     assert!(listed.check_image(&"team/canary:7".parse().unwrap()).is_ok());
+}
+
+#[test]
+fn health_docker_defaults_to_exec_and_takes_only_its_three_words() {
+    assert_eq!(with("").unwrap().health.docker, DockerHealth::Exec);
+    assert_eq!(fixture("full.toml").health.docker, DockerHealth::Wait);
+    let ignore = with("[health]\ndocker = \"ignore\"\n").unwrap();
+    assert_eq!(ignore.health.docker, DockerHealth::Ignore);
+    let Err(ParseError::Toml(message)) = with("[health]\ndocker = \"poll\"\n") else {
+        panic!("docker = \"poll\" was taken");
+    };
+    assert!(message.contains("exec") && message.contains("wait"), "{message}");
 }

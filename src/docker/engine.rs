@@ -3,12 +3,13 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::query_parameters::{EventsOptionsBuilder, InspectContainerOptionsBuilder};
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::{Container, Docker, DockerError, Health, HealthWatch};
+use super::{Container, Docker, DockerError, Health, HealthTest, HealthWatch};
 use crate::domain::DockerHost;
 
 /// Connecting and each request: a dead dockerd fails fast (exit 5 in under 10 s).
@@ -43,12 +44,6 @@ impl EngineDocker {
         })
     }
 
-    /// dockerd's version and API version (`doctor`).
-    pub async fn version(&self) -> Result<(String, String), DockerError> {
-        let v = self.docker.version().await.map_err(|e| self.unreachable(e))?;
-        Ok((v.version.unwrap_or_default(), v.api_version.unwrap_or_default()))
-    }
-
     fn unreachable(&self, e: bollard::errors::Error) -> DockerError {
         DockerError::Unreachable {
             host: self.host.clone(),
@@ -73,6 +68,11 @@ impl Docker for EngineDocker {
 
     type Watch = EngineWatch;
 
+    async fn version(&self) -> Result<(String, String), DockerError> {
+        let v = self.docker.version().await.map_err(|e| self.unreachable(e))?;
+        Ok((v.version.unwrap_or_default(), v.api_version.unwrap_or_default()))
+    }
+
     async fn inspect(&self, name: &str) -> Result<Option<Container>, DockerError> {
         let options = InspectContainerOptionsBuilder::default().build();
         let found = match self.docker.inspect_container(name, Some(options)).await {
@@ -88,6 +88,10 @@ impl Docker for EngineDocker {
             }
             Err(other) => return Err(self.unreachable(other)),
         };
+        let health_test = found
+            .config
+            .and_then(|c| c.healthcheck)
+            .and_then(|h| HealthTest::from_docker(&h.test?, h.timeout));
         let state = found.state.unwrap_or_default();
         let health = state.health.and_then(|h| {
             let status = h
@@ -114,7 +118,36 @@ impl Docker for EngineDocker {
             exit_code: state.exit_code.unwrap_or(0),
             image_id: found.image.unwrap_or_default(),
             health,
+            health_test,
         }))
+    }
+
+    async fn run_test(&self, name: &str, test: &HealthTest) -> Result<bool, DockerError> {
+        let options = CreateExecOptions {
+            cmd: Some(test.argv.clone()),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            ..Default::default()
+        };
+        let run = async {
+            let exec = self.docker.create_exec(name, options).await?;
+            // Attached, so the run is over when its output ends.
+            if let StartExecResults::Attached { mut output, .. } = self.docker.start_exec(&exec.id, None).await? {
+                while output.next().await.transpose()?.is_some() {}
+            }
+            self.docker.inspect_exec(&exec.id).await
+        };
+        match tokio::time::timeout(test.timeout, run).await {
+            // Too slow counts as a failed run, as it does for Docker.
+            Err(_) => Ok(false),
+            Ok(Ok(done)) => Ok(done.exit_code == Some(0)),
+            // dockerd's word (the container is gone or stopped): a failed run.
+            Ok(Err(e @ bollard::errors::Error::DockerResponseServerError { .. })) => {
+                tracing::debug!("docker: health test in {name}: {e}");
+                Ok(false)
+            }
+            Ok(Err(e)) => Err(self.unreachable(e)),
+        }
     }
 
     async fn watch_health(&self, name: &str) -> Result<EngineWatch, DockerError> {

@@ -3,10 +3,12 @@
 //! [`EngineDocker`] is the real one.
 
 mod engine;
+mod healthcheck;
 
 use std::time::Duration;
 
 pub use engine::EngineDocker;
+pub use healthcheck::HealthTest;
 
 /// What Docker says about a container.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +21,8 @@ pub struct Container {
     pub image_id: String,
     /// `None` when the image defines no HEALTHCHECK.
     pub health: Option<Health>,
+    /// The HEALTHCHECK's test, for bgctl to run itself (`None`: none).
+    pub health_test: Option<HealthTest>,
 }
 
 /// Docker's health of a container with a HEALTHCHECK.
@@ -53,12 +57,19 @@ pub enum DockerError {
 pub trait Docker {
     type Watch: HealthWatch;
 
+    /// dockerd's version and API version (`doctor`).
+    async fn version(&self) -> Result<(String, String), DockerError>;
+
     /// The container named `name`, or `None` when there is none.
     async fn inspect(&self, name: &str) -> Result<Option<Container>, DockerError>;
 
     /// Starts following `name`'s health events; [`HealthWatch::changed`]
     /// then wakes as soon as Docker reports a new health status.
     async fn watch_health(&self, name: &str) -> Result<Self::Watch, DockerError>;
+
+    /// Runs `test` in container `name` once: whether it exited 0 within its
+    /// timeout. A container that is gone or stopped fails the run.
+    async fn run_test(&self, name: &str, test: &HealthTest) -> Result<bool, DockerError>;
 
     /// The registry digests (`name@sha256:…`) of image `image_id`; none for
     /// an image built on the host, or one that is gone.

@@ -18,6 +18,9 @@ impl HealthWatch for NoEvents {
 
 impl Docker for FakeDocker {
     type Watch = NoEvents;
+    async fn version(&self) -> Result<(String, String), DockerError> {
+        Ok(("20.10 (fake)".into(), "1.41".into()))
+    }
     async fn inspect(&self, name: &str) -> Result<Option<Container>, DockerError> {
         let status = if self.sick.as_deref() == Some(name) {
             "unhealthy"
@@ -33,7 +36,11 @@ impl Docker for FakeDocker {
                 status: status.into(),
                 log: vec!["exit 1: connection refused".into()],
             }),
+            health_test: None,
         }))
+    }
+    async fn run_test(&self, _: &str, _: &HealthTest) -> Result<bool, DockerError> {
+        Ok(false)
     }
     async fn watch_health(&self, _: &str) -> Result<NoEvents, DockerError> {
         Ok(NoEvents)

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::config::DrainWait;
-use crate::docker::{Container, Docker, DockerError, Health, HealthWatch};
+use crate::docker::{Container, Docker, DockerError, Health, HealthTest, HealthWatch};
 use crate::domain::{Color, HealthPath, Port, UnitName};
 use crate::guard::Tally;
 use crate::health::Probe;

@@ -17,6 +17,8 @@ pub(crate) struct FakeState<'a> {
     /// The lock's lease expires as soon as a flip is proven (after the guard).
     pub(crate) lose_lock_once_proven: bool,
     pub(crate) lock_lost: Cell<bool>,
+    /// Credentials that may only read (a proxy host's role).
+    pub(crate) read_only: bool,
 }
 
 impl<'a> FakeState<'a> {
@@ -34,11 +36,15 @@ impl<'a> FakeState<'a> {
             probation: RefCell::new(None),
             lose_lock_once_proven: false,
             lock_lost: Cell::new(false),
+            read_only: false,
         }
     }
 }
 
 impl StateStore for FakeState<'_> {
+    async fn can_write(&self) -> Result<bool, StateError> {
+        Ok(!self.read_only)
+    }
     async fn lock(&mut self, _: &Holder, _: Wait) -> Result<(), StateError> {
         match &self.holder {
             Some(holder) => Err(StateError::Locked {

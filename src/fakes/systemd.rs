@@ -32,6 +32,9 @@ impl FakeSystemd<'_> {
 }
 
 impl Systemd for FakeSystemd<'_> {
+    async fn version(&self) -> Result<String, SystemdError> {
+        Ok("252 (fake)".into())
+    }
     async fn reload(&self) -> Result<(), SystemdError> {
         self.log.push("daemon-reload".into());
         Ok(())

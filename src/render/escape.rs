@@ -47,6 +47,23 @@ impl askama::filters::Escaper for Nginx {
     }
 }
 
+/// Default escaper of environment files (`EnvironmentFile=`), which take
+/// values bare: only characters of an image reference or a name pass, so no
+/// value can quote, continue or end its line.
+#[derive(Debug, Clone, Copy)]
+pub struct EnvFile;
+
+impl askama::filters::Escaper for EnvFile {
+    fn write_escaped_str<W: Write>(&self, mut dest: W, s: &str) -> fmt::Result {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || "._-:/@+".contains(c);
+        if s.chars().all(allowed) {
+            dest.write_str(s)
+        } else {
+            Err(fmt::Error)
+        }
+    }
+}
+
 /// One word of an `ExecStart=` command line, double-quoted: `\` and `"`
 /// escaped, `%` doubled (specifiers), `$` doubled (variable expansion), and
 /// control characters written as C escapes so the line never breaks.

@@ -75,11 +75,11 @@ struct ColorUnit<'a> {
     name: &'a ServiceName,
     color: Color,
     instance: String,
-    dropin: &'static str,
+    /// The color's image environment file, its path as systemd reads it.
+    image_env: String,
     docker_cli: &'a AbsPath,
     docker_host: &'a DockerHost,
     docker_unit: Option<&'a UnitName>,
-    image: &'a ImageRef,
     pull: bool,
     publish: String,
     container_port: u16,
@@ -91,8 +91,8 @@ struct ColorUnit<'a> {
 }
 
 #[derive(Template)]
-#[template(path = "image-dropin.conf", escape = "systemd")]
-struct ImageDropin<'a> {
+#[template(path = "image.env", escape = "envfile")]
+struct ImageEnv<'a> {
     name: &'a ServiceName,
     color: Color,
     image: &'a ImageRef,
@@ -151,14 +151,14 @@ struct Preview {
 }
 
 /// Everything `install` writes, given the live color (None before the first
-/// deploy: the site then answers 503). Both drop-ins carry the config's image.
+/// deploy: the site then answers 503). Both image files carry the config's image.
 pub fn install_files(config: &Config, live: Option<Color>) -> Result<Vec<RenderedFile>, RenderError> {
     let mut files = Vec::with_capacity(5);
     for color in Color::ALL {
         files.push(color_unit(config, color)?);
     }
     for color in Color::ALL {
-        files.push(image_dropin(config, color, &config.image)?);
+        files.push(image_env(config, color, &config.image)?);
     }
     files.push(site(config, live)?);
     Ok(files)
@@ -191,11 +191,10 @@ pub fn color_unit(config: &Config, color: Color) -> Result<RenderedFile, RenderE
         name: &config.name,
         color,
         instance: naming::instance(&config.name, color),
-        dropin: naming::IMAGE_DROPIN,
+        image_env: image_env_path(config, color).to_string(),
         docker_cli: &config.docker.cli,
         docker_host: &config.docker.host,
         docker_unit: config.systemd.docker_unit.as_ref(),
-        image: &config.image,
         pull: config.container.pull,
         publish: publish_address(config.container.publish),
         container_port: config.container_port.get(),
@@ -212,18 +211,31 @@ pub fn color_unit(config: &Config, color: Color) -> Result<RenderedFile, RenderE
     finish(path, &file, WritePolicy::Converge, unit.render())
 }
 
-/// `<unit_dir>/<name>_<color>@.service.d/50-bgctl-image.conf`.
-pub fn image_dropin(config: &Config, color: Color, image: &ImageRef) -> Result<RenderedFile, RenderError> {
-    let dir = naming::dropin_dir(&config.name, color);
-    let path = (config.systemd.unit_dir.join(&dir))
-        .and_then(|d| d.join(naming::IMAGE_DROPIN))
-        .expect("drop-in names are single file names");
-    let dropin = ImageDropin {
+/// `<unit_dir>/<name>_<color>@.service.d/image.env`: `BGCTL_IMAGE=<image>`.
+pub fn image_env(config: &Config, color: Color, image: &ImageRef) -> Result<RenderedFile, RenderError> {
+    let file = ImageEnv {
         name: &config.name,
         color,
         image,
     };
-    finish(path, naming::IMAGE_DROPIN, WritePolicy::CreateOnly, dropin.render())
+    let path = image_env_path(config, color);
+    finish(path, naming::IMAGE_ENV, WritePolicy::CreateOnly, file.render())
+}
+
+/// Where `color`'s image environment file is.
+pub fn image_env_path(config: &Config, color: Color) -> AbsPath {
+    in_dropin_dir(config, color, naming::IMAGE_ENV)
+}
+
+/// Where `color`'s image drop-in was before [`image_env`].
+pub fn legacy_dropin_path(config: &Config, color: Color) -> AbsPath {
+    in_dropin_dir(config, color, naming::LEGACY_IMAGE_DROPIN)
+}
+
+fn in_dropin_dir(config: &Config, color: Color, file: &str) -> AbsPath {
+    (config.systemd.unit_dir.join(&naming::dropin_dir(&config.name, color)))
+        .and_then(|d| d.join(file))
+        .expect("drop-in names are single file names")
 }
 
 /// The nginx site: proxying to `live`'s port, or answering 503 when no color is live.

@@ -49,7 +49,7 @@ fn install_files_match_their_golden_files_with_every_option_set() {
 }
 
 #[test]
-fn install_writes_both_units_both_dropins_and_the_site_at_their_paths() {
+fn install_writes_both_units_both_image_files_and_the_site_at_their_paths() {
     let files = install_files(&fixture("bdd_assistant.toml"), None).unwrap();
     let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(
@@ -57,8 +57,8 @@ fn install_writes_both_units_both_dropins_and_the_site_at_their_paths() {
         [
             "/etc/systemd/system/bdd_assistant_blue@.service",
             "/etc/systemd/system/bdd_assistant_green@.service",
-            "/etc/systemd/system/bdd_assistant_blue@.service.d/50-bgctl-image.conf",
-            "/etc/systemd/system/bdd_assistant_green@.service.d/50-bgctl-image.conf",
+            "/etc/systemd/system/bdd_assistant_blue@.service.d/image.env",
+            "/etc/systemd/system/bdd_assistant_green@.service.d/image.env",
             "/etc/nginx/sites-enabled/bdd_assistant.conf",
         ]
     );

@@ -251,4 +251,10 @@ pub trait StateStore {
 
     /// History, oldest first.
     async fn history(&self) -> Result<Vec<HistoryRecord>, StateError>;
+
+    /// Whether these credentials may write the state (`doctor`'s role
+    /// check); a store without users always may.
+    async fn can_write(&self) -> Result<bool, StateError> {
+        Ok(true)
+    }
 }

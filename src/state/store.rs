@@ -64,6 +64,9 @@ macro_rules! each {
 }
 
 impl StateStore for Store {
+    async fn can_write(&self) -> Result<bool, StateError> {
+        each!(self, s => s.can_write().await)
+    }
     async fn lock(&mut self, holder: &Holder, wait: Wait) -> Result<(), StateError> {
         each!(self, s => s.lock(holder, wait).await)
     }

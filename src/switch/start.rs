@@ -1,4 +1,4 @@
-//! Phases `start` and `healthy`: the target's image in its drop-in, its
+//! Phases `start` and `healthy`: the target's image in its env file, its
 //! unit started, and health waited for; and the later looks that tell a
 //! color still healthy from one that was lost.
 
@@ -30,7 +30,7 @@ impl<H: Host, R: Report> Run<'_, '_, H, R> {
         }
     }
 
-    /// Starts `color`, with `image` in its drop-in when given. `fresh`: a
+    /// Starts `color`, with `image` in its env file when given. `fresh`: a
     /// color already up is stopped first (it may run another image). A unit
     /// that would not start says why, with its journal.
     pub async fn start_color(
@@ -41,7 +41,7 @@ impl<H: Host, R: Report> Run<'_, '_, H, R> {
     ) -> Result<(), SwitchError> {
         self.world.state.check_lock().await?;
         if let Some(image) = image {
-            self.write_dropin(color, image).await?;
+            self.write_image(color, image)?;
         }
         let systemd = self.world.systemd;
         let unit = self.world.config.unit(color);
@@ -61,18 +61,18 @@ impl<H: Host, R: Report> Run<'_, '_, H, R> {
         }
     }
 
-    /// Puts `image` into `color`'s drop-in (and reloads systemd) if it is not there yet.
-    async fn write_dropin(&self, color: Color, image: &ImageRef) -> Result<(), SwitchError> {
+    /// Puts `image` into `color`'s env file if it is not there yet. The unit
+    /// reads the file at its start: no daemon-reload.
+    fn write_image(&self, color: Color, image: &ImageRef) -> Result<(), SwitchError> {
         // The one way an image reaches a unit: whatever chose it (--image,
         // the state store, history), it is in the allowlist.
         self.world
             .config
             .check_image(image)
             .map_err(SwitchError::ImageNotAllowed)?;
-        let dropin = render::image_dropin(self.world.config, color, image)?;
-        if read_if_exists(dropin.path.as_path())?.as_deref() != Some(dropin.contents.as_str()) {
-            write_atomic(dropin.path.as_path(), dropin.contents.as_bytes())?;
-            self.world.systemd.reload().await?;
+        let file = render::image_env(self.world.config, color, image)?;
+        if read_if_exists(file.path.as_path())?.as_deref() != Some(file.contents.as_str()) {
+            write_atomic(file.path.as_path(), file.contents.as_bytes())?;
         }
         Ok(())
     }

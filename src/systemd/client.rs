@@ -80,14 +80,6 @@ impl DbusSystemd {
         Ok(DbusSystemd { conn, manager })
     }
 
-    /// systemd's version string.
-    pub async fn version(&self) -> Result<String, SystemdError> {
-        let call = self.manager.version();
-        within("read the version of", "systemd", CALL_TIMEOUT, call)
-            .await?
-            .map_err(call_error("read the version of", "systemd"))
-    }
-
     /// Runs one job the race-free way (see [`Self::await_job`]).
     async fn run_job(
         &self,
@@ -206,6 +198,13 @@ impl DbusSystemd {
 }
 
 impl Systemd for DbusSystemd {
+    async fn version(&self) -> Result<String, SystemdError> {
+        let call = self.manager.version();
+        within("read the version of", "systemd", CALL_TIMEOUT, call)
+            .await?
+            .map_err(call_error("read the version of", "systemd"))
+    }
+
     async fn reload(&self) -> Result<(), SystemdError> {
         let op = "reload";
         within(op, "systemd", CALL_TIMEOUT, self.manager.reload())

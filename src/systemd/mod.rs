@@ -63,6 +63,9 @@ pub enum SystemdError {
 /// when systemd says the job finished, with the unit's state then.
 #[allow(async_fn_in_trait)] // used through generics, never as `dyn`
 pub trait Systemd {
+    /// systemd's version string (`doctor`).
+    async fn version(&self) -> Result<String, SystemdError>;
+
     /// `daemon-reload`: re-read unit files.
     async fn reload(&self) -> Result<(), SystemdError>;
 
@@ -104,21 +107,18 @@ pub trait Systemd {
 
 /// Makes `active` the only enabled one of the pair, so after a reboot exactly
 /// the live color starts. Enables first: a crash in between leaves both
-/// enabled (both start, the proxy picks one), never neither. One
-/// daemon-reload for both, as `systemctl enable` does, only when a link changed.
+/// enabled (both start, the proxy picks one), never neither.
+///
+/// No daemon-reload, unlike `systemctl enable`: the links are what the next
+/// boot reads, and `is-enabled` reads them from disk too. Only the running
+/// manager's view of multi-user.target's wants stays as it was until the
+/// next reload, which no deploy needs, and a switch stays free of one.
 pub async fn enable_only(
     systemd: &impl Systemd,
     active: &UnitName,
     other: &UnitName,
 ) -> Result<Vec<FileChange>, SystemdError> {
     let mut changes = systemd.enable(std::slice::from_ref(active)).await?;
-    let disabled = systemd.disable(std::slice::from_ref(other)).await;
-    if let Ok(more) = &disabled {
-        changes.extend_from_slice(more);
-    }
-    // What enable changed is reloaded even when disable failed.
-    if !changes.is_empty() {
-        systemd.reload().await?;
-    }
-    disabled.map(|_| changes)
+    changes.extend(systemd.disable(std::slice::from_ref(other)).await?);
+    Ok(changes)
 }

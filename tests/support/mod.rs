@@ -10,7 +10,7 @@ pub mod run;
 pub mod websocket;
 
 #[allow(unused_imports)] // not every test file asks for ports
-pub use ports::ports;
+pub use ports::{port, ports};
 #[allow(unused_imports)]
 pub use run::Bgctl;
 
@@ -376,7 +376,7 @@ impl<'a> Service<'a> {
             .flat_map(|c| {
                 [
                     dir.join(format!("{}_{c}@.service", self.name)),
-                    dir.join(format!("{}_{c}@.service.d/50-bgctl-image.conf", self.name)),
+                    dir.join(format!("{}_{c}@.service.d/image.env", self.name)),
                 ]
             })
             .collect();

@@ -16,6 +16,11 @@ pub fn ports() -> (u16, u16, u16) {
     (free_port(), free_port(), free_port())
 }
 
+/// One free port, for a service beyond a blue, a green and a listen port.
+pub fn port() -> u16 {
+    free_port()
+}
+
 fn free_port() -> u16 {
     static NEXT: AtomicU16 = AtomicU16::new(0);
     loop {

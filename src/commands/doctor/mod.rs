@@ -12,7 +12,7 @@ mod leftovers;
 
 use super::installed::plan_on_disk;
 use crate::config::Config;
-use crate::docker::EngineDocker;
+use crate::docker::{Docker, DockerError, EngineDocker};
 use crate::domain::Color;
 use crate::domain::UnitName;
 use crate::error::Error;
@@ -20,8 +20,8 @@ use crate::journal;
 use crate::plan::FileAction;
 use crate::proxy::{ProxyError, test_config};
 use crate::render::install_files;
-use crate::state::{EtcdStore, StateError, StateStore, Store};
-use crate::systemd::{DbusSystemd, Systemd};
+use crate::state::{StateError, StateStore, Store};
+use crate::systemd::{DbusSystemd, Systemd, SystemdError};
 use crate::terminal::{self, ErrorBody, ErrorJson, Paint, paint_out};
 use crate::tls;
 
@@ -111,15 +111,45 @@ impl fmt::Display for Check {
     }
 }
 
-/// Every check, the boundaries reached concurrently; a check that needs a
-/// boundary that is down is left out (that boundary's ✗ says it all).
+/// Every check, the boundaries reached concurrently.
 async fn examine(config: &Config) -> Vec<Check> {
     let (systemd, docker, state) = tokio::join!(
         DbusSystemd::connect(),
         EngineDocker::connect(&config.docker.host),
         Store::open(config)
     );
-    let (state_check, live, mut store) = state_check(state).await;
+    let (state_check, live, store) = state_check(state).await;
+    let reached = Reached {
+        systemd,
+        docker,
+        store,
+        live,
+    };
+    examine_with(config, reached, state_check).await
+}
+
+/// What doctor reached: each boundary, or why not.
+struct Reached<S, D, St> {
+    systemd: Result<S, SystemdError>,
+    docker: Result<D, DockerError>,
+    store: Option<St>,
+    /// The live color, once the store answered.
+    live: Option<Option<Color>>,
+}
+
+/// The checks on what was reached; a check that needs a boundary that is
+/// down is left out (that boundary's ✗ says it all).
+async fn examine_with<S: Systemd, D: Docker, St: StateStore>(
+    config: &Config,
+    reached: Reached<S, D, St>,
+    state_check: Check,
+) -> Vec<Check> {
+    let Reached {
+        systemd,
+        docker,
+        mut store,
+        live,
+    } = reached;
     let mut checks = vec![
         systemd_check(&systemd).await,
         docker_check(config, docker).await,
@@ -138,8 +168,8 @@ async fn examine(config: &Config) -> Vec<Check> {
             "fix what nginx -t says, then run bgctl doctor again",
         ),
     });
-    if let (Some(Store::Etcd(etcd)), Ok(systemd)) = (&store, &systemd) {
-        checks.extend(role_check(config, etcd, systemd).await);
+    if let (Some(store), Ok(systemd)) = (&store, &systemd) {
+        checks.extend(role_check(config, store, systemd).await);
     }
     if let Ok(systemd) = &systemd {
         checks.push(nginx_running(config, systemd).await);
@@ -226,7 +256,7 @@ fn commands_check(config: &Config) -> Option<Check> {
     ))
 }
 
-async fn systemd_check(systemd: &Result<DbusSystemd, crate::systemd::SystemdError>) -> Check {
+async fn systemd_check(systemd: &Result<impl Systemd, SystemdError>) -> Check {
     let fix = "start dbus and systemd (is this a systemd host? bgctl needs the system bus, as root)";
     match systemd {
         Ok(s) => match s.version().await {
@@ -237,7 +267,7 @@ async fn systemd_check(systemd: &Result<DbusSystemd, crate::systemd::SystemdErro
     }
 }
 
-async fn docker_check(config: &Config, docker: Result<EngineDocker, crate::docker::DockerError>) -> Check {
+async fn docker_check(config: &Config, docker: Result<impl Docker, DockerError>) -> Check {
     let fix = format!(
         "start dockerd (systemctl start docker), or fix [docker] host = \"{}\"",
         config.docker.host
@@ -286,9 +316,9 @@ async fn state_check(state: Result<Store, StateError>) -> (Check, Option<Option<
 /// With etcd auth (`[state] user`): may this host write the state? The app
 /// host must; a proxy host (one running `bgctl-proxy@NAME`) should not, or a
 /// compromised proxy rewrites what users are sent to.
-async fn role_check(config: &Config, etcd: &EtcdStore, systemd: &DbusSystemd) -> Option<Check> {
+async fn role_check(config: &Config, store: &impl StateStore, systemd: &impl Systemd) -> Option<Check> {
     let user = config.state.user.as_ref()?;
-    let writes = match etcd.can_write().await {
+    let writes = match store.can_write().await {
         Ok(writes) => writes,
         Err(e) => return Some(Check::fail("role", e.to_string(), "see the state check")),
     };
@@ -350,11 +380,14 @@ async fn units_check(config: &Config, systemd: &impl Systemd, live: Option<Optio
             "move it away, or point the config elsewhere: install never overwrites it",
         );
     }
-    let stale: Vec<String> = plan
+    let mut stale: Vec<String> = plan
         .iter()
         .filter(|(_, a)| a.writes())
         .map(|(f, _)| f.path.to_string())
         .collect();
+    if super::legacy_dropin::present(config) {
+        stale.push("image.env in place of the older 50-bgctl-image.conf".into());
+    }
     if !stale.is_empty() {
         return Check::fail(
             "units",

@@ -64,3 +64,72 @@ async fn no_leftover_command_unit_is_a_pass_and_touches_nothing() {
     assert!(log.0.borrow().is_empty(), "{:?}", log.0.borrow());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+fn with_user(config: &mut Config) {
+    config.state.user = Some("proxy".parse().unwrap());
+}
+
+fn proxy_host<'a>(log: &'a Log) -> FakeSystemd<'a> {
+    systemd(log, &["bgctl-proxy@web.service"])
+}
+
+#[tokio::test]
+async fn the_role_check_tells_a_read_only_proxy_host_from_one_that_can_write() {
+    let (dir, mut config) = service_in_temp_dir("doctor-role");
+    let log = Log::default();
+    let reader = FakeState {
+        read_only: true,
+        ..FakeState::with(&log, None)
+    };
+    let writer = FakeState::with(&log, None);
+    assert!(
+        role_check(&config, &writer, &proxy_host(&log)).await.is_none(),
+        "no etcd user, no role to check"
+    );
+    with_user(&mut config);
+    let read_only = role_check(&config, &reader, &proxy_host(&log)).await.unwrap();
+    assert!(read_only.ok && read_only.detail.contains("only reads"), "{read_only}");
+    let too_much = role_check(&config, &writer, &proxy_host(&log)).await.unwrap();
+    assert!(
+        !too_much.ok && too_much.detail.contains("bgctl-proxy@web.service runs here"),
+        "{too_much}"
+    );
+    let app_host = role_check(&config, &writer, &systemd(&log, &[])).await.unwrap();
+    assert!(
+        app_host.ok && app_host.detail.contains("an app host's role"),
+        "{app_host}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn without_systemd_its_check_fails_and_the_checks_that_need_it_are_left_out() {
+    let (dir, config) = service_in_temp_dir("doctor-down");
+    let log = Log::default();
+    let down = Reached::<FakeSystemd<'_>, _, FakeState<'_>> {
+        systemd: Err(SystemdError::Unreachable {
+            address: "unix:path=/nowhere".into(),
+            reason: "no such file".into(),
+        }),
+        docker: Ok(crate::fakes::FakeDocker { sick: None }),
+        store: Some(FakeState::with(&log, None)),
+        live: Some(None),
+    };
+    let checks = examine_with(&config, down, Check::pass("state", "fake")).await;
+    let names: Vec<&str> = checks.iter().map(|c| c.name).collect();
+    assert!(!checks[0].ok && checks[0].name == "systemd", "{}", checks[0]);
+    assert!(
+        checks[0].fix.as_deref().unwrap().starts_with("start dbus"),
+        "{}",
+        checks[0]
+    );
+    assert!(
+        checks[1].ok && checks[1].detail.starts_with("docker 20.10 (fake), API 1.41"),
+        "{}",
+        checks[1]
+    );
+    for needs_systemd in ["proxy", "units", "port", "leftover"] {
+        assert!(!names.contains(&needs_systemd), "{names:?}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

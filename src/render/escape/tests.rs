@@ -62,3 +62,15 @@ fn the_nginx_escaper_refuses_anything_that_could_end_a_directive() {
         assert_eq!(escape_with(Nginx, bad), None, "{bad:?}");
     }
 }
+
+#[test]
+fn the_env_file_escaper_passes_an_image_reference_and_refuses_every_hostile_value() {
+    let image = "registry.example.com:5000/team/app@sha256:0a1b+c_d-e";
+    assert_eq!(escape_with(EnvFile, image).as_deref(), Some(image));
+    for &bad in HOSTILE.iter().filter(|v| !v.is_empty()) {
+        assert_eq!(escape_with(EnvFile, bad), None, "{bad:?}");
+    }
+    for bad in ["a b", "a=\"b\"", "a#b", "a'b", "a\\"] {
+        assert_eq!(escape_with(EnvFile, bad), None, "{bad:?}");
+    }
+}

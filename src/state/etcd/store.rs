@@ -88,7 +88,7 @@ impl EtcdStore {
     /// and whose branch is a put. etcd checks the branch's permission before
     /// it evaluates the guard, so a read-only role is refused and a writer's
     /// put never runs.
-    pub async fn can_write(&self) -> Result<bool, StateError> {
+    async fn write_access(&self) -> Result<bool, StateError> {
         let key = self.keys.revision_key();
         let txn = Txn::new()
             .when([Compare::version(key.clone(), CompareOp::Less, 0)])
@@ -126,6 +126,9 @@ impl EtcdStore {
 }
 
 impl StateStore for EtcdStore {
+    async fn can_write(&self) -> Result<bool, StateError> {
+        self.write_access().await
+    }
     async fn lock(&mut self, holder: &Holder, wait: Wait) -> Result<(), StateError> {
         self.acquire(holder, wait).await
     }

@@ -124,17 +124,10 @@ async fn run<'a>(
         systemd.running.borrow_mut().insert(unit.to_string(), true);
     }
     let mut state = FakeState {
-        log: &fx.log,
-        active: RefCell::new(live.and_then(|c| fx.live(c))),
-        revision: Cell::new(if live.is_some() { 7 } else { 0 }),
         holder: holder.map(str::to_owned),
-        history: RefCell::new(Vec::new()),
         conflict: Cell::new(faults.conflict),
-        on_lock: None,
-        staged: RefCell::new(None),
-        probation: RefCell::new(None),
         lose_lock_once_proven: faults.lose_lock,
-        lock_lost: Cell::new(false),
+        ..FakeState::with(&fx.log, live.and_then(|c| fx.live(c)))
     };
     let old_site = live.map(|c| render::site(&fx.config, Some(c)).unwrap().contents);
     let proxy = FakeProxy {
@@ -210,14 +203,19 @@ async fn the_first_switch_starts_blue_serves_it_and_enables_only_it() {
     assert!(fx.log.position("verify blue") < fx.log.position("enable t_blue@9001.service"));
     assert_eq!(*out.systemd.enabled.borrow(), ["t_blue@9001.service".to_owned()].into());
     assert!(fx.log.position("enable t_blue@9001.service") < fx.log.position("unlock"));
-    // The image went into blue's drop-in before the start.
-    let dropin = fx
-        .config
-        .systemd
-        .unit_dir
-        .as_path()
-        .join("t_blue@.service.d/50-bgctl-image.conf");
-    assert!(std::fs::read_to_string(dropin).unwrap().contains("BGCTL_IMAGE=app:v2"));
+    // The image went into blue's env file before the start, and nothing
+    // made systemd re-read its units.
+    let env_file = fx.config.systemd.unit_dir.as_path().join("t_blue@.service.d/image.env");
+    assert!(
+        std::fs::read_to_string(env_file)
+            .unwrap()
+            .contains("\nBGCTL_IMAGE=app:v2\n")
+    );
+    assert!(
+        !fx.log.0.borrow().iter().any(|e| e == "daemon-reload"),
+        "{:?}",
+        fx.log.0.borrow()
+    );
     assert_eq!(out.state.history.borrow()[0].result, "ok");
 }
 

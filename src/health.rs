@@ -223,7 +223,7 @@ pub async fn check_once(
             .as_ref()
             .and_then(|c| c.health_test.as_ref())
             .expect("wants_exec saw it");
-        seen.exec = Some(docker.run_test(&target.container, test).await?);
+        seen.exec = Some(docker.run_test(&target.container, test).await);
     }
     if seen.is_healthy() {
         return Ok(seen);
@@ -241,21 +241,15 @@ pub async fn check_once(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::docker::{Health, HealthTest};
+    use crate::docker::HealthTest;
+    use crate::fakes::running_container;
 
     fn seen(docker: DockerHealth, status: &str, exec: Option<bool>) -> Observation {
         Observation {
             probe: Ok(200),
             container: Some(Container {
-                running: true,
-                status: "running".into(),
-                exit_code: 0,
-                image_id: String::new(),
-                health: Some(Health {
-                    status: status.into(),
-                    log: Vec::new(),
-                }),
                 health_test: HealthTest::from_docker(&["CMD".into(), "/check".into()], None),
+                ..running_container(status)
             }),
             docker,
             exec,

@@ -45,26 +45,32 @@ fn under_exec_a_switch_is_healthy_before_docker_ran_its_first_check() {
     assert_eq!(docker_health(&env, "hx_exec_green"), "starting");
 }
 
+/// A switch to `image` is refused as unhealthy (exit 3) with `said` in its
+/// error: users stay on blue, and green is stopped.
+fn assert_refused(svc: &Service, image: &str, said: &str) {
+    let (code, err) = switch_under_load(svc, image);
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains(said), "{err}");
+    svc.assert_live("blue", "v1");
+    assert!(!svc.is_active("green"), "the unhealthy color still runs");
+}
+
 #[test]
 fn under_wait_the_same_image_is_not_healthy_before_docker_says_so() {
     let env = TestEnv::get();
     let svc = service(&env, "hx_wait", "wait");
-    let (code, err) = switch_under_load(&svc, "bgctl-demo:slowcheck");
-    assert_eq!(code, Some(3), "{err}");
-    assert!(err.contains("starting"), "{err}");
-    svc.assert_live("blue", "v1");
-    assert!(!svc.is_active("green"), "the unhealthy color still runs");
+    assert_refused(&svc, "bgctl-demo:slowcheck", "starting");
 }
 
 #[test]
 fn under_exec_an_image_whose_test_fails_never_passes() {
     let env = TestEnv::get();
     let svc = service(&env, "hx_sick", "exec");
-    let (code, err) = switch_under_load(&svc, "bgctl-demo:slowsick");
-    assert_eq!(code, Some(3), "{err}");
-    assert!(err.contains("its HEALTHCHECK test failed when bgctl ran it"), "{err}");
-    svc.assert_live("blue", "v1");
-    assert!(!svc.is_active("green"), "the unhealthy color still runs");
+    assert_refused(
+        &svc,
+        "bgctl-demo:slowsick",
+        "its HEALTHCHECK test failed when bgctl ran it",
+    );
 }
 
 #[test]

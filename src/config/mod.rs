@@ -2,6 +2,7 @@
 //! refused with their line, every value validated while it is parsed, and
 //! the checks that span fields done once after.
 
+mod health;
 mod locate;
 mod sections;
 
@@ -10,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use health::*;
 pub use locate::{CONFIG_DIR, ConfigSource, locate};
 pub use sections::*;
 

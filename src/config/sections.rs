@@ -16,9 +16,6 @@ pub const DEFAULT_BLUE_PORT: Port = port(9001);
 pub const DEFAULT_GREEN_PORT: Port = port(9002);
 pub const DEFAULT_STOP_TIMEOUT: HumanDuration = HumanDuration::from_millis(10_000);
 pub const DEFAULT_PUBLISH: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
-pub const DEFAULT_HEALTH_TIMEOUT: HumanDuration = HumanDuration::from_millis(60_000);
-pub const DEFAULT_HEALTH_PATH: &str = "/";
-pub const DEFAULT_HEALTH_INTERVAL: HumanDuration = HumanDuration::from_millis(250);
 pub const DEFAULT_LISTEN: Port = port(80);
 pub const DEFAULT_SERVER_NAME: &str = "_";
 pub const DEFAULT_SITE_DIR: &str = "/etc/nginx/sites-enabled";
@@ -49,7 +46,7 @@ const fn port(n: u16) -> Port {
     }
 }
 
-fn parsed<T: std::str::FromStr>(s: &str) -> T
+pub(super) fn parsed<T: std::str::FromStr>(s: &str) -> T
 where
     T::Err: std::fmt::Debug,
 {
@@ -116,41 +113,6 @@ where
         return Ok(None);
     }
     T::try_from(s).map(Some).map_err(serde::de::Error::custom)
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Health {
-    pub timeout: HumanDuration,
-    pub path: HealthPath,
-    pub interval: HumanDuration,
-    pub docker: DockerHealth,
-}
-
-impl Default for Health {
-    fn default() -> Self {
-        Self {
-            timeout: DEFAULT_HEALTH_TIMEOUT,
-            path: parsed(DEFAULT_HEALTH_PATH),
-            interval: DEFAULT_HEALTH_INTERVAL,
-            docker: DockerHealth::default(),
-        }
-    }
-}
-
-/// `[health] docker`: what the gate makes of an image's HEALTHCHECK.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DockerHealth {
-    /// While Docker says `starting`, bgctl runs the test itself every
-    /// `interval`; one pass counts.
-    #[default]
-    Exec,
-    /// Only Docker's own verdict counts (its first run is one HEALTHCHECK
-    /// interval after the start).
-    Wait,
-    /// The HEALTHCHECK is not looked at; the HTTP probe decides.
-    Ignore,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -68,8 +68,9 @@ pub trait Docker {
     async fn watch_health(&self, name: &str) -> Result<Self::Watch, DockerError>;
 
     /// Runs `test` in container `name` once: whether it exited 0 within its
-    /// timeout. A container that is gone or stopped fails the run.
-    async fn run_test(&self, name: &str, test: &HealthTest) -> Result<bool, DockerError>;
+    /// timeout. A container that is gone or stopped, or a dockerd that does
+    /// not answer, fails the run (an inspect reports dockerd down).
+    async fn run_test(&self, name: &str, test: &HealthTest) -> bool;
 
     /// The registry digests (`name@sha256:…`) of image `image_id`; none for
     /// an image built on the host, or one that is gone.

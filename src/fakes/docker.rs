@@ -7,6 +7,21 @@ pub(crate) struct FakeDocker {
     pub(crate) sick: Option<String>,
 }
 
+/// A running container whose HEALTHCHECK says `health`, without a test.
+pub(crate) fn running_container(health: &str) -> Container {
+    Container {
+        running: true,
+        status: "running".into(),
+        exit_code: 0,
+        image_id: String::new(),
+        health: Some(Health {
+            status: health.into(),
+            log: vec!["exit 1: connection refused".into()],
+        }),
+        health_test: None,
+    }
+}
+
 pub(crate) struct NoEvents;
 
 impl HealthWatch for NoEvents {
@@ -27,20 +42,10 @@ impl Docker for FakeDocker {
         } else {
             "healthy"
         };
-        Ok(Some(Container {
-            running: true,
-            status: "running".into(),
-            exit_code: 0,
-            image_id: String::new(),
-            health: Some(Health {
-                status: status.into(),
-                log: vec!["exit 1: connection refused".into()],
-            }),
-            health_test: None,
-        }))
+        Ok(Some(running_container(status)))
     }
-    async fn run_test(&self, _: &str, _: &HealthTest) -> Result<bool, DockerError> {
-        Ok(false)
+    async fn run_test(&self, _: &str, _: &HealthTest) -> bool {
+        false
     }
     async fn watch_health(&self, _: &str) -> Result<NoEvents, DockerError> {
         Ok(NoEvents)

@@ -28,7 +28,7 @@ mod proxy;
 mod state;
 mod systemd;
 
-pub(crate) use docker::FakeDocker;
+pub(crate) use docker::{FakeDocker, running_container};
 pub(crate) use probe::FakeProbe;
 pub(crate) use proxy::FakeProxy;
 pub(crate) use state::FakeState;

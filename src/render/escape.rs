@@ -37,13 +37,18 @@ impl askama::filters::Escaper for Systemd {
 pub struct Nginx;
 
 impl askama::filters::Escaper for Nginx {
-    fn write_escaped_str<W: Write>(&self, mut dest: W, s: &str) -> fmt::Result {
-        let allowed = |c: char| c.is_ascii_alphanumeric() || "._-:*[]/ ".contains(c);
-        if s.chars().all(allowed) {
-            dest.write_str(s)
-        } else {
-            Err(fmt::Error)
-        }
+    fn write_escaped_str<W: Write>(&self, dest: W, s: &str) -> fmt::Result {
+        only_of(dest, s, "._-:*[]/ ")
+    }
+}
+
+/// `s` as it is when it holds only ASCII letters, digits and `extra`;
+/// otherwise the render fails.
+fn only_of<W: Write>(mut dest: W, s: &str, extra: &str) -> fmt::Result {
+    if s.chars().all(|c| c.is_ascii_alphanumeric() || extra.contains(c)) {
+        dest.write_str(s)
+    } else {
+        Err(fmt::Error)
     }
 }
 
@@ -54,13 +59,8 @@ impl askama::filters::Escaper for Nginx {
 pub struct EnvFile;
 
 impl askama::filters::Escaper for EnvFile {
-    fn write_escaped_str<W: Write>(&self, mut dest: W, s: &str) -> fmt::Result {
-        let allowed = |c: char| c.is_ascii_alphanumeric() || "._-:/@+".contains(c);
-        if s.chars().all(allowed) {
-            dest.write_str(s)
-        } else {
-            Err(fmt::Error)
-        }
+    fn write_escaped_str<W: Write>(&self, dest: W, s: &str) -> fmt::Result {
+        only_of(dest, s, "._-:/@+")
     }
 }
 

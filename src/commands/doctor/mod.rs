@@ -2,13 +2,12 @@
 //! check, ✓ or ✗, each ✗ with its fix; exit 0 only when all pass.
 
 use std::fmt;
-use std::net::SocketAddr;
-use std::time::Duration;
 
 use serde::Serialize;
 
 mod guard_log;
 mod leftovers;
+mod ports;
 
 use super::installed::plan_on_disk;
 use crate::config::Config;
@@ -24,9 +23,6 @@ use crate::state::{StateError, StateStore, Store};
 use crate::systemd::{DbusSystemd, Systemd, SystemdError};
 use crate::terminal::{self, ErrorBody, ErrorJson, Paint, paint_out};
 use crate::tls;
-
-/// A port is looked at for no longer than this.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 pub async fn run(config: &Config, json: bool) -> Result<(), Error> {
     let checks = examine(config).await;
@@ -174,7 +170,7 @@ async fn examine_with<S: Systemd, D: Docker, St: StateStore>(
     if let Ok(systemd) = &systemd {
         checks.push(nginx_running(config, systemd).await);
         checks.push(units_check(config, systemd, live).await);
-        checks.extend(ports_check(config, systemd).await);
+        checks.extend(ports::ports_check(config, systemd).await);
         checks.push(leftovers::leftovers_check(config, systemd, store.as_mut()).await);
     }
     checks.extend(commands_check(config));
@@ -409,55 +405,6 @@ async fn units_check(config: &Config, systemd: &impl Systemd, live: Option<Optio
         }
     }
     Check::pass("units", format!("{} files current, loaded by systemd", plan.len()))
-}
-
-/// A running color's port answers and a stopped one's is free (else the
-/// next deploy to it fails); nginx's listen port answers.
-async fn ports_check(config: &Config, systemd: &impl Systemd) -> Vec<Check> {
-    let mut checks = Vec::new();
-    for color in Color::ALL {
-        let port = config.port(color).get();
-        let addr = SocketAddr::new(config.upstream_ip(), port);
-        let up = systemd.state(&config.unit(color)).await.is_ok_and(|s| s.is_up());
-        let answers = answers(addr).await;
-        checks.push(match (up, answers) {
-            (true, true) => Check::pass("port", format!("{port} ({color}) answers: its unit runs")),
-            (false, false) => Check::pass("port", format!("{port} ({color}) is free for the next deploy")),
-            (true, false) => Check::fail(
-                "port",
-                format!("{port} ({color}): its unit runs but nothing answers at {addr}"),
-                format!("bgctl logs {color} shows why"),
-            ),
-            (false, true) => Check::fail(
-                "port",
-                format!("{port} ({color}) is taken, though {color}'s unit is stopped"),
-                format!("free it (ss -ltnp 'sport = :{port}' names the process), or change [colors] {color}"),
-            ),
-        });
-    }
-    let listen = config.proxy.listen.get();
-    let addr = SocketAddr::from(([127, 0, 0, 1], listen));
-    checks.push(if answers(addr).await {
-        Check::pass("port", format!("{listen} (nginx) answers"))
-    } else {
-        Check::fail(
-            "port",
-            format!("nothing answers on {listen} ([proxy] listen)"),
-            format!(
-                "start {}, and check that its config includes {}",
-                config.proxy.unit,
-                config.site()
-            ),
-        )
-    });
-    checks
-}
-
-async fn answers(addr: SocketAddr) -> bool {
-    matches!(
-        tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(addr)).await,
-        Ok(Ok(_))
-    )
 }
 
 #[cfg(test)]

@@ -61,7 +61,7 @@ async fn main() {
     }
     systemd.stop(&unit, TIMEOUT).await.expect("stop");
 
-    println!("{:<44} {:>9} {:>9} {:>6}", "operation", "median", "p90", "runs");
+    println!("{:<44} {:>9} {:>9} {:>6}", "operation", "median", "p95", "runs");
     report("tracked StartUnit over D-Bus (bgctl)", dbus_start);
     report(&format!("`{CLI} start` as a process"), cli_start);
     report("unit state over D-Bus (bgctl, 8 values)", dbus_state);
@@ -72,5 +72,5 @@ fn report(what: &str, mut samples: Vec<Duration>) {
     samples.sort();
     let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
     let ms = |d: Duration| format!("{:.2} ms", d.as_secs_f64() * 1000.0);
-    println!("{what:<44} {:>9} {:>9} {:>6}", ms(at(0.5)), ms(at(0.9)), samples.len());
+    println!("{what:<44} {:>9} {:>9} {:>6}", ms(at(0.5)), ms(at(0.95)), samples.len());
 }

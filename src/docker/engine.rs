@@ -12,8 +12,11 @@ use tokio::task::JoinHandle;
 use super::{Container, Docker, DockerError, Health, HealthTest, HealthWatch};
 use crate::domain::DockerHost;
 
-/// Connecting and each request: a dead dockerd fails fast (exit 5 in under 10 s).
-const TIMEOUT_SECS: u64 = 5;
+/// Connecting: a dead dockerd fails fast (exit 5 within this).
+const CONNECT_SECS: u64 = 5;
+/// Each request once connected: a dockerd starting many containers at once
+/// can take seconds to answer an inspect, and that is no outage.
+const REQUEST_SECS: u64 = 15;
 
 pub struct EngineDocker {
     docker: bollard::Docker,
@@ -29,14 +32,14 @@ impl EngineDocker {
             reason,
         };
         let docker = match host.unix_socket() {
-            Some(path) => bollard::Docker::connect_with_unix(path, TIMEOUT_SECS, bollard::API_DEFAULT_VERSION),
-            None => bollard::Docker::connect_with_http(host.as_str(), TIMEOUT_SECS, bollard::API_DEFAULT_VERSION),
+            Some(path) => bollard::Docker::connect_with_unix(path, REQUEST_SECS, bollard::API_DEFAULT_VERSION),
+            None => bollard::Docker::connect_with_http(host.as_str(), REQUEST_SECS, bollard::API_DEFAULT_VERSION),
         }
         .map_err(|e| unreachable(e.to_string()))?;
         let negotiate = docker.negotiate_version();
-        let docker = tokio::time::timeout(Duration::from_secs(TIMEOUT_SECS), negotiate)
+        let docker = tokio::time::timeout(Duration::from_secs(CONNECT_SECS), negotiate)
             .await
-            .map_err(|_| unreachable(format!("no answer within {TIMEOUT_SECS}s")))?
+            .map_err(|_| unreachable(format!("no answer within {CONNECT_SECS}s")))?
             .map_err(|e| unreachable(e.to_string()))?;
         Ok(EngineDocker {
             docker,

@@ -9,21 +9,25 @@ use std::fmt;
 
 use serde::Serialize;
 
+mod observe;
+
+use observe::{Observed, Stored, observe, read_stored};
+
 use super::drift::{Facts, drift};
 use super::summary::StagedInfo;
 use crate::config::Config;
-use crate::docker::{Container, Docker};
+use crate::docker::Container;
+use crate::docker::EngineDocker;
 use crate::domain::Color;
 use crate::error::Error;
-use crate::files::read_if_exists;
 use crate::guard::Tally;
 use crate::proxy::{Nginx, Proxy, site_target};
 use crate::render;
-use crate::state::{HistoryRecord, StateStore};
-use crate::systemd::{Systemd, UnitState};
+use crate::state::{HistoryRecord, Store};
+use crate::systemd::DbusSystemd;
+use crate::systemd::UnitState;
 use crate::terminal::{self, Paint, paint_out};
 use crate::tls;
-use crate::wiring::Boundaries;
 
 pub async fn run(config: &Config, json: bool) -> Result<(), Error> {
     let status = gather(config).await?;
@@ -154,41 +158,48 @@ pub struct StateInfo {
 }
 
 async fn gather(config: &Config) -> Result<Status, Error> {
-    let Boundaries {
-        state, systemd, docker, ..
-    } = Boundaries::connect(config).await?;
-    let at = (state.backend(), state.location());
-    report(config, &state, at, &systemd, &docker, &Nginx::new(config, &systemd)).await
+    // Two chains at once, each connecting and reading: the state store's,
+    // and systemd's with dockerd's (and nginx through that D-Bus). Neither
+    // waits for the other's handshakes.
+    let (stored, observed) = tokio::try_join!(
+        async {
+            let state = Store::open(config).await?;
+            let at = (state.backend(), state.location());
+            Ok::<_, Error>((at, read_stored(&state).await?))
+        },
+        async {
+            let (systemd, docker) = tokio::try_join!(async { Ok::<_, Error>(DbusSystemd::connect().await?) }, async {
+                Ok(EngineDocker::connect(&config.docker.host).await?)
+            },)?;
+            observe(config, &systemd, &docker, &Nginx::new(config, &systemd)).await
+        },
+    )?;
+    let (at, stored) = stored;
+    assemble(config, at, stored, observed)
 }
 
-/// The report from the boundaries (the real ones, or the fakes); `at` is
-/// the state store's kind and location.
-async fn report(
+/// The report from what the store holds and what the host shows.
+fn assemble(
     config: &Config,
-    state: &impl StateStore,
     at: (&'static str, String),
-    systemd: &impl Systemd,
-    docker: &impl Docker,
-    nginx: &impl Proxy,
+    (snapshot, history): Stored,
+    observed: Observed,
 ) -> Result<Status, Error> {
-    let ((snapshot, history), (blue, green), site_text, (served_by, previewed_by)) = tokio::try_join!(
-        async { Ok::<_, Error>(tokio::try_join!(state.read(), state.history())?) },
-        async {
-            tokio::try_join!(
-                color(config, systemd, docker, Color::Blue),
-                color(config, systemd, docker, Color::Green)
-            )
-        },
-        async { Ok(read_if_exists(config.site().as_path())?) },
-        async { Ok(tokio::join!(nginx.served_by(), nginx.previewed_by())) },
-    )?;
+    let Observed {
+        blue,
+        green,
+        site_text,
+        served_by,
+        previewed_by,
+        guard,
+    } = observed;
     let live = snapshot.active.as_ref().map(|a| a.color);
-    let live_container = live.and_then(|c| if c == Color::Blue { &blue.1 } else { &green.1 }.clone());
-    let digest = match &live_container {
-        Some(c) if !c.image_id.is_empty() => docker.repo_digests(&c.image_id).await?.into_iter().next(),
-        _ => None,
+    let (live_container, digest) = match live {
+        Some(Color::Blue) => (blue.1.clone(), blue.2.clone()),
+        Some(Color::Green) => (green.1.clone(), green.2.clone()),
+        None => (None, None),
     };
-    let guard = guard_now(config, nginx, site_text.as_deref());
+    let (blue, green) = ((blue.0, blue.1), (green.0, green.1));
     let expected = render::site(config, live)?.contents;
     let target = site_target(site_text.as_deref().unwrap_or(""));
     let units = [(Color::Blue, &blue.0), (Color::Green, &green.0)];
@@ -253,21 +264,6 @@ fn guard_now(config: &Config, nginx: &impl Proxy, site: Option<&str>) -> Option<
         log: config.guard_log().to_string(),
         tally,
     })
-}
-
-/// One color's unit (over D-Bus) and container (Engine API), read together.
-async fn color(
-    config: &Config,
-    systemd: &impl Systemd,
-    docker: &impl Docker,
-    color: Color,
-) -> Result<(UnitState, Option<Container>), Error> {
-    let unit = config.unit(color);
-    let name = config.container(color);
-    Ok(tokio::try_join!(
-        async { Ok::<_, Error>(systemd.state(&unit).await?) },
-        async { Ok(docker.inspect(&name).await?) },
-    )?)
 }
 
 fn color_status(config: &Config, color: Color, unit: &UnitState, container: Option<&Container>) -> ColorStatus {

@@ -3,8 +3,24 @@
 use std::cell::RefCell;
 
 use super::*;
+use crate::docker::Docker;
 use crate::fakes::{FakeDocker, FakeProxy, FakeState, FakeSystemd, Log, service_in_temp_dir};
-use crate::state::Active;
+use crate::state::{Active, StateStore};
+use crate::systemd::Systemd;
+
+/// The report from the fakes, as `gather` makes it from the real boundaries;
+/// `at` is the state store's kind and location.
+async fn report(
+    config: &Config,
+    state: &impl StateStore,
+    at: (&'static str, String),
+    systemd: &impl Systemd,
+    docker: &impl Docker,
+    nginx: &impl Proxy,
+) -> Result<Status, Error> {
+    let (stored, observed) = tokio::try_join!(read_stored(state), observe(config, systemd, docker, nginx))?;
+    assemble(config, at, stored, observed)
+}
 
 fn green_live(config: &Config) -> Active {
     Active {

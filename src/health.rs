@@ -66,12 +66,16 @@ pub struct Observation {
 
 impl Observation {
     pub fn is_healthy(&self) -> bool {
-        let probe_ok = matches!(self.probe, Ok(status) if (200..400).contains(&status));
         let docker_ok = self
             .container
             .as_ref()
             .is_some_and(|c| c.running && self.docker_says_healthy(c));
-        probe_ok && docker_ok
+        self.probe_ok() && docker_ok
+    }
+
+    /// The HTTP probe answered 2xx or 3xx.
+    fn probe_ok(&self) -> bool {
+        matches!(self.probe, Ok(status) if (200..400).contains(&status))
     }
 
     /// Docker's verdict as `[health] docker` reads it: one passing run of
@@ -88,7 +92,7 @@ impl Observation {
     /// Whether bgctl should run the test itself: Docker has not judged yet.
     fn wants_exec(&self) -> bool {
         self.docker == DockerHealth::Exec
-            && matches!(self.probe, Ok(status) if (200..400).contains(&status))
+            && self.probe_ok()
             && self.container.as_ref().is_some_and(|c| {
                 c.running && c.health_test.is_some() && c.health.as_ref().is_some_and(|h| h.status == "starting")
             })
